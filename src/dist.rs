@@ -1,0 +1,513 @@
+//! Probability distributions of uncertain inputs, drawn by inverse CDF.
+//!
+//! Every draw is `quantile(u)` of a uniform `u`: the same `u` in two scenarios gives monotonically
+//! coupled values even when the distributions' parameters differ, which is what makes paired
+//! comparisons of funding structures precise (common random numbers), and correlations a matter
+//! of correlating the `u`s (Gaussian copula).
+
+use std::fmt;
+
+/// z such that P(Z <= z) = 0.95 for a standard normal: a 90% interval is mean +- Z95 sd.
+pub const Z95: f64 = 1.644_853_626_951_472_2;
+
+/// An uncertain quantity's distribution; parameters are validated when built.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distribution {
+    /// Always `value`.
+    Fixed(f64),
+    /// Uniform on [low, high].
+    Uniform {
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+    },
+    /// Normal with a mean and a standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation (>= 0).
+        sd: f64,
+    },
+    /// exp(Normal(mu, sigma)).
+    LogNormal {
+        /// Mean of the log.
+        mu: f64,
+        /// Standard deviation of the log (>= 0).
+        sigma: f64,
+    },
+    /// Triangular on [low, high] with a mode.
+    Triangular {
+        /// Lower bound.
+        low: f64,
+        /// Most likely value.
+        mode: f64,
+        /// Upper bound.
+        high: f64,
+    },
+    /// Beta(alpha, beta) rescaled to [low, high]; PERT is a Beta with shapes from its mode.
+    Beta {
+        /// First shape (> 0).
+        alpha: f64,
+        /// Second shape (> 0).
+        beta: f64,
+        /// Lower bound of the support.
+        low: f64,
+        /// Upper bound of the support.
+        high: f64,
+    },
+    /// 1 with probability p, else 0.
+    Bernoulli {
+        /// Probability of 1.
+        p: f64,
+    },
+}
+
+impl Distribution {
+    /// Builds a uniform distribution, checking `low < high`.
+    pub fn uniform(low: f64, high: f64) -> Result<Self, String> {
+        if low < high {
+            Ok(Distribution::Uniform { low, high })
+        } else {
+            Err(format!(
+                "uniform needs low < high, got low = {low} and high = {high}"
+            ))
+        }
+    }
+
+    /// Builds a normal distribution, checking `sd >= 0`.
+    pub fn normal(mean: f64, sd: f64) -> Result<Self, String> {
+        if sd >= 0.0 {
+            Ok(Distribution::Normal { mean, sd })
+        } else {
+            Err(format!(
+                "the standard deviation `sd` must be >= 0, got {sd}"
+            ))
+        }
+    }
+
+    /// Builds a lognormal from its median and log-scale sigma.
+    pub fn lognormal_median(median: f64, sigma: f64) -> Result<Self, String> {
+        if median <= 0.0 {
+            return Err(format!("a lognormal median must be > 0, got {median}"));
+        }
+        if sigma < 0.0 {
+            return Err(format!("`sigma` must be >= 0, got {sigma}"));
+        }
+        Ok(Distribution::LogNormal {
+            mu: median.ln(),
+            sigma,
+        })
+    }
+
+    /// The "A to B" shorthand: a 90% interval, lognormal when both ends are positive, else normal.
+    pub fn interval(low: f64, high: f64) -> Result<Self, String> {
+        if low >= high {
+            return Err(format!(
+                "an interval `A to B` needs A < B, got {low} to {high}"
+            ));
+        }
+        if low > 0.0 {
+            Ok(Distribution::LogNormal {
+                mu: (low.ln() + high.ln()) / 2.0,
+                sigma: (high.ln() - low.ln()) / (2.0 * Z95),
+            })
+        } else {
+            Ok(Distribution::Normal {
+                mean: (low + high) / 2.0,
+                sd: (high - low) / (2.0 * Z95),
+            })
+        }
+    }
+
+    /// A lognormal whose 90% interval is [low, high]; both ends must be positive.
+    pub fn lognormal_interval(low: f64, high: f64) -> Result<Self, String> {
+        if low <= 0.0 || high <= 0.0 {
+            return Err(format!(
+                "a lognormal interval needs both ends > 0, got {low} to {high}"
+            ));
+        }
+        Self::interval(low, high)
+    }
+
+    /// Builds a triangular distribution, checking `low <= mode <= high` and `low < high`.
+    pub fn triangular(low: f64, mode: f64, high: f64) -> Result<Self, String> {
+        check_three_point("triangular", low, mode, high)?;
+        Ok(Distribution::Triangular { low, mode, high })
+    }
+
+    /// Builds a PERT distribution (a Beta with shapes 1 + 4 (mode - low) / (high - low), ...).
+    pub fn pert(low: f64, mode: f64, high: f64) -> Result<Self, String> {
+        check_three_point("pert", low, mode, high)?;
+        let range = high - low;
+        Ok(Distribution::Beta {
+            alpha: 1.0 + 4.0 * (mode - low) / range,
+            beta: 1.0 + 4.0 * (high - mode) / range,
+            low,
+            high,
+        })
+    }
+
+    /// Builds a Beta on [low, high], checking positive shapes and `low < high`.
+    pub fn beta(alpha: f64, beta: f64, low: f64, high: f64) -> Result<Self, String> {
+        if alpha <= 0.0 || beta <= 0.0 {
+            return Err(format!(
+                "beta shapes must be > 0, got alpha = {alpha} and beta = {beta}"
+            ));
+        }
+        if low >= high {
+            return Err(format!(
+                "beta needs low < high, got low = {low} and high = {high}"
+            ));
+        }
+        Ok(Distribution::Beta {
+            alpha,
+            beta,
+            low,
+            high,
+        })
+    }
+
+    /// Builds a Bernoulli, checking `0 <= p <= 1`.
+    pub fn bernoulli(p: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&p) {
+            Ok(Distribution::Bernoulli { p })
+        } else {
+            Err(format!("a probability must be between 0 and 1, got {p}"))
+        }
+    }
+
+    /// True for a fixed value.
+    pub fn is_fixed(&self) -> bool {
+        matches!(self, Distribution::Fixed(_))
+    }
+
+    /// Smallest and largest possible values.
+    pub fn support(&self) -> (f64, f64) {
+        match *self {
+            Distribution::Fixed(v) => (v, v),
+            Distribution::Uniform { low, high }
+            | Distribution::Triangular { low, high, .. }
+            | Distribution::Beta { low, high, .. } => (low, high),
+            Distribution::Normal { mean, sd: 0.0 } => (mean, mean),
+            Distribution::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            Distribution::LogNormal { .. } => (0.0, f64::INFINITY),
+            Distribution::Bernoulli { .. } => (0.0, 1.0),
+        }
+    }
+
+    /// The mean.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Distribution::Fixed(v) => v,
+            Distribution::Uniform { low, high } => (low + high) / 2.0,
+            Distribution::Normal { mean, .. } => mean,
+            Distribution::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            Distribution::Triangular { low, mode, high } => (low + mode + high) / 3.0,
+            Distribution::Beta {
+                alpha,
+                beta,
+                low,
+                high,
+            } => low + (high - low) * alpha / (alpha + beta),
+            Distribution::Bernoulli { p } => p,
+        }
+    }
+
+    /// The value at probability `u` (inverse CDF); `u` in (0, 1).
+    pub fn quantile(&self, u: f64) -> f64 {
+        match *self {
+            Distribution::Fixed(v) => v,
+            Distribution::Uniform { low, high } => low + (high - low) * u,
+            Distribution::Normal { mean, sd } => mean + sd * normal_quantile(u),
+            Distribution::LogNormal { mu, sigma } => (mu + sigma * normal_quantile(u)).exp(),
+            Distribution::Triangular { low, mode, high } => {
+                let c = (mode - low) / (high - low);
+                if u < c {
+                    low + ((high - low) * (mode - low) * u).sqrt()
+                } else {
+                    high - ((high - low) * (high - mode) * (1.0 - u)).sqrt()
+                }
+            }
+            Distribution::Beta {
+                alpha,
+                beta,
+                low,
+                high,
+            } => low + (high - low) * beta_quantile(u, alpha, beta),
+            Distribution::Bernoulli { p } => {
+                if u > 1.0 - p {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// The median.
+    pub fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+}
+
+impl fmt::Display for Distribution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Distribution::Fixed(v) => write!(f, "{v}"),
+            Distribution::Uniform { low, high } => write!(f, "uniform({low}, {high})"),
+            Distribution::Normal { mean, sd } => write!(f, "normal(mean {mean}, sd {sd})"),
+            Distribution::LogNormal { mu, sigma } => {
+                write!(f, "lognormal(median {:.4}, sigma {sigma:.4})", mu.exp())
+            }
+            Distribution::Triangular { low, mode, high } => {
+                write!(f, "triangular({low}, {mode}, {high})")
+            }
+            Distribution::Beta {
+                alpha,
+                beta,
+                low,
+                high,
+            } => write!(f, "beta({alpha:.4}, {beta:.4}) on [{low}, {high}]"),
+            Distribution::Bernoulli { p } => write!(f, "bernoulli({p})"),
+        }
+    }
+}
+
+fn check_three_point(name: &str, low: f64, mode: f64, high: f64) -> Result<(), String> {
+    if low >= high {
+        return Err(format!(
+            "{name} needs low < high, got low = {low} and high = {high}"
+        ));
+    }
+    if !(low..=high).contains(&mode) {
+        return Err(format!(
+            "{name} needs low <= mode <= high, got {low}, {mode}, {high}"
+        ));
+    }
+    Ok(())
+}
+
+/// Standard normal CDF.
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal inverse CDF: Acklam's approximation polished by one Halley step (|error| <
+/// 1e-15 relative in the body, exact enough in the tails for Monte Carlo).
+pub fn normal_quantile(p: f64) -> f64 {
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    const P_LOW: f64 = 0.02425;
+    let x = if p < P_LOW {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - P_LOW {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        let q = (-2.0 * (1.0 - p).ln()).sqrt();
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    // One Halley refinement step against the exact CDF.
+    let e = normal_cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
+    x - u / (1.0 + x * u / 2.0)
+}
+
+/// Regularized incomplete beta function I_x(a, b).
+pub fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front =
+        libm::lgamma(a + b) - libm::lgamma(a) - libm::lgamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let front = ln_front.exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_continued_fraction(x, a, b) / a
+    } else {
+        1.0 - front * beta_continued_fraction(1.0 - x, b, a) / b
+    }
+}
+
+/// Lentz's continued fraction for the incomplete beta (Numerical Recipes, betacf).
+fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..300 {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// Inverse of the regularized incomplete beta: bisection safeguarded Newton iterations.
+pub fn beta_quantile(u: f64, a: f64, b: f64) -> f64 {
+    if u <= 0.0 {
+        return 0.0;
+    }
+    if u >= 1.0 {
+        return 1.0;
+    }
+    let ln_beta = libm::lgamma(a) + libm::lgamma(b) - libm::lgamma(a + b);
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    let mut x = (a / (a + b)).clamp(1e-6, 1.0 - 1e-6);
+    for _ in 0..100 {
+        let f = beta_cdf(x, a, b) - u;
+        if f.abs() < 1e-14 {
+            break;
+        }
+        if f < 0.0 {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        let ln_pdf = (a - 1.0) * x.ln() + (b - 1.0) * (1.0 - x).ln() - ln_beta;
+        let newton = x - f / ln_pdf.exp();
+        x = if newton > lo && newton < hi && newton.is_finite() {
+            newton
+        } else {
+            (lo + hi) / 2.0
+        };
+        if hi - lo < 1e-15 {
+            break;
+        }
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantile_inverts_the_cdf() {
+        for &p in &[1e-10, 1e-4, 0.01, 0.2, 0.5, 0.7, 0.975, 0.9999, 1.0 - 1e-10] {
+            let x = normal_quantile(p);
+            assert!((normal_cdf(x) - p).abs() < 1e-13 * p.max(1e-3), "{p}");
+        }
+        assert!((normal_quantile(0.95) - Z95).abs() < 1e-12);
+    }
+
+    #[test]
+    fn beta_quantile_inverts_the_cdf() {
+        for &(a, b) in &[(0.5, 0.5), (2.0, 5.0), (1.0, 1.0), (10.0, 3.0)] {
+            for &u in &[0.001, 0.1, 0.5, 0.9, 0.999] {
+                let x = beta_quantile(u, a, b);
+                assert!((beta_cdf(x, a, b) - u).abs() < 1e-10, "a={a} b={b} u={u}");
+            }
+        }
+    }
+
+    #[test]
+    fn interval_shorthand_puts_90_percent_inside() {
+        let d = Distribution::interval(5.0, 20.0).unwrap();
+        assert!((d.quantile(0.05) - 5.0).abs() < 1e-9);
+        assert!((d.quantile(0.95) - 20.0).abs() < 1e-9);
+        let d = Distribution::interval(-2.0, 4.0).unwrap();
+        assert!(matches!(d, Distribution::Normal { .. }));
+        assert!((d.quantile(0.05) + 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn triangular_and_pert_quantiles_match_their_means() {
+        let t = Distribution::triangular(0.0, 1.0, 4.0).unwrap();
+        let p = Distribution::pert(0.0, 1.0, 4.0).unwrap();
+        for d in [t, p] {
+            let n = 20_000;
+            let mean: f64 = (0..n)
+                .map(|i| d.quantile((i as f64 + 0.5) / n as f64))
+                .sum::<f64>()
+                / n as f64;
+            assert!(
+                (mean - d.mean()).abs() < 1e-3,
+                "{d}: {mean} vs {}",
+                d.mean()
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_parameters_are_rejected() {
+        assert!(Distribution::normal(0.0, -1.0).is_err());
+        assert!(Distribution::uniform(2.0, 1.0).is_err());
+        assert!(Distribution::interval(3.0, 3.0).is_err());
+        assert!(Distribution::lognormal_interval(-1.0, 3.0).is_err());
+        assert!(Distribution::beta(0.0, 1.0, 0.0, 1.0).is_err());
+        assert!(Distribution::bernoulli(1.5).is_err());
+        assert!(Distribution::triangular(0.0, 5.0, 4.0).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! Number formatting for finance: `$14.2B`, `37%`.
+
+/// An amount with a currency and scale: `$14.2B`, `-$3.05B`, `$0`.
+pub fn money(x: f64, currency: &str, scale: &str) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let a = x.abs();
+    let digits = if a == 0.0 {
+        return format!("{currency}0{scale}");
+    } else if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else if a >= 0.1 {
+        2
+    } else {
+        3
+    };
+    format!("{sign}{currency}{a:.digits$}{scale}")
+}
+
+/// A probability or share as a percentage: `37%`, `4.2%`, `<0.1%`.
+pub fn percent(p: f64) -> String {
+    if !p.is_finite() {
+        return format!("{p}");
+    }
+    let v = p * 100.0;
+    if v == 0.0 {
+        "0%".to_string()
+    } else if v.abs() < 0.1 {
+        if v > 0.0 {
+            "<0.1%".to_string()
+        } else {
+            ">-0.1%".to_string()
+        }
+    } else if v.abs() < 10.0 {
+        format!("{v:.1}%")
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_money_and_percentages() {
+        assert_eq!(money(14.2, "$", "B"), "$14.2B");
+        assert_eq!(money(-3.05, "$", "B"), "-$3.05B");
+        assert_eq!(money(730.0, "$", "B"), "$730B");
+        assert_eq!(money(0.0, "$", "B"), "$0B");
+        assert_eq!(percent(0.37), "37%");
+        assert_eq!(percent(0.042), "4.2%");
+        assert_eq!(percent(0.0004), "<0.1%");
+    }
+}

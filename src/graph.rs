@@ -1,0 +1,435 @@
+//! The money-flow graph: entities as nodes, flows as edges, nominal amounts, simple cycles,
+//! and its DOT and text renderings.
+//!
+//! Nominal amounts are what each flow moves inside the horizon with every uncertain input at its
+//! mean, no volatility, and every conditional tranche paid: a map of the deal, not a forecast.
+
+use std::fmt::Write as _;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use rustworkx_core::connectivity::johnson_simple_cycles;
+
+use crate::scenario::{ContractSize, EntityId, FlowId, FlowKind, Role, Scenario, TrancheTiming};
+use crate::schedule::{contract_fractions, growth_factor};
+
+/// One edge of the graph: a flow with its nominal amount.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// The flow.
+    pub flow: FlowId,
+    /// Nominal money moved inside the horizon.
+    pub nominal: f64,
+    /// The conditional part of it (equity tranches on conditions).
+    pub conditional: f64,
+}
+
+/// A simple cycle among inside entities, with the money that can go round it.
+#[derive(Clone, Debug)]
+pub struct Cycle {
+    /// Entities in order; the last pays the first.
+    pub entities: Vec<EntityId>,
+    /// For each step `entities[i] -> entities[i + 1]`, the flows that carry it.
+    pub steps: Vec<Vec<FlowId>>,
+    /// For each step, the nominal money it carries.
+    pub step_amounts: Vec<f64>,
+    /// Money that can go round: the smallest step.
+    pub volume: f64,
+}
+
+/// The graph of a scenario.
+pub struct MoneyGraph {
+    /// Nodes are entity ids, edges carry the flows.
+    pub graph: DiGraph<EntityId, Edge>,
+    /// Node of each entity.
+    pub nodes: Vec<NodeIndex>,
+}
+
+impl MoneyGraph {
+    /// Builds the graph with nominal amounts.
+    pub fn new(s: &Scenario) -> Self {
+        let mut graph = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..s.entities.len()).map(|e| graph.add_node(e)).collect();
+        let (nominal, conditional) = nominal_amounts(s);
+        for (i, f) in s.flows.iter().enumerate() {
+            graph.add_edge(
+                nodes[f.from],
+                nodes[f.to],
+                Edge {
+                    flow: i,
+                    nominal: nominal[i],
+                    conditional: conditional[i],
+                },
+            );
+        }
+        MoneyGraph { graph, nodes }
+    }
+
+    /// Every simple cycle among inside entities (markets and the outside world left out),
+    /// largest volume first.
+    pub fn cycles(&self, s: &Scenario) -> Vec<Cycle> {
+        // One edge per ordered pair of inside entities, so parallel flows give one cycle.
+        let mut simple: DiGraph<EntityId, ()> = DiGraph::new();
+        let inside: Vec<EntityId> = (0..s.entities.len())
+            .filter(|&e| !s.entities[e].external)
+            .collect();
+        let idx: Vec<Option<NodeIndex>> = (0..s.entities.len())
+            .map(|e| inside.contains(&e).then(|| simple.add_node(e)))
+            .collect();
+        let mut pairs = Vec::new();
+        for f in &s.flows {
+            if let (Some(a), Some(b)) = (idx[f.from], idx[f.to])
+                && !pairs.contains(&(a, b))
+            {
+                pairs.push((a, b));
+                simple.add_edge(a, b, ());
+            }
+        }
+        let mut iter = johnson_simple_cycles(&simple, None);
+        let mut cycles = Vec::new();
+        while let Some(c) = iter.next(&simple) {
+            let entities: Vec<EntityId> = c.iter().map(|n| simple[*n]).collect();
+            let mut steps = Vec::new();
+            let mut step_amounts = Vec::new();
+            for k in 0..entities.len() {
+                let (a, b) = (entities[k], entities[(k + 1) % entities.len()]);
+                let flows: Vec<FlowId> = self
+                    .graph
+                    .edge_weights()
+                    .filter(|e| s.flows[e.flow].from == a && s.flows[e.flow].to == b)
+                    .map(|e| e.flow)
+                    .collect();
+                let amount = self
+                    .graph
+                    .edge_weights()
+                    .filter(|e| flows.contains(&e.flow))
+                    .map(|e| e.nominal)
+                    .sum();
+                steps.push(flows);
+                step_amounts.push(amount);
+            }
+            let volume = step_amounts.iter().copied().fold(f64::INFINITY, f64::min);
+            cycles.push(Cycle {
+                entities: rotate_to_smallest(entities, &mut steps, &mut step_amounts, s),
+                steps,
+                step_amounts,
+                volume,
+            });
+        }
+        cycles.sort_by(|a, b| {
+            b.volume
+                .total_cmp(&a.volume)
+                .then_with(|| a.entities.len().cmp(&b.entities.len()))
+                .then_with(|| a.entities.cmp(&b.entities))
+        });
+        cycles
+    }
+
+    /// Graphviz DOT: nodes styled by role, edges labelled with kind and nominal amount.
+    pub fn to_dot(&self, s: &Scenario) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "digraph \"{}\" {{", escape(&s.name));
+        let _ = writeln!(out, "  rankdir=LR;");
+        let _ = writeln!(
+            out,
+            "  label=\"{} (nominal amounts inside the horizon)\";",
+            escape(&s.name)
+        );
+        let _ = writeln!(out, "  node [fontname=\"DejaVu Sans\"];");
+        let _ = writeln!(out, "  edge [fontname=\"DejaVu Sans\", fontsize=10];");
+        for (i, e) in s.entities.iter().enumerate() {
+            if e.id == crate::scenario::WORLD_ID
+                && !s.flows.iter().any(|f| f.from == i || f.to == i)
+            {
+                continue;
+            }
+            let (shape, color) = node_style(s, i);
+            let roles: Vec<&str> = e.roles.iter().map(|r| r.name()).collect();
+            let _ = writeln!(
+                out,
+                "  \"{}\" [label=\"{}\\n({})\", shape={shape}, style=filled, fillcolor=\"{color}\"];",
+                escape(&e.id),
+                escape(&e.name),
+                roles.join(", ")
+            );
+        }
+        for e in self.graph.edge_weights() {
+            let f = &s.flows[e.flow];
+            let mut label = format!("{}\\n{}", f.kind.name(), s.money(e.nominal));
+            if e.conditional > 0.0 {
+                let _ = write!(label, " ({} conditional)", s.money(e.conditional));
+            }
+            let style = if e.conditional > 0.0 {
+                ", style=dashed"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  \"{}\" -> \"{}\" [label=\"{}: {label}\"{style}];",
+                escape(&s.entities[f.from].id),
+                escape(&s.entities[f.to].id),
+                escape(&f.id)
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// The flows and every simple cycle with its nominal volume, as text.
+    pub fn to_text(&self, s: &Scenario) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} entities, {} flows, {} to {} by {}",
+            s.name,
+            s.entities
+                .iter()
+                .filter(|e| e.id != crate::scenario::WORLD_ID)
+                .count(),
+            s.flows.len(),
+            s.horizon.label(0),
+            s.horizon.label(s.horizon.periods - 1),
+            s.horizon.step.name()
+        );
+        let _ = writeln!(
+            out,
+            "\nFlows (nominal amounts inside the horizon; uncertain inputs at their means):"
+        );
+        let w_id = s.flows.iter().map(|f| f.id.len()).max().unwrap_or(4).max(4);
+        let w_route = s
+            .flows
+            .iter()
+            .map(|f| s.entities[f.from].id.len() + s.entities[f.to].id.len() + 4)
+            .max()
+            .unwrap_or(8);
+        for e in self.graph.edge_weights() {
+            let f = &s.flows[e.flow];
+            let route = format!("{} -> {}", s.entities[f.from].id, s.entities[f.to].id);
+            let mut line = format!(
+                "  {:w_id$}  {:13}  {:w_route$}  {:>9}",
+                f.id,
+                f.kind.name(),
+                route,
+                s.money(e.nominal)
+            );
+            if e.conditional > 0.0 {
+                let _ = write!(line, "  (of which {} conditional)", s.money(e.conditional));
+            }
+            if let Some(src) = &f.source {
+                let _ = write!(line, "  [{src}]");
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        let cycles = self.cycles(s);
+        if cycles.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nNo cycles: no money returns to an entity that paid it."
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\nCycles ({}; volume = the smallest step, the money that can go all the way round):",
+                cycles.len()
+            );
+            for c in &cycles {
+                let mut names: Vec<&str> = c
+                    .entities
+                    .iter()
+                    .map(|&e| s.entities[e].id.as_str())
+                    .collect();
+                names.push(&s.entities[c.entities[0]].id);
+                let via: Vec<String> = c
+                    .steps
+                    .iter()
+                    .zip(&c.step_amounts)
+                    .map(|(flows, amount)| {
+                        let ids: Vec<&str> =
+                            flows.iter().map(|&f| s.flows[f].id.as_str()).collect();
+                        format!("{} {}", ids.join("+"), s.money(*amount))
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  {}  {}  (via {})",
+                    names.join(" -> "),
+                    s.money(c.volume),
+                    via.join(", ")
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Starts a cycle at its smallest-index entity other than the company, so cycles read
+/// "investor -> company -> investor" and the listing is stable.
+fn rotate_to_smallest(
+    mut entities: Vec<EntityId>,
+    steps: &mut [Vec<FlowId>],
+    amounts: &mut [f64],
+    s: &Scenario,
+) -> Vec<EntityId> {
+    let first = (0..entities.len())
+        .filter(|&i| entities[i] != s.company)
+        .min_by_key(|&i| entities[i])
+        .unwrap_or(0);
+    entities.rotate_left(first);
+    steps.rotate_left(first);
+    amounts.rotate_left(first);
+    entities
+}
+
+fn node_style(s: &Scenario, e: EntityId) -> (&'static str, &'static str) {
+    let ent = &s.entities[e];
+    if e == s.company {
+        ("doubleoctagon", "#E69F00")
+    } else if ent.external {
+        ("ellipse", "#DDDDDD")
+    } else if ent.has_role(Role::Cloud) || ent.has_role(Role::Chipmaker) {
+        ("box", "#56B4E9")
+    } else if ent.has_role(Role::Investor) {
+        ("box", "#009E73")
+    } else {
+        ("box", "#F0E442")
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Nominal money moved by each flow inside the horizon, and the conditional part of it.
+pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
+    let h = &s.horizon;
+    let n = h.periods;
+    let dt = h.step.years();
+    let mut per_period = vec![vec![0.0; n]; s.flows.len()];
+    let mut conditional = vec![0.0; s.flows.len()];
+    // Revenue first: revenue shares and costs depend on it.
+    let mut revenue_into = vec![vec![0.0; n]; s.entities.len()];
+    for (i, f) in s.flows.iter().enumerate() {
+        if let FlowKind::Revenue(r) = &f.kind {
+            let start = r.start.map(|m| h.period_clamped(m)).unwrap_or(0);
+            let (g, decay) = (s.nominal(r.growth), s.nominal(r.decay));
+            let mut level = s.nominal(r.initial);
+            for p in 0..n {
+                if p >= start {
+                    per_period[i][p] = level * dt;
+                    revenue_into[f.to][p] += level * dt;
+                    level *= growth_factor(g, decay, h.years_at(p - start), dt);
+                }
+            }
+        }
+    }
+    let mut fractions = vec![0.0; n];
+    for (i, f) in s.flows.iter().enumerate() {
+        match &f.kind {
+            FlowKind::Equity { tranches } => {
+                for t in tranches {
+                    let a = s.nominal(t.amount);
+                    match t.timing {
+                        TrancheTiming::Scheduled(m) => {
+                            per_period[i][h.period_clamped(m).min(n - 1)] += a
+                        }
+                        TrancheTiming::Conditional { from, .. } => {
+                            per_period[i][h.period_clamped(from).min(n - 1)] += a;
+                            conditional[i] += a;
+                        }
+                    }
+                }
+            }
+            FlowKind::Contract(c) => {
+                let total = match c.size {
+                    ContractSize::Value(v) => s.nominal(v),
+                    ContractSize::Capacity {
+                        gw,
+                        price_per_gw_year,
+                    } => s.nominal(gw) * s.nominal(price_per_gw_year) * s.nominal(c.duration_years),
+                };
+                contract_fractions(
+                    &c.profile,
+                    c.start,
+                    s.nominal(c.duration_years),
+                    h,
+                    &mut fractions,
+                );
+                for p in 0..n {
+                    per_period[i][p] = total * fractions[p];
+                }
+            }
+            FlowKind::RevenueShare {
+                rate,
+                of,
+                start,
+                until,
+            } => {
+                let rate = s.nominal(*rate);
+                for p in 0..n {
+                    if !active(h, p, *start, *until) {
+                        continue;
+                    }
+                    let base: f64 = if of.is_empty() {
+                        revenue_into[f.from][p]
+                    } else {
+                        of.iter().map(|&r| per_period[r][p]).sum()
+                    };
+                    per_period[i][p] = rate * base;
+                }
+            }
+            FlowKind::Cost(c) => {
+                let (fixed, g, share) = (
+                    s.nominal(c.fixed),
+                    s.nominal(c.growth),
+                    s.nominal(c.share_of_revenue),
+                );
+                let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
+                for p in 0..n {
+                    if active(h, p, c.start, c.until) {
+                        let years = h.years_at(p.saturating_sub(start));
+                        per_period[i][p] =
+                            fixed * (1.0 + g).powf(years) * dt + share * revenue_into[f.from][p];
+                    }
+                }
+            }
+            FlowKind::PassThrough { .. } | FlowKind::Revenue(_) => {}
+        }
+    }
+    // Pass-throughs in dependency order (chains were checked to be acyclic).
+    let mut done: Vec<bool> = s
+        .flows
+        .iter()
+        .map(|f| !matches!(f.kind, FlowKind::PassThrough { .. }))
+        .collect();
+    while done.iter().any(|d| !d) {
+        let mut progressed = false;
+        for (i, f) in s.flows.iter().enumerate() {
+            if let FlowKind::PassThrough { of, share, .. } = f.kind
+                && !done[i]
+                && done[of]
+            {
+                let share = s.nominal(share);
+                per_period[i] = per_period[of].iter().map(|x| x * share).collect();
+                done[i] = true;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    (
+        per_period.iter().map(|v| v.iter().sum()).collect(),
+        conditional,
+    )
+}
+
+/// True when period `p` overlaps the months from `start` to `until`.
+pub fn active(
+    h: &crate::time::Horizon,
+    p: usize,
+    start: Option<crate::time::Month>,
+    until: Option<crate::time::Month>,
+) -> bool {
+    start.is_none_or(|m| h.period_end(p) >= m) && until.is_none_or(|m| h.period_start(p) <= m)
+}

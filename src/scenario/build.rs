@@ -1,0 +1,1601 @@
+//! Turns a merged scenario tree into a validated [`Scenario`], reporting every problem found.
+
+use std::collections::HashMap;
+
+use super::condition::{self, Condition, Resolver};
+use super::node::{Node, NodeKind, Table};
+use super::reader::{Bounds, Diags, Fields, array, count, date, ident, number, string};
+use super::value::{Draw, ParamDef, Quantities, Range};
+use super::*;
+use crate::correlation::{self, CorrelationMethod};
+use crate::diagnostic::{Diagnostics, SourceMap, Span, suggestion};
+use crate::time::{Horizon, Month, Step};
+
+/// Most periods a horizon may have (100 years of months).
+const MAX_PERIODS: usize = 1200;
+
+/// The flow kinds as written.
+const FLOW_KINDS: [&str; 6] = [
+    "equity",
+    "contract",
+    "pass_through",
+    "revenue",
+    "revenue_share",
+    "cost",
+];
+
+/// The id of the built-in outside-world entity.
+pub const WORLD: &str = "world";
+
+struct Builder<'a> {
+    d: Diags,
+    q: Quantities,
+    sources: &'a SourceMap,
+    bounds: Bounds,
+    entity_ids: Vec<String>,
+    flow_ids: Vec<String>,
+    milestone_ids: Vec<String>,
+    /// Every id defined so far, with what defined it, to catch duplicates.
+    ids: HashMap<String, (&'static str, Span)>,
+}
+
+pub(super) fn build(
+    doc: &Table,
+    top: Span,
+    stem: &str,
+    file: &str,
+    sources: &SourceMap,
+) -> Result<Scenario, Diagnostics> {
+    let root = Node {
+        kind: NodeKind::Table(doc.clone()),
+        span: top,
+    };
+    let mut d = Diags::default();
+    let mut f = Fields::of(&root, "the scenario", &mut d).expect("root is a table");
+    let name = f.opt("name").and_then(|n| string(n, "name", &mut d));
+    let description = f
+        .opt("description")
+        .and_then(|n| string(n, "description", &mut d));
+    let currency = f
+        .opt("currency")
+        .and_then(|n| string(n, "currency", &mut d));
+    let scale = f.opt("scale").and_then(|n| string(n, "scale", &mut d));
+    let horizon_node = f.req(
+        "horizon",
+        "a [horizon] table with `start`, `end` and `step`",
+        &mut d,
+    );
+    let horizon = horizon_node.and_then(|n| read_horizon(n, &mut d));
+    let Some(horizon) = horizon else {
+        f.finish(&mut d);
+        return Err(into_diagnostics(d));
+    };
+    let bounds = Bounds {
+        first: horizon.start,
+        last: Month(horizon.end_exclusive().0 - 1),
+    };
+    let mut b = Builder {
+        d,
+        q: Quantities::default(),
+        sources,
+        bounds,
+        entity_ids: Vec::new(),
+        flow_ids: Vec::new(),
+        milestone_ids: Vec::new(),
+        ids: HashMap::new(),
+    };
+    let params = f.opt("params").map(|n| b.params(n)).unwrap_or_default();
+    let entity_nodes = f
+        .req("entity", "[[entity]] entries (id, name, roles)", &mut b.d)
+        .and_then(|n| b.list(n, "entity"));
+    let flow_nodes = f
+        .req("flow", "[[flow]] entries (id, kind, from, to)", &mut b.d)
+        .and_then(|n| b.list(n, "flow"));
+    let milestone_nodes = f
+        .opt("milestone")
+        .and_then(|n| b.list(n, "milestone"))
+        .unwrap_or_default();
+    let mut entities: Vec<Entity> = entity_nodes
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| b.entity(n))
+        .collect();
+    entities.push(Entity {
+        id: WORLD.to_string(),
+        name: "Outside world".to_string(),
+        roles: vec![Role::Other],
+        external: true,
+        cash: Value::Const(0.0),
+        stake: None,
+        source: None,
+        span: top,
+    });
+    b.entity_ids = entities.iter().map(|e| e.id.clone()).collect();
+    let company = b.company(&mut f, &entities);
+    // Ids first, so conditions and pass-throughs may refer to flows and milestones defined later.
+    let flow_nodes = flow_nodes.unwrap_or_default();
+    b.flow_ids = flow_nodes.iter().map(|n| b.peek_id(n, "flow")).collect();
+    b.milestone_ids = milestone_nodes
+        .iter()
+        .map(|n| b.peek_id(n, "milestone"))
+        .collect();
+    let flows: Vec<Option<Flow>> = flow_nodes
+        .iter()
+        .map(|n| b.flow(n, company, &entities))
+        .collect();
+    let milestones: Vec<Option<Milestone>> =
+        milestone_nodes.iter().map(|n| b.milestone(n)).collect();
+    let correlation = f.opt("correlation").and_then(|n| b.correlation(n));
+    let target = f.opt("target").and_then(|n| b.target(n, &horizon));
+    let valuation = f
+        .req(
+            "valuation",
+            "a [valuation] table with `multiple` (and optionally `recovery`)",
+            &mut b.d,
+        )
+        .and_then(|n| b.valuation(n));
+    let rescue = f.opt("rescue").and_then(|n| b.rescue(n));
+    f.finish(&mut b.d);
+
+    let (Some(company), Some(valuation)) = (company, valuation) else {
+        return Err(into_diagnostics(b.d));
+    };
+    if flows.iter().any(Option::is_none) || milestones.iter().any(Option::is_none) {
+        return Err(into_diagnostics(b.d));
+    }
+    let flows: Vec<Flow> = flows.into_iter().flatten().collect();
+    let milestones: Vec<Milestone> = milestones.into_iter().flatten().collect();
+    b.check_pass_through_chains(&flows);
+    b.check_milestone_cycles(&milestones);
+    b.check_opening_stakes(&entities, company);
+    if !b.d.items.is_empty() {
+        return Err(into_diagnostics(b.d));
+    }
+    Ok(Scenario {
+        name: name.unwrap_or_else(|| stem.to_string()),
+        description: description.unwrap_or_default(),
+        file: file.to_string(),
+        currency: currency.unwrap_or_else(|| "$".to_string()),
+        scale: scale.unwrap_or_else(|| "B".to_string()),
+        horizon,
+        params,
+        quantities: b.q.list,
+        entities,
+        company,
+        flows,
+        milestones,
+        correlation,
+        target,
+        valuation,
+        rescue,
+    })
+}
+
+fn into_diagnostics(d: Diags) -> Diagnostics {
+    Diagnostics { items: d.items }
+}
+
+fn read_horizon(node: &Node, d: &mut Diags) -> Option<Horizon> {
+    let mut f = Fields::of(node, "[horizon]", d)?;
+    let start_node = f.req("start", "a date such as \"2024-Q1\"", d);
+    let end_node = f.req("end", "a date such as \"2030-Q4\"", d);
+    let step = match f.opt("step") {
+        None => Some(Step::Quarter),
+        Some(n) => match string(n, "step", d)?.as_str() {
+            "month" => Some(Step::Month),
+            "quarter" => Some(Step::Quarter),
+            "year" => Some(Step::Year),
+            other => {
+                d.error(
+                    n.span,
+                    format!(
+                        "step: unknown step `{other}`{}",
+                        suggestion(other, ["month", "quarter", "year"])
+                    ),
+                );
+                None
+            }
+        },
+    };
+    f.finish(d);
+    let start = date(start_node?, "start", d)?;
+    let end_node = end_node?;
+    let end = date(end_node, "end", d)?;
+    let step = step?;
+    if end.last() < start.first {
+        d.error(
+            end_node.span,
+            format!(
+                "end: the horizon ends ({}) before it starts ({})",
+                end.last(),
+                start.first
+            ),
+        );
+        return None;
+    }
+    let months = (end.last().0 - start.first.0 + 1) as usize;
+    let periods = months.div_ceil(step.months() as usize);
+    if periods > MAX_PERIODS {
+        d.error(
+            end_node.span,
+            format!("the horizon has {periods} periods; at most {MAX_PERIODS} are supported (use a longer step)"),
+        );
+        return None;
+    }
+    Some(Horizon {
+        start: start.first,
+        step,
+        periods,
+    })
+}
+
+fn source_of(f: &mut Fields<'_>, d: &mut Diags) -> Option<String> {
+    f.opt("source").and_then(|n| string(n, "source", d))
+}
+
+struct CondNames<'a> {
+    milestones: &'a [String],
+    flows: &'a [String],
+    entities: &'a [String],
+    q: &'a Quantities,
+}
+
+fn lookup(kind: &str, id: &str, names: &[String]) -> Result<usize, String> {
+    names.iter().position(|n| n == id).ok_or_else(|| {
+        format!(
+            "unknown {kind} `{id}`{}",
+            suggestion(id, names.iter().map(String::as_str))
+        )
+    })
+}
+
+impl Resolver for CondNames<'_> {
+    fn milestone(&mut self, id: &str) -> Result<MilestoneId, String> {
+        lookup("milestone", id, self.milestones)
+    }
+    fn flow(&mut self, id: &str) -> Result<FlowId, String> {
+        lookup("flow", id, self.flows)
+    }
+    fn entity(&mut self, id: &str) -> Result<EntityId, String> {
+        lookup("entity", id, self.entities)
+    }
+    fn param(&mut self, id: &str) -> Result<Value, String> {
+        match self.q.params.get(id) {
+            Some(p) => match p.value {
+                Value::Random(q) if self.q.list[q].per_period => Err(format!(
+                    "param `{id}` is drawn per period; a threshold takes one value per path"
+                )),
+                v => Ok(v),
+            },
+            None => Err(format!(
+                "unknown param `{id}`{}",
+                suggestion(id, self.q.params.keys().map(String::as_str))
+            )),
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<Vec<&'n Node>> {
+        let items = array(node, what, &mut self.d)?;
+        Some(items.iter().collect())
+    }
+
+    /// The id of an entry, without reporting anything (the full read reports problems).
+    fn peek_id(&self, node: &Node, _what: &str) -> String {
+        match &node.kind {
+            NodeKind::Table(t) => match t.get("id").map(|n| &n.kind) {
+                Some(NodeKind::Str(s)) => s.clone(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        }
+    }
+
+    /// Reads the `id` of an entry and checks it is unique.
+    fn id(&mut self, f: &mut Fields<'_>, kind: &'static str) -> Option<String> {
+        let node = f.req("id", "a unique id", &mut self.d)?;
+        let id = ident(node, "id", &mut self.d)?;
+        if id == WORLD {
+            self.d.error(
+                node.span,
+                format!(
+                    "id `{WORLD}` is reserved for the built-in outside world; choose another id"
+                ),
+            );
+            return None;
+        }
+        if let Some((other, first)) = self.ids.get(&id) {
+            let first = *first;
+            self.d.error(
+                node.span,
+                format!("duplicate id `{id}`: already used by a {other}; ids must be unique"),
+            );
+            self.d
+                .error(first, format!("note: `{id}` is first defined here"));
+            return None;
+        }
+        self.ids.insert(id.clone(), (kind, node.span));
+        Some(id)
+    }
+
+    fn value(
+        &mut self,
+        f: &mut Fields<'_>,
+        key: &'static str,
+        owner: &str,
+        range: Range,
+        draw: Draw,
+        default: Option<f64>,
+    ) -> Option<Value> {
+        let node = match default {
+            Some(v) => match f.opt(key) {
+                Some(n) => n,
+                None => return Some(Value::Const(v)),
+            },
+            None => f.req(key, range_expected(range), &mut self.d)?,
+        };
+        self.q.value(
+            node,
+            key,
+            &format!("{owner}.{key}"),
+            range,
+            draw,
+            &mut self.d,
+        )
+    }
+
+    fn params(&mut self, node: &Node) -> Vec<Param> {
+        // Every key of [params] is a param, so there are no unknown fields to report.
+        let NodeKind::Table(t) = &node.kind else {
+            self.d.error(
+                node.span,
+                format!(
+                    "[params]: expected a table, found {}",
+                    node.kind.type_name()
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value_node) in &t.entries {
+            if !super::reader::is_ident(&key.name) {
+                self.d.error(
+                    key.span,
+                    format!("param name `{}` is not a valid name; expected a letter or `_` followed by letters, digits, `_` or `-`", key.name),
+                );
+                continue;
+            }
+            let source = match &value_node.kind {
+                NodeKind::Table(t) => t.get("source").and_then(|n| match &n.kind {
+                    NodeKind::Str(s) => Some(s.clone()),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let what = format!("param `{}`", key.name);
+            let Some(value) = self.q.value(
+                value_node,
+                &what,
+                &key.name,
+                Range::Any,
+                Draw::PerPeriod,
+                &mut self.d,
+            ) else {
+                continue;
+            };
+            self.q.params.insert(
+                key.name.clone(),
+                ParamDef {
+                    value,
+                    span: value_node.span,
+                },
+            );
+            out.push(Param {
+                name: key.name.clone(),
+                value,
+                source,
+                span: value_node.span,
+            });
+        }
+        out
+    }
+
+    fn entity(&mut self, node: &Node) -> Option<Entity> {
+        let mut f = Fields::of(node, "[[entity]]", &mut self.d)?;
+        let id = self.id(&mut f, "entity");
+        let owner = id.clone().unwrap_or_default();
+        f.what = format!("entity `{owner}`");
+        let name = f.opt("name").and_then(|n| string(n, "name", &mut self.d));
+        let roles = f
+            .req(
+                "roles",
+                "a list of roles: lab, investor, cloud, chipmaker, market, other",
+                &mut self.d,
+            )
+            .and_then(|n| self.roles(n));
+        let cash = self.value(
+            &mut f,
+            "cash",
+            &owner,
+            Range::NonNegative,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        let stake = match f.opt("stake") {
+            None => Some(None),
+            Some(n) => self.opening_stake(n, &owner).map(Some),
+        };
+        let source = source_of(&mut f, &mut self.d);
+        f.finish(&mut self.d);
+        let id = id?;
+        let roles = roles?;
+        Some(Entity {
+            name: name.unwrap_or_else(|| id.clone()),
+            external: roles.contains(&Role::Market),
+            id,
+            roles,
+            cash: cash?,
+            stake: stake?,
+            source,
+            span: node.span,
+        })
+    }
+
+    fn roles(&mut self, node: &Node) -> Option<Vec<Role>> {
+        let items = array(node, "roles", &mut self.d)?;
+        if items.is_empty() {
+            self.d.error(
+                node.span,
+                "roles: expected at least one role (lab, investor, cloud, chipmaker, market, other)",
+            );
+            return None;
+        }
+        let mut roles = Vec::new();
+        for item in items {
+            let r = string(item, "roles", &mut self.d)?;
+            match Role::ALL.iter().find(|(_, n)| *n == r) {
+                Some((role, _)) => roles.push(*role),
+                None => {
+                    self.d.error(
+                        item.span,
+                        format!(
+                            "unknown role `{r}`{}",
+                            suggestion(&r, Role::ALL.iter().map(|(_, n)| *n))
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(roles)
+    }
+
+    fn opening_stake(&mut self, node: &Node, owner: &str) -> Option<OpeningStake> {
+        let mut f = Fields::of(node, format!("the stake of `{owner}`"), &mut self.d)?;
+        let fraction = self.value(
+            &mut f,
+            "fraction",
+            &format!("{owner}.stake"),
+            Range::Unit,
+            Draw::PerPath,
+            None,
+        );
+        let invested = self.value(
+            &mut f,
+            "invested",
+            &format!("{owner}.stake"),
+            Range::NonNegative,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        let source = source_of(&mut f, &mut self.d);
+        f.finish(&mut self.d);
+        Some(OpeningStake {
+            fraction: fraction?,
+            invested: invested?,
+            source,
+        })
+    }
+
+    fn company(&mut self, f: &mut Fields<'_>, entities: &[Entity]) -> Option<EntityId> {
+        if let Some(n) = f.opt("company") {
+            let id = ident(n, "company", &mut self.d)?;
+            let Some(i) = entities.iter().position(|e| e.id == id) else {
+                self.d.error(
+                    n.span,
+                    format!(
+                        "company: unknown entity `{id}`{}",
+                        suggestion(&id, entities.iter().map(|e| e.id.as_str()))
+                    ),
+                );
+                return None;
+            };
+            if entities[i].external {
+                self.d.error(
+                    n.span,
+                    format!("company: `{id}` is a market (outside world); the company must be an inside entity"),
+                );
+                return None;
+            }
+            return Some(i);
+        }
+        let labs: Vec<usize> = (0..entities.len())
+            .filter(|&i| entities[i].has_role(Role::Lab))
+            .collect();
+        match labs.as_slice() {
+            [one] => Some(*one),
+            [] => {
+                if !entities.is_empty() && self.d.items.is_empty() {
+                    self.d.error(
+                        f.span,
+                        "no company: give one entity the role `lab`, or set `company = \"id\"` at the top of the file",
+                    );
+                }
+                None
+            }
+            _ => {
+                self.d.error(
+                    entities[labs[1]].span,
+                    "more than one entity has the role `lab`: set `company = \"id\"` at the top of the file to say which one the simulation is about",
+                );
+                None
+            }
+        }
+    }
+
+    fn entity_ref(&mut self, node: &Node, what: &str) -> Option<EntityId> {
+        let id = ident(node, what, &mut self.d)?;
+        match self.entity_ids.iter().position(|e| *e == id) {
+            Some(i) => Some(i),
+            None => {
+                self.d.error(
+                    node.span,
+                    format!(
+                        "{what}: unknown entity `{id}`{}",
+                        suggestion(&id, self.entity_ids.iter().map(String::as_str))
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn flow_ref(&mut self, node: &Node, what: &str) -> Option<FlowId> {
+        let id = ident(node, what, &mut self.d)?;
+        match self.flow_ids.iter().position(|e| *e == id) {
+            Some(i) => Some(i),
+            None => {
+                self.d.error(
+                    node.span,
+                    format!(
+                        "{what}: unknown flow `{id}`{}",
+                        suggestion(&id, self.flow_ids.iter().map(String::as_str))
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn condition(&mut self, node: &Node, what: &str) -> Option<Condition> {
+        let text = string(node, what, &mut self.d)?;
+        let mut names = CondNames {
+            milestones: &self.milestone_ids,
+            flows: &self.flow_ids,
+            entities: &self.entity_ids,
+            q: &self.q,
+        };
+        match condition::parse(&text, &mut names) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let span = self.span_in_string(node, &text, e.offset, e.len);
+                self.d.error(span, format!("{what}: {}", e.message));
+                None
+            }
+        }
+    }
+
+    /// The span of bytes `offset..offset+len` of a string value, when the source shows them
+    /// literally; else the whole string.
+    fn span_in_string(&self, node: &Node, text: &str, offset: usize, len: usize) -> Span {
+        let raw = self.sources.slice(node.span);
+        let prefix = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3 + usize::from(raw[3..].starts_with('\n'))
+        } else if raw.starts_with('"') || raw.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        if raw.get(prefix..prefix + text.len()) == Some(text) {
+            node.span.sub(prefix + offset, len)
+        } else {
+            node.span
+        }
+    }
+
+    fn start_date(&mut self, f: &mut Fields<'_>, key: &'static str) -> Option<Option<Month>> {
+        match f.opt(key) {
+            None => Some(None),
+            Some(n) => {
+                let dt = date(n, key, &mut self.d)?;
+                self.bounds.start_inside(dt, n, key, &mut self.d).map(Some)
+            }
+        }
+    }
+
+    fn end_date(&mut self, f: &mut Fields<'_>, key: &'static str) -> Option<Option<Month>> {
+        match f.opt(key) {
+            None => Some(None),
+            Some(n) => {
+                let dt = date(n, key, &mut self.d)?;
+                self.bounds
+                    .end_not_before(dt, n, key, &mut self.d)
+                    .map(Some)
+            }
+        }
+    }
+
+    fn check_order(
+        &mut self,
+        f: &Fields<'_>,
+        start: Option<Month>,
+        until: Option<Month>,
+        until_key: &str,
+    ) -> Option<()> {
+        if let (Some(s), Some(u)) = (start, until)
+            && u < s
+        {
+            let span = f.key(until_key).map(|k| k.span).unwrap_or(f.span);
+            self.d.error(
+                span,
+                format!("{until_key}: ends ({u}) before it starts ({s})"),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    fn flow(
+        &mut self,
+        node: &Node,
+        company: Option<EntityId>,
+        entities: &[Entity],
+    ) -> Option<Flow> {
+        let mut f = Fields::of(node, "[[flow]]", &mut self.d)?;
+        let id = self.id(&mut f, "flow");
+        let owner = id.clone().unwrap_or_default();
+        f.what = format!("flow `{owner}`");
+        let kind_node = f.req(
+            "kind",
+            "one of equity, contract, pass_through, revenue, revenue_share, cost",
+            &mut self.d,
+        );
+        let kind = kind_node.and_then(|n| string(n, "kind", &mut self.d));
+        let kind = match (kind, kind_node) {
+            (Some(k), Some(n)) if !FLOW_KINDS.contains(&k.as_str()) => {
+                self.d.error(
+                    n.span,
+                    format!("unknown flow kind `{k}`{}", suggestion(&k, FLOW_KINDS)),
+                );
+                None
+            }
+            (k, _) => k,
+        };
+        let from = f
+            .req("from", "the id of the paying entity", &mut self.d)
+            .and_then(|n| self.entity_ref(n, "from"));
+        let to = match (kind.as_deref(), f.opt("to")) {
+            (Some("cost"), None) => Some(entities.len() - 1),
+            (_, Some(n)) => self.entity_ref(n, "to"),
+            (_, None) => {
+                f.req("to", "the id of the receiving entity", &mut self.d);
+                None
+            }
+        };
+        let source = source_of(&mut f, &mut self.d);
+        let Some(kind) = kind else {
+            f.finish(&mut self.d);
+            return None;
+        };
+        let flow_kind = match kind.as_str() {
+            "equity" => self.equity(&mut f, &owner),
+            "contract" => self.contract(&mut f, &owner),
+            "pass_through" => self.pass_through(&mut f, &owner),
+            "revenue" => self.revenue(&mut f, &owner),
+            "revenue_share" => self.revenue_share(&mut f, &owner),
+            _ => self.cost(&mut f, &owner),
+        };
+        f.finish(&mut self.d);
+        let (id, from, to, flow_kind) = (id?, from?, to?, flow_kind?);
+        let company = company?;
+        let span_of = |key: &str| f.key(key).map(|k| k.span).unwrap_or(node.span);
+        if from == to {
+            self.d.error(
+                span_of("to"),
+                format!(
+                    "flow `{id}` goes from `{}` to itself; expected two different entities",
+                    entities[from].id
+                ),
+            );
+            return None;
+        }
+        match &flow_kind {
+            FlowKind::Equity { .. } if to != company => {
+                self.d.error(
+                    span_of("to"),
+                    format!(
+                        "equity flows go into the company `{}`, not `{}`",
+                        entities[company].id, entities[to].id
+                    ),
+                );
+                return None;
+            }
+            FlowKind::Revenue(_) if !entities[from].external => {
+                self.d.error(
+                    span_of("from"),
+                    format!(
+                        "revenue comes from a market (an entity with the role `market`); `{}` is not one",
+                        entities[from].id
+                    ),
+                );
+                return None;
+            }
+            FlowKind::Revenue(_) | FlowKind::Cost(_) | FlowKind::RevenueShare { .. }
+                if entities[to].external && !matches!(flow_kind, FlowKind::Cost(_)) =>
+            {
+                self.d.error(
+                    span_of("to"),
+                    format!(
+                        "`{}` is a market (outside world) and cannot receive this flow",
+                        entities[to].id
+                    ),
+                );
+                return None;
+            }
+            _ => {}
+        }
+        Some(Flow {
+            id,
+            from,
+            to,
+            kind: flow_kind,
+            source,
+            span: node.span,
+        })
+    }
+
+    fn equity(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        let list = f.req(
+            "tranche",
+            "[[flow.tranche]] entries with an amount and a date or a condition",
+            &mut self.d,
+        )?;
+        let items = array(list, "tranche", &mut self.d)?;
+        if items.is_empty() {
+            self.d
+                .error(list.span, "tranche: expected at least one tranche");
+            return None;
+        }
+        let tranches: Vec<Option<Tranche>> = items.iter().map(|n| self.tranche(n, owner)).collect();
+        tranches
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(|tranches| FlowKind::Equity { tranches })
+    }
+
+    fn tranche(&mut self, node: &Node, flow: &str) -> Option<Tranche> {
+        let mut f = Fields::of(node, format!("a tranche of flow `{flow}`"), &mut self.d)?;
+        let id = self.id(&mut f, "tranche");
+        let owner = id.clone().unwrap_or_default();
+        f.what = format!("tranche `{owner}`");
+        let amount = self.value(
+            &mut f,
+            "amount",
+            &owner,
+            Range::NonNegative,
+            Draw::PerPath,
+            None,
+        );
+        let post_money = match f.opt("post_money") {
+            None => Some(PostMoney::Market),
+            Some(n) if matches!(&n.kind, NodeKind::Str(s) if s == "market") => {
+                Some(PostMoney::Market)
+            }
+            Some(n) => self
+                .q
+                .value(
+                    n,
+                    "post_money",
+                    &format!("{owner}.post_money"),
+                    Range::Positive,
+                    Draw::PerPath,
+                    &mut self.d,
+                )
+                .map(PostMoney::Stated),
+        };
+        let date_node = f.opt("date");
+        let when_node = f.opt("when");
+        let window_node = f.opt("window");
+        let source = source_of(&mut f, &mut self.d);
+        let timing = match (date_node, when_node) {
+            (Some(dn), None) => {
+                if let Some(w) = window_node {
+                    self.d.error(w.span, "window: only conditional tranches (with `when`) have a window; a scheduled tranche is paid on its `date`");
+                    None
+                } else {
+                    let dt = date(dn, "date", &mut self.d);
+                    dt.and_then(|dt| self.bounds.start_inside(dt, dn, "date", &mut self.d))
+                        .map(TrancheTiming::Scheduled)
+                }
+            }
+            (None, Some(wn)) => {
+                let condition = self.condition(wn, "when");
+                let window = match window_node {
+                    Some(w) => self.window(w),
+                    None => {
+                        self.d.error(
+                            f.span,
+                            format!("missing required field `window` in tranche `{owner}`: a conditional tranche needs a window with an expiry, such as window = {{ from = \"2026-Q2\", until = \"2028-Q4\" }}"),
+                        );
+                        None
+                    }
+                };
+                let (from, until) = window?;
+                condition.map(|condition| TrancheTiming::Conditional {
+                    condition,
+                    from,
+                    until,
+                })
+            }
+            (Some(_), Some(wn)) => {
+                self.d.error(wn.span, "a tranche has either a `date` (scheduled) or a `when` condition with a `window` (conditional), not both");
+                None
+            }
+            (None, None) => {
+                self.d.error(
+                    f.span,
+                    format!("missing required field in tranche `{owner}`: expected `date` (a scheduled tranche) or `when` and `window` (a conditional tranche)"),
+                );
+                None
+            }
+        };
+        f.finish(&mut self.d);
+        Some(Tranche {
+            id: id?,
+            amount: amount?,
+            timing: timing?,
+            post_money: post_money?,
+            source,
+            span: node.span,
+        })
+    }
+
+    fn window(&mut self, node: &Node) -> Option<(Month, Month)> {
+        let mut f = Fields::of(node, "window", &mut self.d)?;
+        let from = self.start_date(&mut f, "from");
+        let until = match f.req("until", "the expiry date, such as \"2028-Q4\"", &mut self.d) {
+            Some(n) => {
+                let dt = date(n, "until", &mut self.d);
+                dt.and_then(|dt| self.bounds.end_not_before(dt, n, "until", &mut self.d))
+            }
+            None => None,
+        };
+        f.finish(&mut self.d);
+        let from = from?.unwrap_or(self.bounds.first);
+        let until = until?;
+        if until < from {
+            let span = f.key("until").map(|k| k.span).unwrap_or(node.span);
+            self.d.error(
+                span,
+                format!("window: the tranche window ends ({until}) before it starts ({from})"),
+            );
+            return None;
+        }
+        Some((from, until))
+    }
+
+    fn contract(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        let size = if f.has("value") {
+            if let Some(k) = f.key("capacity_gw") {
+                self.d.error(k.span, "a contract has either a `value` or `capacity_gw` with `price_per_gw_year`, not both");
+                f.opt("capacity_gw");
+                f.opt("price_per_gw_year");
+                None
+            } else {
+                self.value(f, "value", owner, Range::NonNegative, Draw::PerPath, None)
+                    .map(ContractSize::Value)
+            }
+        } else if f.has("capacity_gw") || f.has("price_per_gw_year") {
+            let gw = self.value(
+                f,
+                "capacity_gw",
+                owner,
+                Range::NonNegative,
+                Draw::PerPath,
+                None,
+            );
+            let price = self.value(
+                f,
+                "price_per_gw_year",
+                owner,
+                Range::NonNegative,
+                Draw::PerPath,
+                None,
+            );
+            Some(ContractSize::Capacity {
+                gw: gw?,
+                price_per_gw_year: price?,
+            })
+        } else {
+            self.d.error(
+                f.span,
+                format!("missing required field `value` in {}: expected the contract's total value, or `capacity_gw` with `price_per_gw_year`", f.what),
+            );
+            None
+        };
+        let start = match f.req(
+            "start",
+            "the first month of payments, such as \"2025-Q4\"",
+            &mut self.d,
+        ) {
+            Some(n) => date(n, "start", &mut self.d)
+                .and_then(|dt| self.bounds.start_inside(dt, n, "start", &mut self.d)),
+            None => None,
+        };
+        let duration = self.value(
+            f,
+            "duration_years",
+            owner,
+            Range::Positive,
+            Draw::PerPath,
+            None,
+        );
+        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, None);
+        let profile = match f.opt("profile") {
+            None => Some(Profile::Flat),
+            Some(n) => self.profile(n, start, duration),
+        };
+        Some(FlowKind::Contract(Contract {
+            size: size?,
+            start: start?,
+            duration_years: duration?,
+            profile: profile?,
+            margin: margin?,
+        }))
+    }
+
+    fn profile(
+        &mut self,
+        node: &Node,
+        start: Option<Month>,
+        duration: Option<Value>,
+    ) -> Option<Profile> {
+        if let NodeKind::Str(s) = &node.kind {
+            if s == "flat" {
+                return Some(Profile::Flat);
+            }
+            self.d.error(
+                node.span,
+                format!("profile: unknown profile `{s}`; expected \"flat\", {{ ramp_until = \"2026-Q4\" }} or {{ weights = [1, 2, 3] }}"),
+            );
+            return None;
+        }
+        let mut f = Fields::of(node, "profile", &mut self.d)?;
+        let ramp = f.opt("ramp_until");
+        let weights = f.opt("weights");
+        f.finish(&mut self.d);
+        match (ramp, weights) {
+            (Some(r), None) => {
+                let dt = date(r, "ramp_until", &mut self.d)?;
+                let full_by = dt.last();
+                if let Some(start) = start
+                    && full_by < start
+                {
+                    self.d.error(r.span, format!("ramp_until: the ramp ends ({full_by}) before the contract starts ({start})"));
+                    return None;
+                }
+                Some(Profile::Ramp { full_by })
+            }
+            (None, Some(w)) => {
+                let items = array(w, "weights", &mut self.d)?;
+                let mut out = Vec::new();
+                for item in items {
+                    let v = number(item, "weights", &mut self.d)?;
+                    if v < 0.0 {
+                        self.d.error(
+                            item.span,
+                            format!("weights: expected weights >= 0, got {v}"),
+                        );
+                        return None;
+                    }
+                    out.push(v);
+                }
+                if out.iter().sum::<f64>() <= 0.0 {
+                    self.d
+                        .error(w.span, "weights: expected at least one weight > 0");
+                    return None;
+                }
+                match duration {
+                    Some(Value::Const(years)) if out.len() != years.ceil() as usize => {
+                        self.d.error(
+                            w.span,
+                            format!("weights: the contract lasts {years} years, so expected {} yearly weights, found {}", years.ceil(), out.len()),
+                        );
+                        None
+                    }
+                    Some(Value::Random(_)) => {
+                        self.d.error(
+                            w.span,
+                            "weights: yearly weights need a fixed `duration_years`",
+                        );
+                        None
+                    }
+                    _ => Some(Profile::YearlyWeights(out)),
+                }
+            }
+            _ => {
+                self.d.error(node.span, "profile: expected \"flat\", { ramp_until = \"2026-Q4\" } or { weights = [1, 2, 3] }");
+                None
+            }
+        }
+    }
+
+    fn pass_through(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        let of = f
+            .req(
+                "of",
+                "the id of the flow whose receipts are passed on",
+                &mut self.d,
+            )
+            .and_then(|n| self.flow_ref(n, "of"));
+        let share = self.value(f, "share", owner, Range::Unit, Draw::PerPeriod, None);
+        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, None);
+        Some(FlowKind::PassThrough {
+            of: of?,
+            share: share?,
+            margin: margin?,
+        })
+    }
+
+    fn revenue(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        let initial = self.value(f, "initial", owner, Range::NonNegative, Draw::PerPath, None);
+        let growth = self.growth(f, "growth", owner, None);
+        let decay = self.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
+        let volatility = self.value(
+            f,
+            "volatility",
+            owner,
+            Range::NonNegative,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        let start = self.start_date(f, "start");
+        Some(FlowKind::Revenue(Revenue {
+            initial: initial?,
+            growth: growth?,
+            decay: decay?,
+            volatility: volatility?,
+            start: start?,
+        }))
+    }
+
+    /// A growth rate: any number above -1 (-100%).
+    fn growth(
+        &mut self,
+        f: &mut Fields<'_>,
+        key: &'static str,
+        owner: &str,
+        default: Option<f64>,
+    ) -> Option<Value> {
+        let v = self.value(f, key, owner, Range::Any, Draw::PerPath, default)?;
+        let (lo, _) = self.q.dist(v).support();
+        if lo <= -1.0 {
+            let span = f.key(key).map(|k| k.span).unwrap_or(f.span);
+            self.d.error(span, format!("{key}: a growth rate must stay above -1 (-100% a year); this one can reach {lo}"));
+            return None;
+        }
+        Some(v)
+    }
+
+    fn revenue_share(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        let rate = self.value(f, "rate", owner, Range::Unit, Draw::PerPeriod, None);
+        let of = match f.opt("of") {
+            None => Some(Vec::new()),
+            Some(n) => {
+                let items = array(n, "of", &mut self.d);
+                items.and_then(|items| {
+                    items
+                        .iter()
+                        .map(|i| self.flow_ref(i, "of"))
+                        .collect::<Option<Vec<_>>>()
+                })
+            }
+        };
+        let start = self.start_date(f, "start");
+        let until = self.end_date(f, "until");
+        let (start, until) = (start?, until?);
+        self.check_order(f, start, until, "until")?;
+        Some(FlowKind::RevenueShare {
+            rate: rate?,
+            of: of?,
+            start,
+            until,
+        })
+    }
+
+    fn cost(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
+        if !f.has("fixed") && !f.has("share_of_revenue") {
+            self.d.error(
+                f.span,
+                format!("missing required field `fixed` or `share_of_revenue` in {}: a cost needs at least one of them", f.what),
+            );
+        }
+        let fixed = self.value(
+            f,
+            "fixed",
+            owner,
+            Range::NonNegative,
+            Draw::PerPeriod,
+            Some(0.0),
+        );
+        let growth = self.growth(f, "growth", owner, Some(0.0));
+        let share = self.value(
+            f,
+            "share_of_revenue",
+            owner,
+            Range::NonNegative,
+            Draw::PerPeriod,
+            Some(0.0),
+        );
+        let start = self.start_date(f, "start");
+        let until = self.end_date(f, "until");
+        let (start, until) = (start?, until?);
+        self.check_order(f, start, until, "until")?;
+        Some(FlowKind::Cost(Cost {
+            fixed: fixed?,
+            growth: growth?,
+            share_of_revenue: share?,
+            start,
+            until,
+        }))
+    }
+
+    fn milestone(&mut self, node: &Node) -> Option<Milestone> {
+        let mut f = Fields::of(node, "[[milestone]]", &mut self.d)?;
+        let id = self.id(&mut f, "milestone");
+        let owner = id.clone().unwrap_or_default();
+        f.what = format!("milestone `{owner}`");
+        let name = f.opt("name").and_then(|n| string(n, "name", &mut self.d));
+        let timing = match (f.has("hazard"), f.has("year")) {
+            (true, false) => self
+                .value(
+                    &mut f,
+                    "hazard",
+                    &owner,
+                    Range::NonNegative,
+                    Draw::PerPath,
+                    None,
+                )
+                .map(MilestoneTiming::Hazard),
+            (false, true) => self
+                .value(&mut f, "year", &owner, Range::Any, Draw::PerPath, None)
+                .map(MilestoneTiming::Year),
+            (true, true) => {
+                let span = f.key("year").map(|k| k.span).unwrap_or(f.span);
+                f.opt("hazard");
+                f.opt("year");
+                self.d.error(
+                    span,
+                    "a milestone has either a `hazard` per year or a `year` distribution, not both",
+                );
+                None
+            }
+            (false, false) => {
+                self.d.error(
+                    f.span,
+                    format!("missing required field `hazard` in milestone `{owner}`: expected a `hazard` per year, or a `year` (a distribution over its date)"),
+                );
+                None
+            }
+        };
+        let from = self.start_date(&mut f, "from");
+        let condition = match f.opt("when") {
+            Some(n) => self.condition(n, "when").map(Some),
+            None => Some(None),
+        };
+        let source = source_of(&mut f, &mut self.d);
+        f.finish(&mut self.d);
+        let id = id?;
+        Some(Milestone {
+            name: name.unwrap_or_else(|| id.clone()),
+            id,
+            timing: timing?,
+            from: from?.unwrap_or(self.bounds.first),
+            condition: condition?,
+            source,
+            span: node.span,
+        })
+    }
+
+    fn correlation(&mut self, node: &Node) -> Option<Correlation> {
+        let mut f = Fields::of(node, "[correlation]", &mut self.d)?;
+        let method = match f.opt("method") {
+            None => Some(CorrelationMethod::Gaussian),
+            Some(n) => match string(n, "method", &mut self.d)?.as_str() {
+                "gaussian" => Some(CorrelationMethod::Gaussian),
+                "rank" => Some(CorrelationMethod::Rank),
+                other => {
+                    self.d.error(
+                        n.span,
+                        format!(
+                            "method: unknown method `{other}`{}",
+                            suggestion(other, ["gaussian", "rank"])
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let params_node = f.req("params", "the names of the correlated params", &mut self.d);
+        let matrix_node = f.req("matrix", "a square matrix of correlations", &mut self.d);
+        f.finish(&mut self.d);
+        let (method, params_node, matrix_node) = (method?, params_node?, matrix_node?);
+        let mut quantities = Vec::new();
+        for item in array(params_node, "params", &mut self.d)? {
+            let name = ident(item, "params", &mut self.d)?;
+            let value = match self.q.params.get(&name) {
+                Some(p) => p.value,
+                None => {
+                    self.d.error(
+                        item.span,
+                        format!(
+                            "params: unknown param `{name}`{}",
+                            suggestion(&name, self.q.params.keys().map(String::as_str))
+                        ),
+                    );
+                    return None;
+                }
+            };
+            match value {
+                Value::Random(q) if !self.q.list[q].per_period => {
+                    if quantities.contains(&q) {
+                        self.d
+                            .error(item.span, format!("params: `{name}` is listed twice"));
+                        return None;
+                    }
+                    quantities.push(q);
+                }
+                Value::Random(_) => {
+                    self.d.error(item.span, format!("params: `{name}` is drawn per period; only per-path quantities can be correlated"));
+                    return None;
+                }
+                Value::Const(_) => {
+                    self.d.error(item.span, format!("params: `{name}` is a fixed number; only uncertain params can be correlated"));
+                    return None;
+                }
+            }
+        }
+        let rows = array(matrix_node, "matrix", &mut self.d)?;
+        let n = quantities.len();
+        if rows.len() != n {
+            self.d.error(
+                matrix_node.span,
+                format!(
+                    "matrix: expected {n} rows (one per param), found {}",
+                    rows.len()
+                ),
+            );
+            return None;
+        }
+        let mut matrix = Vec::with_capacity(n);
+        for row in rows {
+            let cells = array(row, "matrix row", &mut self.d)?;
+            if cells.len() != n {
+                self.d.error(
+                    row.span,
+                    format!(
+                        "matrix: expected {n} entries in each row, found {}",
+                        cells.len()
+                    ),
+                );
+                return None;
+            }
+            let mut out = Vec::with_capacity(n);
+            for cell in cells {
+                let v = number(cell, "matrix", &mut self.d)?;
+                if !(-1.0..=1.0).contains(&v) {
+                    self.d.error(
+                        cell.span,
+                        format!("matrix: a correlation must be between -1 and 1, got {v}"),
+                    );
+                    return None;
+                }
+                out.push(v);
+            }
+            matrix.push(out);
+        }
+        match correlation::validate(&matrix, method) {
+            Ok((matrix, cholesky)) => Some(Correlation {
+                quantities,
+                matrix,
+                cholesky,
+            }),
+            Err(e) => {
+                let span = match e.cell {
+                    Some((i, j)) => match (&rows[i].kind, i) {
+                        (NodeKind::Array(cells), _) => cells[j].span,
+                        _ => matrix_node.span,
+                    },
+                    None => matrix_node.span,
+                };
+                self.d.error(span, format!("matrix: {}", e.message));
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, node: &Node, horizon: &Horizon) -> Option<Target> {
+        let mut f = Fields::of(node, "[target]", &mut self.d)?;
+        let year_node = f.req("year", "the target year, such as 2029", &mut self.d);
+        let revenue_node = f.req(
+            "revenue",
+            "the revenue to reach over that year",
+            &mut self.d,
+        );
+        f.finish(&mut self.d);
+        let year_node = year_node?;
+        let year = match &year_node.kind {
+            NodeKind::Int(y) => *y,
+            other => {
+                self.d.error(
+                    year_node.span,
+                    format!(
+                        "year: expected a year such as 2029, found {}",
+                        other.type_name()
+                    ),
+                );
+                return None;
+            }
+        };
+        let inside = Month::new(year as i32, 1) >= horizon.start
+            && Month::new(year as i32, 12) < horizon.end_exclusive();
+        if !inside {
+            self.d.error(
+                year_node.span,
+                format!(
+                    "year: {year} is not wholly inside the horizon ({} to {})",
+                    self.bounds.first, self.bounds.last
+                ),
+            );
+            return None;
+        }
+        let revenue = number(revenue_node?, "revenue", &mut self.d)?;
+        if revenue <= 0.0 {
+            self.d.error(
+                revenue_node?.span,
+                format!("revenue: expected a target > 0, got {revenue}"),
+            );
+            return None;
+        }
+        Some(Target {
+            year: year as i32,
+            revenue,
+        })
+    }
+
+    fn valuation(&mut self, node: &Node) -> Option<Valuation> {
+        let mut f = Fields::of(node, "[valuation]", &mut self.d)?;
+        let multiple = self.value(
+            &mut f,
+            "multiple",
+            "valuation",
+            Range::NonNegative,
+            Draw::PerPath,
+            None,
+        );
+        let recovery = self.value(
+            &mut f,
+            "recovery",
+            "valuation",
+            Range::Unit,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        f.finish(&mut self.d);
+        Some(Valuation {
+            multiple: multiple?,
+            recovery: recovery?,
+        })
+    }
+
+    fn rescue(&mut self, node: &Node) -> Option<Rescue> {
+        let mut f = Fields::of(node, "[rescue]", &mut self.d)?;
+        let probability = self.value(
+            &mut f,
+            "probability",
+            "rescue",
+            Range::Unit,
+            Draw::PerPath,
+            None,
+        );
+        let amount = self.value(
+            &mut f,
+            "amount",
+            "rescue",
+            Range::NonNegative,
+            Draw::PerPath,
+            None,
+        );
+        let discount = self.value(
+            &mut f,
+            "discount",
+            "rescue",
+            Range::Unit,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        let from = match f.opt("from") {
+            Some(n) => self.entity_ref(n, "from"),
+            None => Some(self.entity_ids.len() - 1),
+        };
+        let max = match f.opt("max") {
+            Some(n) => count(n, "max", &mut self.d),
+            None => Some(1),
+        };
+        f.finish(&mut self.d);
+        Some(Rescue {
+            probability: probability?,
+            amount: amount?,
+            discount: discount?,
+            from: from?,
+            max: max?,
+        })
+    }
+
+    fn check_pass_through_chains(&mut self, flows: &[Flow]) {
+        for (i, flow) in flows.iter().enumerate() {
+            let FlowKind::PassThrough { of, .. } = flow.kind else {
+                continue;
+            };
+            let base = &flows[of];
+            if !matches!(
+                base.kind,
+                FlowKind::Contract(_)
+                    | FlowKind::RevenueShare { .. }
+                    | FlowKind::PassThrough { .. }
+            ) {
+                self.d.error(
+                    flow.span,
+                    format!("pass_through `{}`: `{}` is a {} flow; only contract, revenue_share and pass_through receipts can be passed on", flow.id, base.id, base.kind.name()),
+                );
+                continue;
+            }
+            if base.to != flow.from {
+                self.d.error(
+                    flow.span,
+                    format!(
+                        "pass_through `{}` passes on what `{}` receives on `{}`, but that flow pays `{}`; set from = \"{}\"",
+                        flow.id,
+                        self.entity_ids[flow.from],
+                        base.id,
+                        self.entity_ids[base.to],
+                        self.entity_ids[base.to]
+                    ),
+                );
+                continue;
+            }
+            let mut seen = vec![i];
+            let mut cur = of;
+            while let FlowKind::PassThrough { of: next, .. } = flows[cur].kind {
+                if seen.contains(&cur) {
+                    self.d.error(
+                        flow.span,
+                        format!(
+                            "pass_through `{}` is part of a loop of pass-throughs",
+                            flow.id
+                        ),
+                    );
+                    break;
+                }
+                seen.push(cur);
+                cur = next;
+            }
+        }
+        for flow in flows {
+            if let FlowKind::RevenueShare { of, .. } = &flow.kind {
+                for &r in of {
+                    if !matches!(flows[r].kind, FlowKind::Revenue(_)) || flows[r].to != flow.from {
+                        self.d.error(
+                            flow.span,
+                            format!("revenue_share `{}`: `of` must name revenue flows into `{}`; `{}` is not one", flow.id, self.entity_ids[flow.from], flows[r].id),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_milestone_cycles(&mut self, milestones: &[Milestone]) {
+        // Depth-first search for a milestone whose condition depends on itself.
+        fn visit(
+            m: usize,
+            ms: &[Milestone],
+            state: &mut [u8],
+            stack: &mut Vec<usize>,
+        ) -> Option<Vec<usize>> {
+            state[m] = 1;
+            stack.push(m);
+            let mut deps = Vec::new();
+            if let Some(c) = &ms[m].condition {
+                c.milestones(&mut deps);
+            }
+            for dep in deps {
+                if state[dep] == 1 {
+                    let pos = stack.iter().position(|&x| x == dep).unwrap_or(0);
+                    let mut cycle = stack[pos..].to_vec();
+                    cycle.push(dep);
+                    return Some(cycle);
+                }
+                if state[dep] == 0
+                    && let Some(c) = visit(dep, ms, state, stack)
+                {
+                    return Some(c);
+                }
+            }
+            stack.pop();
+            state[m] = 2;
+            None
+        }
+        let mut state = vec![0u8; milestones.len()];
+        for m in 0..milestones.len() {
+            if state[m] == 0
+                && let Some(cycle) = visit(m, milestones, &mut state, &mut Vec::new())
+            {
+                let names: Vec<&str> = cycle.iter().map(|&i| milestones[i].id.as_str()).collect();
+                self.d.error(
+                    milestones[cycle[0]].span,
+                    format!(
+                        "milestone conditions form a loop: {}; a milestone cannot wait for itself",
+                        names.join(" -> ")
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
+    fn check_opening_stakes(&mut self, entities: &[Entity], company: EntityId) {
+        let total: f64 = entities
+            .iter()
+            .filter_map(|e| e.stake.as_ref())
+            .map(|s| self.q.dist(s.fraction).support().1)
+            .sum();
+        if total > 1.0 + 1e-9 {
+            let span = entities
+                .iter()
+                .rfind(|e| e.stake.is_some())
+                .map(|e| e.span)
+                .unwrap_or_default();
+            self.d.error(
+                span,
+                format!("opening stakes in `{}` can add up to {total:.4}, more than the whole company (1)", entities[company].id),
+            );
+        }
+        if entities[company].stake.is_some() {
+            self.d.error(
+                entities[company].span,
+                "the company cannot hold a stake in itself",
+            );
+        }
+    }
+}
+
+fn range_expected(range: Range) -> &'static str {
+    match range {
+        Range::Any => "a number, a param name, \"A to B\" or a distribution",
+        Range::NonNegative => "an amount >= 0, a param name, \"A to B\" or a distribution",
+        Range::Positive => "a number > 0, a param name, \"A to B\" or a distribution",
+        Range::Unit => "a number between 0 and 1, a param name or a distribution",
+    }
+}

@@ -1,0 +1,356 @@
+//! Reading scenario files from disk: UTF-8 and TOML checks, `extends`, `remove` and `--set`.
+
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use super::Scenario;
+use super::build::build;
+use super::node::{self, Key, Node, NodeKind, Table};
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap, Span, suggestion};
+
+/// A `--set name=value` override of a param.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    /// The param's name.
+    pub name: String,
+    /// The value as typed: a number, `"A to B"`, or a TOML inline table.
+    pub value: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => Ok(Override {
+                name: name.trim().to_string(),
+                value: value.trim().to_string(),
+            }),
+            _ => Err(format!(
+                "`{s}` is not of the form name=value (for example amazon_contingent=0)"
+            )),
+        }
+    }
+}
+
+/// How many files an `extends` chain may have.
+const MAX_EXTENDS: usize = 32;
+
+/// Loads a scenario file, following `extends` and applying `--set` overrides.
+pub fn load(
+    path: &Path,
+    sets: &[Override],
+    sources: &mut SourceMap,
+) -> Result<Scenario, Diagnostics> {
+    let mut chain = Vec::new();
+    let top_file = sources.len();
+    let mut doc = read_document(path, sources, &mut chain)?;
+    let top = Span {
+        file: top_file,
+        start: 0,
+        end: 1,
+    };
+    apply_overrides(&mut doc, sets, sources)?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    build(&doc, top, &stem, &path.display().to_string(), sources)
+}
+
+fn read_document(
+    path: &Path,
+    sources: &mut SourceMap,
+    chain: &mut Vec<PathBuf>,
+) -> Result<Table, Diagnostics> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(
+            Diagnostic::file(shown, "is a directory: expected a scenario file (.toml)").into(),
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => format!("cannot read the file ({e})"),
+        };
+        Diagnostics::from(Diagnostic::file(shown.clone(), what))
+    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[at];
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // Offsets in the lossy text match the original up to the first bad byte.
+            let id = sources.add(shown, Some(path), lossy);
+            return Err(Diagnostic::at(
+                Span {
+                    file: id,
+                    start: at,
+                    end: at + 1,
+                },
+                format!("the file is not valid UTF-8 (byte 0x{byte:02x}): save it as UTF-8"),
+            )
+            .into());
+        }
+    };
+    let id = sources.add(shown.clone(), Some(path), text);
+    let text = &sources.file(id).text;
+    let whole = Span {
+        file: id,
+        start: 0,
+        end: text.len(),
+    };
+    if text.trim().is_empty() {
+        return Err(Diagnostic::file(
+            shown,
+            "empty scenario file: expected at least a [horizon] table, [[entity]] and [[flow]] entries",
+        )
+        .into());
+    }
+    let parsed = DeTable::parse(text).map_err(|e| {
+        let r = e.span().unwrap_or(0..0);
+        Diagnostics::from(Diagnostic::at(
+            Span {
+                file: id,
+                start: r.start,
+                end: r.end.max(r.start + 1),
+            },
+            format!("TOML syntax error: {}", e.message().trim_end()),
+        ))
+    })?;
+    let mut diags = Vec::new();
+    let root = node::from_document(id, &parsed, &mut diags);
+    if !diags.is_empty() {
+        return Err(Diagnostics { items: diags });
+    }
+    let NodeKind::Table(mut doc) = root.kind else {
+        unreachable!("a TOML document is a table")
+    };
+    if doc.entries.is_empty() {
+        return Err(Diagnostic::at(
+            whole.sub(0, 1),
+            "empty scenario: the file has no tables or keys; expected at least [horizon], [[entity]] and [[flow]]",
+        )
+        .into());
+    }
+    let Some(extends) = doc.remove("extends") else {
+        if let Some(remove) = doc.key("remove") {
+            return Err(Diagnostic::at(
+                remove.span,
+                "`remove` only applies to a scenario that `extends` another",
+            )
+            .into());
+        }
+        return Ok(doc);
+    };
+    let NodeKind::Str(parent_name) = &extends.kind else {
+        return Err(Diagnostic::at(
+            extends.span,
+            format!(
+                "extends: expected the path of another scenario file as a string, found {}",
+                extends.kind.type_name()
+            ),
+        )
+        .into());
+    };
+    let parent_path = path.parent().unwrap_or(Path::new(".")).join(parent_name);
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    chain.push(canonical);
+    let parent_canonical =
+        std::fs::canonicalize(&parent_path).unwrap_or_else(|_| parent_path.clone());
+    if let Some(pos) = chain.iter().position(|p| *p == parent_canonical) {
+        let names: Vec<String> = chain[pos..]
+            .iter()
+            .chain(std::iter::once(&parent_canonical))
+            .map(|p| {
+                p.file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        return Err(Diagnostic::at(
+            extends.span,
+            format!(
+                "cycle of extends: {}; a scenario cannot extend itself",
+                names.join(" -> ")
+            ),
+        )
+        .into());
+    }
+    if chain.len() >= MAX_EXTENDS {
+        return Err(Diagnostic::at(
+            extends.span,
+            format!("extends chain longer than {MAX_EXTENDS} files"),
+        )
+        .into());
+    }
+    if !parent_path.is_file() {
+        let what = if parent_path.is_dir() {
+            "is a directory"
+        } else {
+            "no such file"
+        };
+        return Err(Diagnostic::at(
+            extends.span,
+            format!(
+                "extends: cannot read `{}`: {what} (paths are relative to this file)",
+                parent_path.display()
+            ),
+        )
+        .into());
+    }
+    let mut parent = read_document(&parent_path, sources, chain)?;
+    chain.pop();
+    // Name and description describe one file; they are not inherited.
+    parent.remove("name");
+    parent.remove("description");
+    if let Some(remove) = doc.remove("remove") {
+        let items = match &remove.kind {
+            NodeKind::Array(items) => items.clone(),
+            _ => {
+                return Err(Diagnostic::at(
+                    remove.span,
+                    "remove: expected an array of ids, such as [\"amazon_equity\"]",
+                )
+                .into());
+            }
+        };
+        let mut errors = Diagnostics::new();
+        for item in items {
+            match &item.kind {
+                NodeKind::Str(id) => {
+                    if !node::remove_entry(&mut parent, id) {
+                        let ids = node::entry_ids(&parent);
+                        errors.push(Diagnostic::at(
+                            item.span,
+                            format!(
+                                "remove: no entity, flow or milestone `{id}` in the extended scenario{}",
+                                suggestion(id, ids.iter().map(String::as_str))
+                            ),
+                        ));
+                    }
+                }
+                other => errors.push(Diagnostic::at(
+                    item.span,
+                    format!(
+                        "remove: expected an id as a string, found {}",
+                        other.type_name()
+                    ),
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+    }
+    node::merge_into(&mut parent, doc);
+    Ok(parent)
+}
+
+fn apply_overrides(
+    doc: &mut Table,
+    sets: &[Override],
+    sources: &mut SourceMap,
+) -> Result<(), Diagnostics> {
+    let mut errors = Diagnostics::new();
+    for set in sets {
+        let text = format!("{}={}", set.name, set.value);
+        let id = sources.add("--set", None, text);
+        let name_span = Span {
+            file: id,
+            start: 0,
+            end: set.name.len().max(1),
+        };
+        let value_start = set.name.len() + 1;
+        let value_span = Span {
+            file: id,
+            start: value_start,
+            end: value_start + set.value.len().max(1),
+        };
+        let params = doc.entries.iter_mut().find(|(k, _)| k.name == "params");
+        let Some((
+            _,
+            Node {
+                kind: NodeKind::Table(params),
+                ..
+            },
+        )) = params
+        else {
+            errors.push(Diagnostic::at(
+                name_span,
+                format!(
+                    "--set: unknown param `{}`: the scenario has no [params] table",
+                    set.name
+                ),
+            ));
+            continue;
+        };
+        if params.get(&set.name).is_none() {
+            errors.push(Diagnostic::at(
+                name_span,
+                format!(
+                    "--set: unknown param `{}`{}",
+                    set.name,
+                    suggestion(
+                        &set.name,
+                        params.entries.iter().map(|(k, _)| k.name.as_str())
+                    )
+                ),
+            ));
+            continue;
+        }
+        if set.value.is_empty() {
+            errors.push(Diagnostic::at(
+                value_span,
+                format!("--set {}: missing value; expected a number, \"A to B\" or a distribution table", set.name),
+            ));
+            continue;
+        }
+        let node = match DeValue::parse(&set.value) {
+            Ok(v) => {
+                let mut diags = Vec::new();
+                let mut n = node::from_value(id, &v, &mut diags);
+                if !diags.is_empty() {
+                    errors.items.extend(diags);
+                    continue;
+                }
+                shift(&mut n, value_start);
+                n
+            }
+            // Unquoted text such as `5 to 20` is taken as a string.
+            Err(_) => Node {
+                kind: NodeKind::Str(set.value.clone()),
+                span: value_span,
+            },
+        };
+        let key = Key {
+            name: set.name.clone(),
+            span: name_span,
+        };
+        params.set(key, node);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn shift(n: &mut Node, by: usize) {
+    n.span.start += by;
+    n.span.end += by;
+    match &mut n.kind {
+        NodeKind::Array(items) => items.iter_mut().for_each(|i| shift(i, by)),
+        NodeKind::Table(t) => {
+            for (k, v) in t.entries.iter_mut() {
+                k.span.start += by;
+                k.span.end += by;
+                shift(v, by);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,469 @@
+//! Scenario files: the TOML format, its validation, and the typed model an engine compiles.
+//!
+//! Data flows one way: [`load`] reads the files (following `extends`, applying `--set`), and
+//! the builder turns the merged tree into a [`Scenario`] whose references are indices and whose
+//! numbers are [`Value`]s, or reports every problem with its span.
+
+mod build;
+pub mod condition;
+mod load;
+mod node;
+mod reader;
+mod value;
+
+pub use build::WORLD as WORLD_ID;
+pub use condition::{Cmp, Condition, Metric};
+pub use load::{Override, load};
+
+use crate::diagnostic::Span;
+use crate::dist::Distribution;
+use crate::time::{Horizon, Month};
+
+/// Index of an entity in [`Scenario::entities`].
+pub type EntityId = usize;
+/// Index of a flow in [`Scenario::flows`].
+pub type FlowId = usize;
+/// Index of a milestone in [`Scenario::milestones`].
+pub type MilestoneId = usize;
+/// Index of an uncertain quantity in [`Scenario::quantities`].
+pub type QuantityId = usize;
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Display name (the `name` key, else the file stem).
+    pub name: String,
+    /// Free-text description.
+    pub description: String,
+    /// The file it was read from, as given.
+    pub file: String,
+    /// Currency symbol put before amounts (default `$`).
+    pub currency: String,
+    /// Scale letter put after amounts (default `B`).
+    pub scale: String,
+    /// The simulated period grid.
+    pub horizon: Horizon,
+    /// Named parameters, in file order.
+    pub params: Vec<Param>,
+    /// Every uncertain quantity: params that are distributions and inline distributions.
+    pub quantities: Vec<Quantity>,
+    /// Entities (graph nodes); the last one is the built-in outside world, `world`.
+    pub entities: Vec<Entity>,
+    /// The company the simulation is about.
+    pub company: EntityId,
+    /// Money flows (graph edges).
+    pub flows: Vec<Flow>,
+    /// Milestones.
+    pub milestones: Vec<Milestone>,
+    /// Correlation between per-path quantities.
+    pub correlation: Option<Correlation>,
+    /// The company's revenue target.
+    pub target: Option<Target>,
+    /// How the company and the stakes in it are valued.
+    pub valuation: Valuation,
+    /// Emergency-raise rule on insolvency; `None` means default.
+    pub rescue: Option<Rescue>,
+}
+
+/// A number in the scenario: a constant or an uncertain quantity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    /// A known number.
+    Const(f64),
+    /// An uncertain quantity, drawn per path (or per period).
+    Random(QuantityId),
+}
+
+/// A named parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: Value,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+/// An uncertain quantity: a distribution with a stable name that keys its random stream.
+#[derive(Clone, Debug)]
+pub struct Quantity {
+    /// Name: the param name, or `flow_id.field` for an inline distribution.
+    pub name: String,
+    /// The distribution.
+    pub dist: Distribution,
+    /// Drawn anew every period instead of once per path.
+    pub per_period: bool,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+/// What an entity is, for styling and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An AI lab (the company is one).
+    Lab,
+    /// An investor.
+    Investor,
+    /// A cloud provider.
+    Cloud,
+    /// A chipmaker.
+    Chipmaker,
+    /// A customer market: outside world, a source of revenue.
+    Market,
+    /// Anything else.
+    Other,
+}
+
+impl Role {
+    /// All roles with their names as written.
+    pub const ALL: [(Role, &'static str); 6] = [
+        (Role::Lab, "lab"),
+        (Role::Investor, "investor"),
+        (Role::Cloud, "cloud"),
+        (Role::Chipmaker, "chipmaker"),
+        (Role::Market, "market"),
+        (Role::Other, "other"),
+    ];
+    /// The name as written.
+    pub fn name(self) -> &'static str {
+        Role::ALL.iter().find(|(r, _)| *r == self).unwrap().1
+    }
+}
+
+/// A graph node.
+#[derive(Clone, Debug)]
+pub struct Entity {
+    /// Identifier used in references.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Outside-world node: money enters or leaves the system only through these.
+    pub external: bool,
+    /// Cash at the start of the horizon.
+    pub cash: Value,
+    /// Stake held in the company at the start, and what was paid for it before the horizon.
+    pub stake: Option<OpeningStake>,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+impl Entity {
+    /// True when the entity has a role.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A stake in the company held before the horizon starts.
+#[derive(Clone, Debug)]
+pub struct OpeningStake {
+    /// Fraction of the company owned.
+    pub fraction: Value,
+    /// Paid in before the horizon (counts as invested in round-trip ratios).
+    pub invested: Value,
+    /// Provenance note.
+    pub source: Option<String>,
+}
+
+/// A graph edge.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// Identifier.
+    pub id: String,
+    /// Who pays.
+    pub from: EntityId,
+    /// Who receives.
+    pub to: EntityId,
+    /// What kind of flow, with its terms.
+    pub kind: FlowKind,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+/// The kinds of flow and their terms.
+#[derive(Clone, Debug)]
+pub enum FlowKind {
+    /// Equity investment into the company, in tranches.
+    Equity {
+        /// Tranches, in file order.
+        tranches: Vec<Tranche>,
+    },
+    /// A compute or purchase contract.
+    Contract(Contract),
+    /// A share of what `from` receives on another flow, passed on to `to`.
+    PassThrough {
+        /// The flow whose receipts are passed on.
+        of: FlowId,
+        /// Share passed on.
+        share: Value,
+        /// Gross margin of the receiver on these sales.
+        margin: Value,
+    },
+    /// Revenue from a market, a stochastic growth process.
+    Revenue(Revenue),
+    /// A rate of the payer's revenue paid to a partner.
+    RevenueShare {
+        /// Share of revenue.
+        rate: Value,
+        /// Revenue flows it applies to (all revenue of the payer when empty).
+        of: Vec<FlowId>,
+        /// First month it applies.
+        start: Option<Month>,
+        /// Last month it applies.
+        until: Option<Month>,
+    },
+    /// Operating costs.
+    Cost(Cost),
+}
+
+impl FlowKind {
+    /// The kind's name as written.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlowKind::Equity { .. } => "equity",
+            FlowKind::Contract(_) => "contract",
+            FlowKind::PassThrough { .. } => "pass_through",
+            FlowKind::Revenue(_) => "revenue",
+            FlowKind::RevenueShare { .. } => "revenue_share",
+            FlowKind::Cost(_) => "cost",
+        }
+    }
+}
+
+/// One tranche of an equity investment.
+#[derive(Clone, Debug)]
+pub struct Tranche {
+    /// Identifier (unique across all tranches).
+    pub id: String,
+    /// Amount.
+    pub amount: Value,
+    /// When and on what it is paid.
+    pub timing: TrancheTiming,
+    /// Post-money valuation at which the stake is priced.
+    pub post_money: PostMoney,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+/// When a tranche is paid.
+#[derive(Clone, Debug)]
+pub enum TrancheTiming {
+    /// On a date.
+    Scheduled(Month),
+    /// In the first period inside the window in which the condition holds; lapses after `until`.
+    Conditional {
+        /// The condition.
+        condition: Condition,
+        /// First month of the window.
+        from: Month,
+        /// Last month of the window (the expiry).
+        until: Month,
+    },
+}
+
+/// How a tranche's stake is priced.
+#[derive(Clone, Copy, Debug)]
+pub enum PostMoney {
+    /// A stated post-money valuation.
+    Stated(Value),
+    /// The company's value at the time (revenue run-rate x multiple).
+    Market,
+}
+
+/// A compute or purchase contract.
+#[derive(Clone, Debug)]
+pub struct Contract {
+    /// Total value over the contract's life (value, or GW x price per GW-year x years).
+    pub size: ContractSize,
+    /// First month of payments.
+    pub start: Month,
+    /// Length in years.
+    pub duration_years: Value,
+    /// How payments spread over the life.
+    pub profile: Profile,
+    /// Seller's gross margin on it.
+    pub margin: Value,
+}
+
+/// How a contract's total value is stated.
+#[derive(Clone, Copy, Debug)]
+pub enum ContractSize {
+    /// A total value.
+    Value(Value),
+    /// Capacity in GW at a price per GW-year.
+    Capacity {
+        /// Capacity.
+        gw: Value,
+        /// Price of one GW for one year.
+        price_per_gw_year: Value,
+    },
+}
+
+/// Payment profile of a contract.
+#[derive(Clone, Debug)]
+pub enum Profile {
+    /// Equal payments every period.
+    Flat,
+    /// Payment rate rising linearly from the start to full run-rate by a month, then flat.
+    Ramp {
+        /// Month at which the full run-rate is reached.
+        full_by: Month,
+    },
+    /// Relative weight of each contract year.
+    YearlyWeights(Vec<f64>),
+}
+
+/// Revenue from a market.
+#[derive(Clone, Debug)]
+pub struct Revenue {
+    /// Annualised revenue at the start.
+    pub initial: Value,
+    /// Annual growth rate at the start (0.5 = +50% a year).
+    pub growth: Value,
+    /// Yearly decay of the growth rate (growth multiplies by 1 - decay each year).
+    pub decay: Value,
+    /// Annualised volatility of revenue (per-period lognormal shocks, mean-preserving).
+    pub volatility: Value,
+    /// First month of revenue (the horizon start when absent).
+    pub start: Option<Month>,
+}
+
+/// Operating costs.
+#[derive(Clone, Debug)]
+pub struct Cost {
+    /// Fixed annual cost at the start.
+    pub fixed: Value,
+    /// Annual growth of the fixed part.
+    pub growth: Value,
+    /// Share of the payer's revenue.
+    pub share_of_revenue: Value,
+    /// First month.
+    pub start: Option<Month>,
+    /// Last month.
+    pub until: Option<Month>,
+}
+
+/// A milestone (AGI declared, IPO...).
+#[derive(Clone, Debug)]
+pub struct Milestone {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// How its date is drawn.
+    pub timing: MilestoneTiming,
+    /// First month it can happen.
+    pub from: Month,
+    /// Only possible while this holds.
+    pub condition: Option<Condition>,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: Span,
+}
+
+/// How a milestone's date is drawn.
+#[derive(Clone, Copy, Debug)]
+pub enum MilestoneTiming {
+    /// A constant hazard per year (itself possibly uncertain, drawn per path).
+    Hazard(Value),
+    /// A distribution over its date, as a fractional calendar year (2029.5 is mid-2029).
+    Year(Value),
+}
+
+/// Correlation between per-path quantities (Gaussian copula).
+#[derive(Clone, Debug)]
+pub struct Correlation {
+    /// Correlated quantities.
+    pub quantities: Vec<QuantityId>,
+    /// Correlation of the latent normals (rank correlations are converted when given).
+    pub matrix: Vec<Vec<f64>>,
+    /// Lower-triangular factor of `matrix` (L L' = matrix).
+    pub cholesky: Vec<Vec<f64>>,
+}
+
+/// The company's revenue target.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    /// Calendar year.
+    pub year: i32,
+    /// Revenue over that year.
+    pub revenue: f64,
+}
+
+/// Valuation of the company.
+#[derive(Clone, Copy, Debug)]
+pub struct Valuation {
+    /// Value = annualised revenue x multiple.
+    pub multiple: Value,
+    /// Share of value left to equity holders if the company is insolvent.
+    pub recovery: Value,
+}
+
+/// Emergency raise when the company would run out of cash.
+#[derive(Clone, Copy, Debug)]
+pub struct Rescue {
+    /// Chance that a raise succeeds each time it is needed.
+    pub probability: Value,
+    /// Amount raised (at least the shortfall).
+    pub amount: Value,
+    /// Discount to the company's value at which the new stake is priced.
+    pub discount: Value,
+    /// Who provides it.
+    pub from: EntityId,
+    /// How many rescues at most.
+    pub max: u32,
+}
+
+impl Scenario {
+    /// The entity with an id.
+    pub fn entity_by_id(&self, id: &str) -> Option<EntityId> {
+        self.entities.iter().position(|e| e.id == id)
+    }
+    /// The flow with an id.
+    pub fn flow_by_id(&self, id: &str) -> Option<FlowId> {
+        self.flows.iter().position(|f| f.id == id)
+    }
+    /// All tranches with the flow they belong to, conditional ones included.
+    pub fn tranches(&self) -> impl Iterator<Item = (FlowId, &Tranche)> {
+        self.flows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match &f.kind {
+                FlowKind::Equity { tranches } => Some(tranches.iter().map(move |t| (i, t))),
+                _ => None,
+            })
+            .flatten()
+    }
+    /// Number of uncertain quantities (per-path and per-period).
+    pub fn uncertain_count(&self) -> usize {
+        self.quantities
+            .iter()
+            .filter(|q| !q.dist.is_fixed())
+            .count()
+    }
+    /// Nominal value of a number: the constant, or the mean of its distribution.
+    pub fn nominal(&self, v: Value) -> f64 {
+        match v {
+            Value::Const(c) => c,
+            Value::Random(q) => self.quantities[q].dist.mean(),
+        }
+    }
+    /// Formats an amount in the scenario's unit: `$14.2B`.
+    pub fn money(&self, x: f64) -> String {
+        crate::format::money(x, &self.currency, &self.scale)
+    }
+}
