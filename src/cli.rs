@@ -1,14 +1,16 @@
 //! The command line: argument parsing, dispatch, and the mapping of errors to exit codes
 //! (0 success, 2 bad input or usage, 1 any other failure).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{Diagnostics, SourceMap};
+use crate::engine::{self, Model, RunOptions, RunResult};
 use crate::graph::MoneyGraph;
+use crate::report::{self, Summary};
 use crate::scenario::{self, Override, Scenario};
 
 /// cfsim: simulate circular financing deals (investors who are also suppliers) under
@@ -42,6 +44,36 @@ enum Command {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<Override>,
     },
+    /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
+    Run {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        opts: SimOptions,
+    },
+}
+
+/// Options shared by the commands that simulate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimOptions {
+    /// Number of Monte Carlo paths.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub paths: u64,
+    /// Master seed: the same seed, scenario and paths give bit-identical results.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Worker threads (0: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Override a param: name=value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<Override>,
+    /// Output folder [default: output/<scenario-name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print nothing on stdout and no progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -136,7 +168,85 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(anyhow::Error::from)?;
             Ok(())
         }
+        Command::Run { file, opts } => {
+            let s = load(&file, &opts.sets)?;
+            let (summary, result) = simulate(&s, &opts)?;
+            let dir = output_dir(&opts, &s);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot create output folder {}: {e}", dir.display())
+            })?;
+            report::write_atomic(&dir.join("summary.json"), &report::summary_json(&summary)?)?;
+            report::write_atomic(
+                &dir.join("periods.csv"),
+                report::periods_csv(&summary).as_bytes(),
+            )?;
+            if !opts.quiet {
+                let throughput = Some((
+                    result.throughput(),
+                    result.threads,
+                    result.elapsed.as_secs_f64(),
+                ));
+                let text = report::table(&summary, throughput);
+                out.write_all(text.as_bytes())
+                    .map_err(anyhow::Error::from)?;
+                writeln!(out, "Wrote {}/summary.json and periods.csv", dir.display())
+                    .map_err(anyhow::Error::from)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// The output folder: `--out`, else `output/<scenario name>/`.
+fn output_dir(opts: &SimOptions, s: &Scenario) -> PathBuf {
+    opts.out.clone().unwrap_or_else(|| {
+        let name: String = s
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        PathBuf::from("output").join(name)
+    })
+}
+
+/// Compiles and simulates a scenario with a progress bar on a terminal for long runs.
+pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult), Failure> {
+    let model = Model::compile(s);
+    let run = RunOptions {
+        paths: opts.paths,
+        seed: opts.seed,
+        threads: opts.threads,
+    };
+    let show = !opts.quiet && std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let bar: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+    let progress = |done: u64| {
+        // Only runs longer than about a second get a bar.
+        if !show || started.elapsed().as_secs_f64() < 1.0 {
+            return;
+        }
+        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        let b = bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(opts.paths);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} paths, {eta} left")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        b.set_position(done);
+    };
+    let result = engine::simulate(&model, &run, &progress)?;
+    if let Some(b) = bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        b.finish_and_clear();
+    }
+    Ok((Summary::new(&model, &result.stats, opts.seed), result))
 }
 
 /// `FILE: ok: NAME: N entities, N flows, START to END by STEP, N uncertain quantities`.

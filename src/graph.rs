@@ -378,17 +378,16 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
                 }
             }
             FlowKind::Cost(c) => {
-                let (fixed, g, share) = (
-                    s.nominal(c.fixed),
-                    s.nominal(c.growth),
-                    s.nominal(c.share_of_revenue),
-                );
+                let (g, decay) = (s.nominal(c.growth), s.nominal(c.decay));
+                let share = s.nominal(c.share_of_revenue);
                 let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
+                let mut level = s.nominal(c.fixed);
                 for p in 0..n {
+                    if p > start {
+                        level *= growth_factor(g, decay, h.years_at(p - 1 - start), dt);
+                    }
                     if active(h, p, c.start, c.until) {
-                        let years = h.years_at(p.saturating_sub(start));
-                        per_period[i][p] =
-                            fixed * (1.0 + g).powf(years) * dt + share * revenue_into[f.from][p];
+                        per_period[i][p] = level * dt + share * revenue_into[f.from][p];
                     }
                 }
             }

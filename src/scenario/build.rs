@@ -1140,6 +1140,7 @@ impl Builder<'_> {
             Some(0.0),
         );
         let growth = self.growth(f, "growth", owner, Some(0.0));
+        let decay = self.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
         let share = self.value(
             f,
             "share_of_revenue",
@@ -1148,13 +1149,16 @@ impl Builder<'_> {
             Draw::PerPeriod,
             Some(0.0),
         );
+        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, Some(0.0));
         let start = self.start_date(f, "start");
         let until = self.end_date(f, "until");
         let (start, until) = (start?, until?);
         self.check_order(f, start, until, "until")?;
         Some(FlowKind::Cost(Cost {
+            margin: margin?,
             fixed: fixed?,
             growth: growth?,
+            decay: decay?,
             share_of_revenue: share?,
             start,
             until,

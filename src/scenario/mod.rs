@@ -348,12 +348,16 @@ pub struct Cost {
     pub fixed: Value,
     /// Annual growth of the fixed part.
     pub growth: Value,
+    /// Yearly decay of that growth rate (as for revenue).
+    pub decay: Value,
     /// Share of the payer's revenue.
     pub share_of_revenue: Value,
     /// First month.
     pub start: Option<Month>,
     /// Last month.
     pub until: Option<Month>,
+    /// Gross margin of the receiver (when it is not the outside world).
+    pub margin: Value,
 }
 
 /// A milestone (AGI declared, IPO...).

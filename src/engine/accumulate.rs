@@ -1,0 +1,202 @@
+//! Folding path outputs into statistics: one [`Accumulator`] per chunk of paths, merged in
+//! chunk order.
+
+use super::model::Model;
+use super::path::{PathOutput, TrancheState};
+use crate::stats::{Counts, Stat};
+
+/// Statistics of one investor.
+#[derive(Clone, Debug, Default)]
+pub struct InvestorStats {
+    pub invested: Stat,
+    pub received: Stat,
+    pub round_trip: Stat,
+    pub margin: Stat,
+    pub stake: Stat,
+    pub equity_value: Stat,
+    pub net_position: Stat,
+    /// Payback period histogram; the last slot is "not by the horizon".
+    pub payback: Counts,
+}
+
+/// Everything the summary needs, mergeable.
+#[derive(Clone, Debug, Default)]
+pub struct Accumulator {
+    pub paths: u64,
+    pub cash: Vec<Stat>,
+    pub revenue: Vec<Stat>,
+    pub costs: Vec<Stat>,
+    pub net_income: Vec<Stat>,
+    /// Per calendar year wholly inside the horizon: revenue, costs, net income.
+    pub annual_revenue: Vec<Stat>,
+    pub annual_costs: Vec<Stat>,
+    pub annual_net_income: Vec<Stat>,
+    /// Default period histogram; the last slot is "no default".
+    pub default_period: Counts,
+    pub rescues: Stat,
+    pub target_revenue: Stat,
+    pub target_hits: u64,
+    pub min_cash: Stat,
+    pub company_value: Stat,
+    /// Per tranche: release period histogram, then "lapsed", then "pending at the horizon".
+    pub tranche_outcome: Vec<Counts>,
+    pub tranche_amount: Vec<Stat>,
+    pub investors: Vec<InvestorStats>,
+    pub circularity: Stat,
+    pub stranded: Vec<Stat>,
+    pub backlog: Vec<Stat>,
+    pub cycles: Vec<Stat>,
+    pub flow_total: Vec<Stat>,
+}
+
+impl Accumulator {
+    /// Empty statistics shaped for a model.
+    pub fn new(m: &Model) -> Self {
+        let p = m.periods;
+        let stats = |n: usize| vec![Stat::default(); n];
+        Accumulator {
+            paths: 0,
+            cash: stats(p),
+            revenue: stats(p),
+            costs: stats(p),
+            net_income: stats(p),
+            annual_revenue: stats(m.years.len()),
+            annual_costs: stats(m.years.len()),
+            annual_net_income: stats(m.years.len()),
+            default_period: Counts::new(p + 1),
+            rescues: Stat::default(),
+            target_revenue: Stat::default(),
+            target_hits: 0,
+            min_cash: Stat::default(),
+            company_value: Stat::default(),
+            tranche_outcome: (0..m.tranches.len()).map(|_| Counts::new(p + 2)).collect(),
+            tranche_amount: stats(m.tranches.len()),
+            investors: (0..m.investors.len())
+                .map(|_| InvestorStats {
+                    payback: Counts::new(p + 1),
+                    ..Default::default()
+                })
+                .collect(),
+            circularity: Stat::default(),
+            stranded: stats(m.sellers.len()),
+            backlog: stats(m.sellers.len()),
+            cycles: stats(m.cycles.len()),
+            flow_total: stats(m.flows + 1),
+        }
+    }
+
+    /// Adds one path.
+    pub fn push(&mut self, m: &Model, o: &PathOutput) {
+        let p = m.periods;
+        self.paths += 1;
+        for t in 0..p {
+            self.cash[t].push(o.cash[t]);
+            self.revenue[t].push(o.revenue[t]);
+            self.costs[t].push(o.costs[t]);
+            self.net_income[t].push(o.revenue[t] - o.costs[t]);
+        }
+        for (y, (_, periods)) in m.years.iter().enumerate() {
+            let revenue: f64 = o.revenue[periods.clone()].iter().sum();
+            let costs: f64 = o.costs[periods.clone()].iter().sum();
+            self.annual_revenue[y].push(revenue);
+            self.annual_costs[y].push(costs);
+            self.annual_net_income[y].push(revenue - costs);
+        }
+        self.default_period.add(o.default_period.unwrap_or(p));
+        self.rescues.push(o.rescues as f64);
+        if let Some((_, target)) = &m.target {
+            self.target_revenue.push(o.target_revenue);
+            if o.target_revenue >= *target {
+                self.target_hits += 1;
+            }
+        }
+        self.min_cash.push(o.min_cash);
+        self.company_value.push(o.company_value);
+        for (k, (state, amount)) in o.tranches.iter().enumerate() {
+            match state {
+                TrancheState::Released(at) => {
+                    self.tranche_outcome[k].add(*at);
+                    self.tranche_amount[k].push(*amount);
+                }
+                TrancheState::Lapsed(_) => self.tranche_outcome[k].add(p),
+                TrancheState::Pending => self.tranche_outcome[k].add(p + 1),
+            }
+        }
+        let (mut received, mut invested) = (0.0, 0.0);
+        for (i, &e) in m.investors.iter().enumerate() {
+            let s = &mut self.investors[i];
+            let equity = o.stake[e] * o.company_value;
+            s.invested.push(o.invested[e]);
+            s.received.push(o.received[e]);
+            if o.invested[e] > 0.0 {
+                s.round_trip.push(o.received[e] / o.invested[e]);
+            }
+            s.margin.push(o.margin[e]);
+            s.stake.push(o.stake[e]);
+            s.equity_value.push(equity);
+            s.net_position.push(equity + o.margin[e] - o.invested[e]);
+            s.payback.add(o.payback[e].unwrap_or(p));
+            received += o.received[e];
+            invested += o.invested[e];
+        }
+        if invested > 0.0 {
+            self.circularity.push(received / invested);
+        }
+        for (i, &e) in m.sellers.iter().enumerate() {
+            self.stranded[i].push(o.stranded[e]);
+            self.backlog[i].push(o.backlog[e]);
+        }
+        for (c, v) in o.cycles.iter().enumerate() {
+            self.cycles[c].push(*v);
+        }
+        for (f, v) in o.flow_total.iter().enumerate() {
+            self.flow_total[f].push(*v);
+        }
+    }
+
+    /// Merges another chunk's statistics (call in chunk order for reproducible means).
+    pub fn merge(&mut self, o: &Accumulator) {
+        fn stats(a: &mut [Stat], b: &[Stat]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                merge_stat(x, y);
+            }
+        }
+        self.paths += o.paths;
+        stats(&mut self.cash, &o.cash);
+        stats(&mut self.revenue, &o.revenue);
+        stats(&mut self.costs, &o.costs);
+        stats(&mut self.net_income, &o.net_income);
+        stats(&mut self.annual_revenue, &o.annual_revenue);
+        stats(&mut self.annual_costs, &o.annual_costs);
+        stats(&mut self.annual_net_income, &o.annual_net_income);
+        self.default_period.merge(&o.default_period);
+        merge_stat(&mut self.rescues, &o.rescues);
+        merge_stat(&mut self.target_revenue, &o.target_revenue);
+        self.target_hits += o.target_hits;
+        merge_stat(&mut self.min_cash, &o.min_cash);
+        merge_stat(&mut self.company_value, &o.company_value);
+        for (a, b) in self.tranche_outcome.iter_mut().zip(&o.tranche_outcome) {
+            a.merge(b);
+        }
+        stats(&mut self.tranche_amount, &o.tranche_amount);
+        for (a, b) in self.investors.iter_mut().zip(&o.investors) {
+            merge_stat(&mut a.invested, &b.invested);
+            merge_stat(&mut a.received, &b.received);
+            merge_stat(&mut a.round_trip, &b.round_trip);
+            merge_stat(&mut a.margin, &b.margin);
+            merge_stat(&mut a.stake, &b.stake);
+            merge_stat(&mut a.equity_value, &b.equity_value);
+            merge_stat(&mut a.net_position, &b.net_position);
+            a.payback.merge(&b.payback);
+        }
+        merge_stat(&mut self.circularity, &o.circularity);
+        stats(&mut self.stranded, &o.stranded);
+        stats(&mut self.backlog, &o.backlog);
+        stats(&mut self.cycles, &o.cycles);
+        stats(&mut self.flow_total, &o.flow_total);
+    }
+}
+
+fn merge_stat(a: &mut Stat, b: &Stat) {
+    a.merge(b);
+}

@@ -1,0 +1,514 @@
+//! The scenario compiled into flat arrays of periods and indices, so the per-path loop does no
+//! allocation, no hashing of names and no dynamic dispatch.
+
+use crate::dist::Distribution;
+use crate::graph::{MoneyGraph, active};
+use crate::scenario::{
+    Condition, ContractSize, EntityId, FlowId, FlowKind, MilestoneTiming, PostMoney, Profile,
+    Scenario, TrancheTiming, Value,
+};
+use crate::schedule::contract_fractions;
+
+use super::rng::name_key;
+
+/// An uncertain quantity with the key of its random stream.
+#[derive(Clone, Debug)]
+pub struct QuantityC {
+    /// Its distribution.
+    pub dist: Distribution,
+    /// Drawn anew each period.
+    pub per_period: bool,
+    /// Stream key (hash of its name).
+    pub key: u64,
+}
+
+/// A revenue process.
+#[derive(Clone, Debug)]
+pub struct RevenueC {
+    pub flow: FlowId,
+    pub from: EntityId,
+    pub to: EntityId,
+    pub initial: Value,
+    pub growth: Value,
+    pub decay: Value,
+    pub volatility: Value,
+    /// First period with revenue.
+    pub start: usize,
+    /// Stream key of its per-period shocks.
+    pub shock_key: u64,
+}
+
+/// Operating costs.
+#[derive(Clone, Debug)]
+pub struct CostC {
+    pub flow: FlowId,
+    pub from: EntityId,
+    pub to: EntityId,
+    pub fixed: Value,
+    pub growth: Value,
+    pub decay: Value,
+    pub share: Value,
+    /// Periods in which it applies.
+    pub active: Vec<bool>,
+    /// First period (growth of the fixed part counts from there).
+    pub start: usize,
+}
+
+/// A contract.
+#[derive(Clone, Debug)]
+pub struct ContractC {
+    pub flow: FlowId,
+    pub from: EntityId,
+    pub to: EntityId,
+    pub size: ContractSize,
+    pub duration: Value,
+    pub profile: Profile,
+    pub start: crate::time::Month,
+    /// Share of the total paid in each period, when the duration is fixed.
+    pub fractions: Option<Vec<f64>>,
+    /// Share paid before the horizon and after it, when the duration is fixed.
+    pub before_after: (f64, f64),
+}
+
+/// A revenue share.
+#[derive(Clone, Debug)]
+pub struct RevShareC {
+    pub flow: FlowId,
+    pub from: EntityId,
+    pub to: EntityId,
+    pub rate: Value,
+    /// Revenue processes it applies to (indices into `revenues`).
+    pub base: Vec<usize>,
+    /// Periods in which it applies.
+    pub active: Vec<bool>,
+}
+
+/// A pass-through.
+#[derive(Clone, Debug)]
+pub struct PassC {
+    pub flow: FlowId,
+    pub from: EntityId,
+    pub to: EntityId,
+    pub of: FlowId,
+    pub share: Value,
+}
+
+/// When a tranche may be paid.
+#[derive(Clone, Debug)]
+pub enum TrancheWhen {
+    /// In this period.
+    Scheduled(usize),
+    /// In the first period of `from..=until` where the condition holds (until may be past the
+    /// horizon: then it is still pending at the end).
+    Conditional {
+        condition: Condition,
+        from: usize,
+        until: usize,
+    },
+}
+
+/// An equity tranche.
+#[derive(Clone, Debug)]
+pub struct TrancheC {
+    pub flow: FlowId,
+    pub investor: EntityId,
+    pub amount: Value,
+    pub when: TrancheWhen,
+    pub post_money: PostMoney,
+}
+
+/// A milestone.
+#[derive(Clone, Debug)]
+pub struct MilestoneC {
+    pub timing: MilestoneTiming,
+    /// First period it may happen.
+    pub from: usize,
+    pub condition: Option<Condition>,
+    /// Stream key of its threshold draw.
+    pub key: u64,
+}
+
+/// The rescue rule.
+#[derive(Clone, Debug)]
+pub struct RescueC {
+    pub probability: Value,
+    pub amount: Value,
+    pub discount: Value,
+    pub from: EntityId,
+    pub max: u32,
+    pub key: u64,
+}
+
+/// The compiled scenario.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// The scenario it came from (names, labels).
+    pub scenario: Scenario,
+    /// Number of periods.
+    pub periods: usize,
+    /// Years in one period.
+    pub dt: f64,
+    /// Number of entities.
+    pub entities: usize,
+    /// The company.
+    pub company: EntityId,
+    /// Flows declared in the scenario; index `flows` is the synthetic rescue flow.
+    pub flows: usize,
+    /// Uncertain quantities.
+    pub quantities: Vec<QuantityC>,
+    /// Quantities drawn once per path, in order.
+    pub per_path: Vec<usize>,
+    /// Quantities drawn each period.
+    pub per_period: Vec<usize>,
+    /// Correlated quantities and the Cholesky factor of their latent correlation.
+    pub correlation: Option<(Vec<usize>, Vec<Vec<f64>>)>,
+    pub revenues: Vec<RevenueC>,
+    pub costs: Vec<CostC>,
+    pub contracts: Vec<ContractC>,
+    pub revshares: Vec<RevShareC>,
+    /// Pass-throughs in dependency order.
+    pub passes: Vec<PassC>,
+    pub tranches: Vec<TrancheC>,
+    /// Milestones in dependency order (indices into the scenario's list).
+    pub milestone_order: Vec<usize>,
+    pub milestones: Vec<MilestoneC>,
+    pub rescue: Option<RescueC>,
+    /// Whether a receipt on each flow counts as money received back from the company.
+    pub from_company: Vec<bool>,
+    /// The receiver's gross margin on each flow (equity: none).
+    pub margin: Vec<Option<Value>>,
+    /// True for equity flows (and the rescue flow).
+    pub is_equity: Vec<bool>,
+    /// Entities reported as investors.
+    pub investors: Vec<EntityId>,
+    /// Opening stakes: entity, fraction, invested before the horizon.
+    pub opening: Vec<(EntityId, Value, Value)>,
+    /// Entities that sell to the company under contracts.
+    pub sellers: Vec<EntityId>,
+    /// Cycles: for each, the flows of each step.
+    pub cycles: Vec<Vec<Vec<FlowId>>>,
+    /// Periods of the target year and the target.
+    pub target: Option<(std::ops::Range<usize>, f64)>,
+    pub multiple: Value,
+    pub recovery: Value,
+    /// Company revenue processes (indices into `revenues`).
+    pub company_revenues: Vec<usize>,
+    /// Calendar years wholly inside the horizon, with their periods.
+    pub years: Vec<(i32, std::ops::Range<usize>)>,
+}
+
+impl Model {
+    /// Compiles a validated scenario.
+    pub fn compile(s: &Scenario) -> Model {
+        let h = &s.horizon;
+        let n = h.periods;
+        let flows = s.flows.len();
+        let quantities: Vec<QuantityC> = s
+            .quantities
+            .iter()
+            .map(|q| QuantityC {
+                dist: q.dist,
+                per_period: q.per_period,
+                key: name_key(&q.name),
+            })
+            .collect();
+        let per_path = (0..quantities.len())
+            .filter(|&q| !quantities[q].per_period && !quantities[q].dist.is_fixed())
+            .collect();
+        let per_period = (0..quantities.len())
+            .filter(|&q| quantities[q].per_period && !quantities[q].dist.is_fixed())
+            .collect();
+        let correlation = s
+            .correlation
+            .as_ref()
+            .map(|c| (c.quantities.clone(), c.cholesky.clone()));
+        let active_periods = |start, until| {
+            (0..n)
+                .map(|p| active(h, p, start, until))
+                .collect::<Vec<bool>>()
+        };
+
+        let mut revenues = Vec::new();
+        let mut costs = Vec::new();
+        let mut contracts = Vec::new();
+        let mut revshares = Vec::new();
+        let mut passes = Vec::new();
+        let mut tranches = Vec::new();
+        let mut from_company = vec![false; flows + 1];
+        let mut margin: Vec<Option<Value>> = vec![None; flows + 1];
+        let mut is_equity = vec![false; flows + 1];
+        is_equity[flows] = true;
+        for (i, f) in s.flows.iter().enumerate() {
+            from_company[i] = f.from == s.company;
+            match &f.kind {
+                FlowKind::Revenue(r) => {
+                    revenues.push(RevenueC {
+                        flow: i,
+                        from: f.from,
+                        to: f.to,
+                        initial: r.initial,
+                        growth: r.growth,
+                        decay: r.decay,
+                        volatility: r.volatility,
+                        start: r.start.map(|m| h.period_clamped(m)).unwrap_or(0),
+                        shock_key: name_key(&format!("{}.shock", f.id)),
+                    });
+                    margin[i] = Some(Value::Const(1.0));
+                }
+                FlowKind::Cost(c) => {
+                    costs.push(CostC {
+                        flow: i,
+                        from: f.from,
+                        to: f.to,
+                        fixed: c.fixed,
+                        growth: c.growth,
+                        decay: c.decay,
+                        share: c.share_of_revenue,
+                        active: active_periods(c.start, c.until),
+                        start: c.start.map(|m| h.period_clamped(m)).unwrap_or(0),
+                    });
+                    margin[i] = Some(c.margin);
+                }
+                FlowKind::Contract(c) => {
+                    let (fractions, before_after) = match c.duration_years {
+                        Value::Const(d) => {
+                            let mut out = vec![0.0; n];
+                            let ba = contract_fractions(&c.profile, c.start, d, h, &mut out);
+                            (Some(out), ba)
+                        }
+                        Value::Random(_) => (None, (0.0, 0.0)),
+                    };
+                    contracts.push(ContractC {
+                        flow: i,
+                        from: f.from,
+                        to: f.to,
+                        size: c.size,
+                        duration: c.duration_years,
+                        profile: c.profile.clone(),
+                        start: c.start,
+                        fractions,
+                        before_after,
+                    });
+                    margin[i] = Some(c.margin);
+                }
+                FlowKind::RevenueShare {
+                    rate,
+                    of,
+                    start,
+                    until,
+                } => {
+                    revshares.push(RevShareC {
+                        flow: i,
+                        from: f.from,
+                        to: f.to,
+                        rate: *rate,
+                        base: Vec::new(),
+                        active: active_periods(*start, *until),
+                    });
+                    let _ = of;
+                    margin[i] = Some(Value::Const(1.0));
+                }
+                FlowKind::PassThrough {
+                    of,
+                    share,
+                    margin: m,
+                } => {
+                    passes.push(PassC {
+                        flow: i,
+                        from: f.from,
+                        to: f.to,
+                        of: *of,
+                        share: *share,
+                    });
+                    margin[i] = Some(*m);
+                }
+                FlowKind::Equity { tranches: ts } => {
+                    is_equity[i] = true;
+                    for t in ts {
+                        let when = match &t.timing {
+                            TrancheTiming::Scheduled(m) => {
+                                TrancheWhen::Scheduled(h.period_clamped(*m).min(n - 1))
+                            }
+                            TrancheTiming::Conditional {
+                                condition,
+                                from,
+                                until,
+                            } => TrancheWhen::Conditional {
+                                condition: condition.clone(),
+                                from: h.period_clamped(*from),
+                                until: if *until >= h.end_exclusive() {
+                                    n
+                                } else {
+                                    h.period_clamped(*until)
+                                },
+                            },
+                        };
+                        tranches.push(TrancheC {
+                            flow: i,
+                            investor: f.from,
+                            amount: t.amount,
+                            when,
+                            post_money: t.post_money,
+                        });
+                    }
+                }
+            }
+        }
+        // Revenue-share bases: the named revenue flows, or all revenue into the payer.
+        for (rs, f) in revshares.iter_mut().zip(
+            s.flows
+                .iter()
+                .filter(|f| matches!(f.kind, FlowKind::RevenueShare { .. })),
+        ) {
+            let FlowKind::RevenueShare { of, .. } = &f.kind else {
+                unreachable!()
+            };
+            rs.base = revenues
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    if of.is_empty() {
+                        r.to == f.from
+                    } else {
+                        of.contains(&r.flow)
+                    }
+                })
+                .map(|(k, _)| k)
+                .collect();
+        }
+        // Pass-throughs in dependency order; their receipts count as from the company when
+        // the root flow is paid by it.
+        let mut ordered = Vec::new();
+        let mut placed = vec![false; flows];
+        for (i, f) in s.flows.iter().enumerate() {
+            placed[i] = !matches!(f.kind, FlowKind::PassThrough { .. });
+        }
+        while ordered.len() < passes.len() {
+            let before = ordered.len();
+            for p in &passes {
+                if !placed[p.flow] && placed[p.of] {
+                    placed[p.flow] = true;
+                    from_company[p.flow] = from_company[p.of];
+                    ordered.push(p.clone());
+                }
+            }
+            assert!(
+                ordered.len() > before,
+                "pass-through chains are validated acyclic"
+            );
+        }
+        let passes = ordered;
+
+        let mut milestone_order = Vec::new();
+        let mut placed = vec![false; s.milestones.len()];
+        while milestone_order.len() < s.milestones.len() {
+            let before = milestone_order.len();
+            for (i, m) in s.milestones.iter().enumerate() {
+                let mut deps = Vec::new();
+                if let Some(c) = &m.condition {
+                    c.milestones(&mut deps);
+                }
+                if !placed[i] && deps.iter().all(|&d| placed[d] || d == i) {
+                    placed[i] = true;
+                    milestone_order.push(i);
+                }
+            }
+            assert!(
+                milestone_order.len() > before,
+                "milestone conditions are validated acyclic"
+            );
+        }
+        let milestones = s
+            .milestones
+            .iter()
+            .map(|m| MilestoneC {
+                timing: m.timing,
+                from: h.period_clamped(m.from),
+                condition: m.condition.clone(),
+                key: name_key(&format!("milestone.{}", m.id)),
+            })
+            .collect();
+
+        let mut investors: Vec<EntityId> = Vec::new();
+        for e in 0..s.entities.len() {
+            let equity = s
+                .flows
+                .iter()
+                .any(|f| f.from == e && matches!(f.kind, FlowKind::Equity { .. }));
+            let opening = s.entities[e].stake.is_some();
+            let rescuer = s.rescue.is_some_and(|r| r.from == e) && !s.entities[e].external;
+            if equity || opening || rescuer {
+                investors.push(e);
+            }
+        }
+        let opening = s
+            .entities
+            .iter()
+            .enumerate()
+            .filter_map(|(e, ent)| ent.stake.as_ref().map(|st| (e, st.fraction, st.invested)))
+            .collect();
+        let mut sellers: Vec<EntityId> = contracts
+            .iter()
+            .filter(|c| c.from == s.company)
+            .map(|c| c.to)
+            .collect();
+        sellers.sort_unstable();
+        sellers.dedup();
+        let graph = MoneyGraph::new(s);
+        let cycles = graph.cycles(s).into_iter().map(|c| c.steps).collect();
+        let target = s.target.map(|t| (h.periods_in_year(t.year), t.revenue));
+        let company_revenues = revenues
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.to == s.company)
+            .map(|(k, _)| k)
+            .collect();
+        let rescue = s.rescue.map(|r| RescueC {
+            probability: r.probability,
+            amount: r.amount,
+            discount: r.discount,
+            from: r.from,
+            max: r.max,
+            key: name_key("rescue"),
+        });
+        Model {
+            scenario: s.clone(),
+            periods: n,
+            dt: h.step.years(),
+            entities: s.entities.len(),
+            company: s.company,
+            flows,
+            quantities,
+            per_path,
+            per_period,
+            correlation,
+            revenues,
+            costs,
+            contracts,
+            revshares,
+            passes,
+            tranches,
+            milestone_order,
+            milestones,
+            rescue,
+            from_company,
+            margin,
+            is_equity,
+            investors,
+            opening,
+            sellers,
+            cycles,
+            target,
+            multiple: s.valuation.multiple,
+            recovery: s.valuation.recovery,
+            company_revenues,
+            years: (h.start.year()..=h.end_exclusive().year())
+                .filter(|&y| {
+                    crate::time::Month::new(y, 1) >= h.start
+                        && crate::time::Month::new(y + 1, 1) <= h.end_exclusive()
+                })
+                .map(|y| (y, h.periods_in_year(y)))
+                .collect(),
+        }
+    }
+}

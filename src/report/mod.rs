@@ -1,0 +1,311 @@
+//! Reports: the summary table, `summary.json`, `periods.csv`, written atomically.
+//!
+//! Renderers return bytes or strings and never touch files; [`write_atomic`] is the only
+//! writer, so a failure never leaves a half-written output.
+
+pub mod summary;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::format::percent;
+pub use summary::Summary;
+
+/// `summary.json`, pretty-printed.
+pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(s)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// `periods.csv`: one row per period with the bands of cash, revenue, costs and net income, and
+/// P(insolvent by then).
+pub fn periods_csv(s: &Summary) -> String {
+    let mut out = String::from("period");
+    for series in ["cash", "revenue", "costs", "net_income"] {
+        for stat in ["mean", "p5", "p25", "p50", "p75", "p95"] {
+            let _ = write!(out, ",{series}_{stat}");
+        }
+    }
+    out.push_str(",p_insolvent_by\n");
+    let p = &s.periods;
+    for (i, label) in p.labels.iter().enumerate() {
+        out.push_str(label);
+        for series in [&p.cash, &p.revenue, &p.costs, &p.net_income] {
+            let x = &series[i];
+            for v in [x.mean, x.p5, x.p25, x.p50, x.p75, x.p95] {
+                let _ = write!(out, ",{v}");
+            }
+        }
+        let _ = writeln!(out, ",{}", p.insolvent_by[i]);
+    }
+    out
+}
+
+/// Writes a file through a temporary file in the same folder, then renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().context("output path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> anyhow::Result<()> {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The summary table printed on stdout.
+pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
+    let m = |x: f64| s.money(x);
+    let ci = |c: [f64; 2]| format!("[{}, {}]", percent(c[0]), percent(c[1]));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cfsim {}: {} ({})",
+        s.cfsim_version, s.scenario, s.file
+    );
+    let _ = writeln!(
+        out,
+        "{} paths, seed {}, {} to {} by {}; amounts in {}{}; ranges are 5th-95th percentiles, [..] are 95% intervals",
+        s.paths,
+        s.seed,
+        s.horizon.start,
+        s.horizon.end,
+        s.horizon.step,
+        s.unit.currency,
+        s.unit.scale
+    );
+    if let Some(t) = &s.target {
+        let _ = writeln!(out, "\nRevenue target");
+        let _ = writeln!(
+            out,
+            "  P(revenue {} >= {})   {:>7}  {}",
+            t.year,
+            m(t.revenue),
+            percent(t.probability),
+            ci(t.ci95)
+        );
+        let r = &t.revenue_in_year;
+        let _ = writeln!(
+            out,
+            "  Revenue in {}: median {}, mean {} (+-{}), range {} to {}",
+            t.year,
+            m(r.p50),
+            m(r.mean),
+            m(1.96 * r.std_error),
+            m(r.p5),
+            m(r.p95)
+        );
+    }
+    if !s.years.is_empty() {
+        let _ = writeln!(out, "\nCompany accounts by year (medians)");
+        let mut line = String::from("  year       ");
+        for y in &s.years {
+            let _ = write!(line, "{:>9}", y.year);
+        }
+        let _ = writeln!(out, "{line}");
+        type Pick = fn(&summary::YearSummary) -> f64;
+        let rows: [(&str, Pick); 3] = [
+            ("revenue", |y| y.revenue.p50),
+            ("costs", |y| y.costs.p50),
+            ("net income", |y| y.net_income.p50),
+        ];
+        for (name, pick) in rows {
+            let mut line = format!("  {name:11}");
+            for y in &s.years {
+                let _ = write!(line, "{:>9}", m(pick(y)));
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let ins = &s.insolvency;
+    let _ = writeln!(out, "\nInsolvency (default after any rescue)");
+    let _ = writeln!(
+        out,
+        "  P(default by {})        {:>7}  {}",
+        s.horizon.end,
+        percent(ins.probability),
+        ci(ins.ci95)
+    );
+    if let Some(med) = &ins.median_period {
+        let (worst, p) = ins
+            .first_period
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, p)| (s.periods.labels[i].clone(), *p))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  When: median {med}; most likely period {worst} ({})",
+            percent(p)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Rescues per path: mean {:.2}; lowest cash: median {}, 5% of paths below {}",
+        ins.rescues.mean,
+        m(s.company.min_cash.p50),
+        m(s.company.min_cash.p5)
+    );
+    if !s.tranches.is_empty() {
+        let _ = writeln!(out, "\nTranches");
+        let w = s
+            .tranches
+            .iter()
+            .map(|t| t.id.len())
+            .max()
+            .unwrap_or(2)
+            .max(7);
+        let _ = writeln!(
+            out,
+            "  {:w$}  {:12}  {:>9}  {:>16}  {:>8}  {:>8}  {:>9}",
+            "tranche", "investor", "released", "95% interval", "lapsed", "pending", "median at"
+        );
+        for t in &s.tranches {
+            let _ = writeln!(
+                out,
+                "  {:w$}  {:12}  {:>9}  {:>16}  {:>8}  {:>8}  {:>9}",
+                t.id,
+                t.investor,
+                percent(t.release_probability),
+                ci(t.ci95),
+                percent(t.lapsed_probability),
+                percent(t.pending_probability),
+                t.median_release_period.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if !s.investors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nInvestors (medians; net position also as 5-95% range)"
+        );
+        let w = s
+            .investors
+            .iter()
+            .map(|i| i.id.len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        let _ = writeln!(
+            out,
+            "  {:w$}  {:>9}  {:>9}  {:>10}  {:>9}  {:>9}  {:>9}  {:>22}  {:>8}",
+            "investor",
+            "invested",
+            "received",
+            "round-trip",
+            "margin",
+            "stake",
+            "equity",
+            "net position",
+            "payback"
+        );
+        for i in &s.investors {
+            let _ = writeln!(
+                out,
+                "  {:w$}  {:>9}  {:>9}  {:>10}  {:>9}  {:>9}  {:>9}  {:>22}  {:>8}",
+                i.id,
+                m(i.invested.p50),
+                m(i.received.p50),
+                if i.round_trip.count > 0 {
+                    format!("{:.2}x", i.round_trip.p50)
+                } else {
+                    "-".into()
+                },
+                m(i.margin_earned.p50),
+                percent(i.stake.p50),
+                m(i.equity_value.p50),
+                format!(
+                    "{} ({} to {})",
+                    m(i.net_position.p50),
+                    m(i.net_position.p5),
+                    m(i.net_position.p95)
+                ),
+                percent(i.payback_probability)
+            );
+        }
+    }
+    let c = &s.circularity;
+    let _ = writeln!(
+        out,
+        "\nCircularity (received back by investors / invested by them): median {:.2}, mean {:.3} (+-{:.3}), range {:.2} to {:.2}",
+        c.p50,
+        c.mean,
+        1.96 * c.std_error,
+        c.p5,
+        c.p95
+    );
+    if !s.cycles.is_empty() {
+        let _ = writeln!(
+            out,
+            "Cycles (money that went all the way round; median, 5-95%):"
+        );
+        for cy in &s.cycles {
+            let mut names = cy.entities.clone();
+            names.push(cy.entities[0].clone());
+            let _ = writeln!(
+                out,
+                "  {:40} {} ({} to {})",
+                names.join(" -> "),
+                m(cy.volume.p50),
+                m(cy.volume.p5),
+                m(cy.volume.p95)
+            );
+        }
+    }
+    if !s.sellers.is_empty() {
+        let _ = writeln!(
+            out,
+            "Sellers' backlog (mean): stranded at default / due after the horizon"
+        );
+        for b in &s.sellers {
+            let _ = writeln!(
+                out,
+                "  {:12} {} / {}",
+                b.id,
+                m(b.stranded_backlog.mean),
+                m(b.terminal_backlog.mean)
+            );
+        }
+    }
+    if let Some((rate, threads, secs)) = throughput {
+        let _ = writeln!(
+            out,
+            "\nThroughput: {} paths/s on {threads} thread{} ({secs:.2} s)",
+            thousands(rate.round() as u64),
+            if threads == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

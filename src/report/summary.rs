@@ -1,0 +1,490 @@
+//! The run summary: what `summary.json` holds (its schema is documented in the README), built
+//! from the statistics. The table, the CSV and the charts all read this, not the raw statistics.
+
+use serde::Serialize;
+
+use crate::engine::{Accumulator, Model};
+use crate::scenario::{FlowKind, TrancheTiming};
+use crate::stats::{Counts, Proportion, Stat, StatSummary, wilson};
+
+/// The whole summary of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Version of cfsim that produced it.
+    pub cfsim_version: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub file: String,
+    /// Number of paths.
+    pub paths: u64,
+    /// Master seed.
+    pub seed: u64,
+    /// Unit of amounts.
+    pub unit: Unit,
+    /// Period grid.
+    pub horizon: HorizonInfo,
+    /// Revenue target, when the scenario sets one.
+    pub target: Option<TargetSummary>,
+    /// Insolvency (default after any rescue).
+    pub insolvency: InsolvencySummary,
+    /// Equity tranches.
+    pub tranches: Vec<TrancheSummary>,
+    /// Investors.
+    pub investors: Vec<InvestorSummary>,
+    /// Total received back by investors / total invested by them.
+    pub circularity: StatSummary,
+    /// Cycles of the graph and the money that went round each.
+    pub cycles: Vec<CycleSummary>,
+    /// Sellers to the company: stranded and terminal backlog.
+    pub sellers: Vec<SellerSummary>,
+    /// Company-level figures.
+    pub company: CompanySummary,
+    /// Money moved on each flow over the horizon.
+    pub flows: Vec<FlowSummary>,
+    /// Named parameters and their provenance.
+    pub params: Vec<ParamSummary>,
+    /// Per calendar year: company revenue, costs and net income.
+    pub years: Vec<YearSummary>,
+    /// Per-period bands.
+    pub periods: PeriodsSummary,
+}
+
+/// One calendar year of the company's accounts.
+#[derive(Clone, Debug, Serialize)]
+pub struct YearSummary {
+    /// The year.
+    pub year: i32,
+    /// Revenue over the year.
+    pub revenue: StatSummary,
+    /// Costs (all payments but equity) over the year.
+    pub costs: StatSummary,
+    /// Revenue minus costs.
+    pub net_income: StatSummary,
+}
+
+/// Unit of amounts.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unit {
+    /// Put before numbers.
+    pub currency: String,
+    /// Put after numbers.
+    pub scale: String,
+}
+
+/// The period grid.
+#[derive(Clone, Debug, Serialize)]
+pub struct HorizonInfo {
+    /// First period label.
+    pub start: String,
+    /// Last period label.
+    pub end: String,
+    /// month, quarter or year.
+    pub step: String,
+    /// Number of periods.
+    pub periods: usize,
+}
+
+/// The revenue target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetSummary {
+    /// Target year.
+    pub year: i32,
+    /// Revenue to reach over that year.
+    pub revenue: f64,
+    /// P(revenue in the year >= target).
+    pub probability: f64,
+    /// Its 95% Wilson interval.
+    pub ci95: [f64; 2],
+    /// Distribution of revenue in the target year.
+    pub revenue_in_year: StatSummary,
+}
+
+/// Insolvency.
+#[derive(Clone, Debug, Serialize)]
+pub struct InsolvencySummary {
+    /// P(default by the end of the horizon).
+    pub probability: f64,
+    /// Its 95% interval.
+    pub ci95: [f64; 2],
+    /// P(default in each period).
+    pub first_period: Vec<f64>,
+    /// P(defaulted by the end of each period).
+    pub by_period: Vec<f64>,
+    /// Median period of default among paths that default.
+    pub median_period: Option<String>,
+    /// Number of rescues per path.
+    pub rescues: StatSummary,
+}
+
+/// One tranche.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrancheSummary {
+    /// Tranche id.
+    pub id: String,
+    /// Its equity flow.
+    pub flow: String,
+    /// Who pays it.
+    pub investor: String,
+    /// True when it waits for a condition.
+    pub conditional: bool,
+    /// P(released inside the horizon).
+    pub release_probability: f64,
+    /// Its 95% interval.
+    pub ci95: [f64; 2],
+    /// P(lapsed: window expired or the company defaulted).
+    pub lapsed_probability: f64,
+    /// P(still pending at the horizon).
+    pub pending_probability: f64,
+    /// P(released in each period).
+    pub release_by_period: Vec<f64>,
+    /// Median release period among releases.
+    pub median_release_period: Option<String>,
+    /// Amount when released.
+    pub amount: StatSummary,
+    /// Provenance note.
+    pub source: Option<String>,
+}
+
+/// One investor.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvestorSummary {
+    /// Entity id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Money put into the company (opening stake's price included).
+    pub invested: StatSummary,
+    /// Money received back from the company (contracts, revenue share, costs, pass-through).
+    pub received: StatSummary,
+    /// received / invested.
+    pub round_trip: StatSummary,
+    /// Gross margin earned on what was received.
+    pub margin_earned: StatSummary,
+    /// Stake at the horizon.
+    pub stake: StatSummary,
+    /// Stake x company value at the horizon.
+    pub equity_value: StatSummary,
+    /// equity value + margin earned - invested.
+    pub net_position: StatSummary,
+    /// P(received >= invested by the horizon).
+    pub payback_probability: f64,
+    /// Median payback period among paths that pay back.
+    pub median_payback_period: Option<String>,
+}
+
+/// A cycle.
+#[derive(Clone, Debug, Serialize)]
+pub struct CycleSummary {
+    /// Entity ids in order.
+    pub entities: Vec<String>,
+    /// Flow ids of each step.
+    pub flows: Vec<Vec<String>>,
+    /// Money that went round (smallest step).
+    pub volume: StatSummary,
+}
+
+/// A seller to the company.
+#[derive(Clone, Debug, Serialize)]
+pub struct SellerSummary {
+    /// Entity id.
+    pub id: String,
+    /// Unpaid contract value when the company defaults.
+    pub stranded_backlog: StatSummary,
+    /// Contract value due after the horizon (paths without default).
+    pub terminal_backlog: StatSummary,
+}
+
+/// Company-level figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompanySummary {
+    /// Entity id.
+    pub id: String,
+    /// Lowest cash over the horizon (negative: the unfunded gap at default).
+    pub min_cash: StatSummary,
+    /// Value at the horizon (revenue run-rate x multiple, recovery if defaulted).
+    pub value_at_horizon: StatSummary,
+}
+
+/// A flow.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowSummary {
+    /// Flow id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Payer.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// Money moved over the horizon.
+    pub total: StatSummary,
+    /// Provenance note.
+    pub source: Option<String>,
+}
+
+/// A param.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParamSummary {
+    /// Name.
+    pub name: String,
+    /// Its value or distribution, as text.
+    pub value: String,
+    /// Provenance note.
+    pub source: Option<String>,
+}
+
+/// Per-period bands.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeriodsSummary {
+    /// Period labels.
+    pub labels: Vec<String>,
+    /// Company cash at the end of each period.
+    pub cash: Vec<StatSummary>,
+    /// Company revenue in each period.
+    pub revenue: Vec<StatSummary>,
+    /// Company costs in each period.
+    pub costs: Vec<StatSummary>,
+    /// Revenue minus costs.
+    pub net_income: Vec<StatSummary>,
+    /// P(defaulted by the end of each period).
+    pub insolvent_by: Vec<f64>,
+}
+
+fn shares(c: &Counts, n: u64) -> Vec<f64> {
+    c.counts
+        .iter()
+        .map(|&k| k as f64 / n.max(1) as f64)
+        .collect()
+}
+
+/// Label of the median outcome among the first `len` slots of a histogram.
+fn median_label(c: &Counts, len: usize, label: impl Fn(usize) -> String) -> Option<String> {
+    let total: u64 = c.counts[..len].iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut seen = 0;
+    for (i, &k) in c.counts[..len].iter().enumerate() {
+        seen += k;
+        if 2 * seen >= total {
+            return Some(label(i));
+        }
+    }
+    None
+}
+
+impl Summary {
+    /// Builds the summary of a run.
+    pub fn new(m: &Model, a: &Accumulator, seed: u64) -> Summary {
+        let s = &m.scenario;
+        let h = &s.horizon;
+        let n = a.paths;
+        let p = m.periods;
+        let label = |i: usize| h.label(i);
+        let stat = |x: &Stat| x.summary();
+        let defaults: u64 = a.default_period.counts[..p].iter().sum();
+        let insolvency_prop = wilson(defaults, n);
+        let first_period = shares(&a.default_period, n)[..p].to_vec();
+        let by_period: Vec<f64> = first_period
+            .iter()
+            .scan(0.0, |acc, x| {
+                *acc += x;
+                Some(*acc)
+            })
+            .collect();
+        let tranche_info: Vec<_> = s.tranches().collect();
+        let tranches = m
+            .tranches
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let (_, tr) = tranche_info[k];
+                let c = &a.tranche_outcome[k];
+                let released: u64 = c.counts[..p].iter().sum();
+                let prop: Proportion = wilson(released, n);
+                TrancheSummary {
+                    id: tr.id.clone(),
+                    flow: s.flows[t.flow].id.clone(),
+                    investor: s.entities[t.investor].id.clone(),
+                    conditional: matches!(tr.timing, TrancheTiming::Conditional { .. }),
+                    release_probability: prop.probability,
+                    ci95: prop.ci95,
+                    lapsed_probability: c.counts[p] as f64 / n.max(1) as f64,
+                    pending_probability: c.counts[p + 1] as f64 / n.max(1) as f64,
+                    release_by_period: shares(c, n)[..p].to_vec(),
+                    median_release_period: median_label(c, p, label),
+                    amount: stat(&a.tranche_amount[k]),
+                    source: tr.source.clone(),
+                }
+            })
+            .collect();
+        let investors = m
+            .investors
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| {
+                let st = &a.investors[i];
+                let paid: u64 = st.payback.counts[..p].iter().sum();
+                InvestorSummary {
+                    id: s.entities[e].id.clone(),
+                    name: s.entities[e].name.clone(),
+                    invested: stat(&st.invested),
+                    received: stat(&st.received),
+                    round_trip: stat(&st.round_trip),
+                    margin_earned: stat(&st.margin),
+                    stake: stat(&st.stake),
+                    equity_value: stat(&st.equity_value),
+                    net_position: stat(&st.net_position),
+                    payback_probability: paid as f64 / n.max(1) as f64,
+                    median_payback_period: median_label(&st.payback, p, label),
+                }
+            })
+            .collect();
+        let graph_cycles = crate::graph::MoneyGraph::new(s).cycles(s);
+        let cycles = graph_cycles
+            .iter()
+            .enumerate()
+            .map(|(c, cyc)| CycleSummary {
+                entities: cyc
+                    .entities
+                    .iter()
+                    .map(|&e| s.entities[e].id.clone())
+                    .collect(),
+                flows: cyc
+                    .steps
+                    .iter()
+                    .map(|fl| fl.iter().map(|&f| s.flows[f].id.clone()).collect())
+                    .collect(),
+                volume: stat(&a.cycles[c]),
+            })
+            .collect();
+        let sellers = m
+            .sellers
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| SellerSummary {
+                id: s.entities[e].id.clone(),
+                stranded_backlog: stat(&a.stranded[i]),
+                terminal_backlog: stat(&a.backlog[i]),
+            })
+            .collect();
+        let mut flows: Vec<FlowSummary> = s
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FlowSummary {
+                id: f.id.clone(),
+                kind: f.kind.name().to_string(),
+                from: s.entities[f.from].id.clone(),
+                to: s.entities[f.to].id.clone(),
+                total: stat(&a.flow_total[i]),
+                source: f.source.clone(),
+            })
+            .collect();
+        if let Some(r) = &s.rescue {
+            flows.push(FlowSummary {
+                id: "rescue".to_string(),
+                kind: FlowKind::Equity {
+                    tranches: Vec::new(),
+                }
+                .name()
+                .to_string(),
+                from: s.entities[r.from].id.clone(),
+                to: s.entities[s.company].id.clone(),
+                total: stat(&a.flow_total[m.flows]),
+                source: None,
+            });
+        }
+        let params = s
+            .params
+            .iter()
+            .map(|prm| ParamSummary {
+                name: prm.name.clone(),
+                value: match prm.value {
+                    crate::scenario::Value::Const(c) => format!("{c}"),
+                    crate::scenario::Value::Random(q) => {
+                        let q = &s.quantities[q];
+                        format!(
+                            "{}{}",
+                            q.dist,
+                            if q.per_period { " per period" } else { "" }
+                        )
+                    }
+                },
+                source: prm.source.clone(),
+            })
+            .collect();
+        Summary {
+            cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: s.name.clone(),
+            file: s.file.clone(),
+            paths: n,
+            seed,
+            unit: Unit {
+                currency: s.currency.clone(),
+                scale: s.scale.clone(),
+            },
+            horizon: HorizonInfo {
+                start: h.label(0),
+                end: h.label(p - 1),
+                step: h.step.name().to_string(),
+                periods: p,
+            },
+            target: s.target.map(|t| {
+                let prop = wilson(a.target_hits, n);
+                TargetSummary {
+                    year: t.year,
+                    revenue: t.revenue,
+                    probability: prop.probability,
+                    ci95: prop.ci95,
+                    revenue_in_year: stat(&a.target_revenue),
+                }
+            }),
+            insolvency: InsolvencySummary {
+                probability: insolvency_prop.probability,
+                ci95: insolvency_prop.ci95,
+                median_period: median_label(&a.default_period, p, label),
+                first_period,
+                by_period: by_period.clone(),
+                rescues: stat(&a.rescues),
+            },
+            tranches,
+            investors,
+            circularity: stat(&a.circularity),
+            cycles,
+            sellers,
+            company: CompanySummary {
+                id: s.entities[s.company].id.clone(),
+                min_cash: stat(&a.min_cash),
+                value_at_horizon: stat(&a.company_value),
+            },
+            flows,
+            params,
+            years: m
+                .years
+                .iter()
+                .enumerate()
+                .map(|(y, (year, _))| YearSummary {
+                    year: *year,
+                    revenue: stat(&a.annual_revenue[y]),
+                    costs: stat(&a.annual_costs[y]),
+                    net_income: stat(&a.annual_net_income[y]),
+                })
+                .collect(),
+            periods: PeriodsSummary {
+                labels: (0..p).map(label).collect(),
+                cash: a.cash.iter().map(stat).collect(),
+                revenue: a.revenue.iter().map(stat).collect(),
+                costs: a.costs.iter().map(stat).collect(),
+                net_income: a.net_income.iter().map(stat).collect(),
+                insolvent_by: by_period,
+            },
+        }
+    }
+
+    /// Money in the scenario's unit.
+    pub fn money(&self, x: f64) -> String {
+        crate::format::money(x, &self.unit.currency, &self.unit.scale)
+    }
+}

@@ -1,0 +1,457 @@
+//! Streaming, mergeable statistics whose memory does not grow with the number of paths.
+//!
+//! - [`Moments`]: count, mean and variance (Welford; Chan's merge). Merged in a fixed order by
+//!   the engine, so results are bit-identical whatever the thread count.
+//! - [`Sketch`]: quantiles with a relative error of at most [`RELATIVE_ACCURACY`], from
+//!   logarithmic buckets (the DDSketch idea; here 128 buckets per power of two, read straight
+//!   from the float's bits). Bucket counts are integers, so merging is exact and independent of
+//!   order.
+//! - [`Counts`]: exact histograms over a small set of outcomes (periods, years, lapsed).
+//! - [`wilson`]: a 95% interval for a proportion.
+
+use serde::Serialize;
+
+/// Largest relative error of a quantile read from a [`Sketch`]: half a bucket, 1/256 (0.39%).
+pub const RELATIVE_ACCURACY: f64 = 1.0 / 256.0;
+
+/// Mantissa bits that select a bucket within a power of two (2^7 = 128 buckets).
+const SUB_BITS: u32 = 7;
+const SHIFT: u32 = 52 - SUB_BITS;
+
+/// Magnitudes below this are counted as zero (a thousandth of a millionth of the unit).
+const MIN_MAGNITUDE: f64 = 1e-9;
+
+/// Count, mean and sum of squared deviations.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    /// Number of values.
+    pub n: u64,
+    /// Running mean.
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+}
+
+impl Moments {
+    /// Adds a value.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    /// Merges another set of moments (Chan et al.).
+    pub fn merge(&mut self, o: &Moments) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let n = self.n + o.n;
+        let d = o.mean - self.mean;
+        self.mean += d * o.n as f64 / n as f64;
+        self.m2 += o.m2 + d * d * self.n as f64 * o.n as f64 / n as f64;
+        self.n = n;
+    }
+
+    /// Sample standard deviation.
+    pub fn sd(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
+    }
+
+    /// Standard error of the mean.
+    pub fn std_error(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sd() / (self.n as f64).sqrt()
+        }
+    }
+}
+
+/// Dense bucket counts for one sign, covering the keys seen so far.
+#[derive(Clone, Debug, Default)]
+struct Store {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Store {
+    #[inline]
+    fn add(&mut self, key: i32, n: u64) {
+        let i = key.wrapping_sub(self.offset) as u32 as usize;
+        match self.counts.get_mut(i) {
+            Some(c) => *c += n,
+            None => self.add_outside(key, n),
+        }
+    }
+
+    /// Grows the covered range to take a key outside it.
+    #[cold]
+    fn add_outside(&mut self, key: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.offset = key;
+            self.counts.push(0);
+        } else if key < self.offset {
+            let grow = (self.offset - key) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = key;
+        } else {
+            self.counts.resize((key - self.offset + 1) as usize, 0);
+        }
+        self.counts[(key - self.offset) as usize] += n;
+    }
+
+    fn merge(&mut self, o: &Store) {
+        for (i, &c) in o.counts.iter().enumerate() {
+            if c > 0 {
+                self.add(o.offset + i as i32, c);
+            }
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`].
+#[derive(Clone, Debug, Default)]
+pub struct Sketch {
+    negative: Store,
+    zero: u64,
+    positive: Store,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+/// Bucket of a positive magnitude: its exponent and top mantissa bits.
+#[inline]
+fn key_of(a: f64) -> i32 {
+    (a.to_bits() >> SHIFT) as i32
+}
+
+/// Middle of a bucket.
+fn value_of(key: i32) -> f64 {
+    let lower = f64::from_bits((key as u64) << SHIFT);
+    let upper = f64::from_bits(((key + 1) as u64) << SHIFT);
+    (lower + upper) / 2.0
+}
+
+impl Sketch {
+    /// Adds a value (non-finite values are ignored).
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        if !x.is_finite() {
+            return;
+        }
+        self.min = Some(self.min.map_or(x, |m| m.min(x)));
+        self.max = Some(self.max.map_or(x, |m| m.max(x)));
+        let a = x.abs();
+        if a < MIN_MAGNITUDE {
+            self.zero += 1;
+            return;
+        }
+        let key = key_of(a);
+        if x > 0.0 {
+            self.positive.add(key, 1);
+        } else {
+            self.negative.add(key, 1);
+        }
+    }
+
+    /// Merges another sketch; the result does not depend on the order of merges.
+    pub fn merge(&mut self, o: &Sketch) {
+        self.negative.merge(&o.negative);
+        self.positive.merge(&o.positive);
+        self.zero += o.zero;
+        self.min = match (self.min, o.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, o.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.negative.total() + self.zero + self.positive.total()
+    }
+
+    /// The q-quantile (0 <= q <= 1), within the relative accuracy; NaN when empty.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let n = self.count();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        let value = value_of;
+        let mut seen = 0;
+        for (i, &c) in self.negative.counts.iter().enumerate().rev() {
+            seen += c;
+            if seen > rank {
+                return self.clamp(-value(self.negative.offset + i as i32));
+            }
+        }
+        seen += self.zero;
+        if seen > rank {
+            return 0.0;
+        }
+        for (i, &c) in self.positive.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                return self.clamp(value(self.positive.offset + i as i32));
+            }
+        }
+        self.max.unwrap_or(f64::NAN)
+    }
+
+    fn clamp(&self, v: f64) -> f64 {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => v.clamp(lo, hi),
+            _ => v,
+        }
+    }
+}
+
+/// Mean, standard error and quantiles of one metric.
+///
+/// Within a chunk, values are summed (cheap in the per-path loop); the sums become
+/// [`Moments`] when chunks are merged, in chunk order.
+#[derive(Clone, Debug, Default)]
+pub struct Stat {
+    n: u64,
+    sum: f64,
+    sum_sq: f64,
+    merged: Moments,
+    /// Quantiles.
+    pub sketch: Sketch,
+}
+
+impl Stat {
+    /// Adds a value to both the sums and the sketch.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.sum_sq += x * x;
+        self.sketch.push(x);
+    }
+
+    /// All values so far as moments.
+    pub fn moments(&self) -> Moments {
+        let mut m = self.merged;
+        if self.n > 0 {
+            let n = self.n as f64;
+            let mean = self.sum / n;
+            let raw = Moments {
+                n: self.n,
+                mean,
+                m2: (self.sum_sq - self.sum * mean).max(0.0),
+            };
+            m.merge(&raw);
+        }
+        m
+    }
+
+    /// Merges another chunk's statistics; call in a fixed order for reproducible means.
+    pub fn merge(&mut self, o: &Stat) {
+        let mut m = self.moments();
+        m.merge(&o.moments());
+        self.merged = m;
+        self.n = 0;
+        self.sum = 0.0;
+        self.sum_sq = 0.0;
+        self.sketch.merge(&o.sketch);
+    }
+
+    /// The summary reported to users.
+    pub fn summary(&self) -> StatSummary {
+        let q = |p| finite_or_zero(self.sketch.quantile(p));
+        let m = self.moments();
+        StatSummary {
+            mean: m.mean,
+            std_error: m.std_error(),
+            p5: q(0.05),
+            p25: q(0.25),
+            p50: q(0.5),
+            p75: q(0.75),
+            p95: q(0.95),
+            count: m.n,
+        }
+    }
+}
+
+fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+/// What `summary.json` holds for a metric.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct StatSummary {
+    /// Mean over paths.
+    pub mean: f64,
+    /// Standard error of the mean.
+    pub std_error: f64,
+    /// 5th percentile.
+    pub p5: f64,
+    /// 25th percentile.
+    pub p25: f64,
+    /// Median.
+    pub p50: f64,
+    /// 75th percentile.
+    pub p75: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Number of paths that contributed.
+    pub count: u64,
+}
+
+/// A proportion with its 95% Wilson score interval.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Proportion {
+    /// Estimated probability.
+    pub probability: f64,
+    /// 95% interval [low, high].
+    pub ci95: [f64; 2],
+    /// Paths where it happened.
+    pub hits: u64,
+    /// Paths in all.
+    pub paths: u64,
+}
+
+/// The estimate and 95% Wilson interval for `hits` out of `n`.
+pub fn wilson(hits: u64, n: u64) -> Proportion {
+    if n == 0 {
+        return Proportion {
+            probability: f64::NAN,
+            ci95: [0.0, 1.0],
+            hits,
+            paths: n,
+        };
+    }
+    let z = 1.959_963_984_540_054;
+    let (k, n_f) = (hits as f64, n as f64);
+    let p = k / n_f;
+    let denom = 1.0 + z * z / n_f;
+    let centre = (p + z * z / (2.0 * n_f)) / denom;
+    let half = z * (p * (1.0 - p) / n_f + z * z / (4.0 * n_f * n_f)).sqrt() / denom;
+    Proportion {
+        probability: p,
+        // The bounds are exactly 0 and 1 at the extremes (the formula leaves rounding dust).
+        ci95: [
+            if hits == 0 {
+                0.0
+            } else {
+                (centre - half).max(0.0)
+            },
+            if hits == n {
+                1.0
+            } else {
+                (centre + half).min(1.0)
+            },
+        ],
+        hits,
+        paths: n,
+    }
+}
+
+/// Exact counts over `len` outcomes.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// Count per outcome.
+    pub counts: Vec<u64>,
+}
+
+impl Counts {
+    /// Zeroed counts over `len` outcomes.
+    pub fn new(len: usize) -> Self {
+        Counts {
+            counts: vec![0; len],
+        }
+    }
+    /// Counts one outcome.
+    #[inline]
+    pub fn add(&mut self, i: usize) {
+        self.counts[i] += 1;
+    }
+    /// Adds another histogram.
+    pub fn merge(&mut self, o: &Counts) {
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_merge_matches_one_pass() {
+        let xs: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 - 20.0).collect();
+        let mut all = Moments::default();
+        xs.iter().for_each(|&x| all.push(x));
+        let (mut a, mut b) = (Moments::default(), Moments::default());
+        xs[..400].iter().for_each(|&x| a.push(x));
+        xs[400..].iter().for_each(|&x| b.push(x));
+        a.merge(&b);
+        assert_eq!(a.n, all.n);
+        assert!((a.mean - all.mean).abs() < 1e-12);
+        assert!((a.sd() - all.sd()).abs() < 1e-10);
+    }
+
+    #[test]
+    fn sketch_quantiles_are_within_relative_accuracy() {
+        let mut s = Sketch::default();
+        let xs: Vec<f64> = (1..=10_000).map(|i| i as f64 * 0.01 - 30.0).collect();
+        xs.iter().for_each(|&x| s.push(x));
+        for q in [0.05, 0.25, 0.5, 0.75, 0.95] {
+            let exact = xs[(q * (xs.len() - 1) as f64).floor() as usize];
+            let got = s.quantile(q);
+            assert!(
+                (got - exact).abs() <= RELATIVE_ACCURACY * exact.abs() + 1e-9,
+                "q={q}: {got} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn sketch_merge_is_order_independent() {
+        let mut parts: Vec<Sketch> = (0..4).map(|_| Sketch::default()).collect();
+        for i in 0..4000 {
+            parts[i % 4].push((i as f64).sin() * 100.0);
+        }
+        let mut ab = parts[0].clone();
+        ab.merge(&parts[1]);
+        ab.merge(&parts[2]);
+        ab.merge(&parts[3]);
+        let mut ba = parts[3].clone();
+        ba.merge(&parts[2]);
+        ba.merge(&parts[0]);
+        ba.merge(&parts[1]);
+        for q in [0.01, 0.3, 0.5, 0.99] {
+            assert_eq!(ab.quantile(q).to_bits(), ba.quantile(q).to_bits());
+        }
+    }
+
+    #[test]
+    fn wilson_interval_contains_the_estimate() {
+        let p = wilson(30, 100);
+        assert!(p.ci95[0] < 0.3 && 0.3 < p.ci95[1]);
+        assert!((p.ci95[0] - 0.2189).abs() < 1e-3, "{:?}", p.ci95);
+        let zero = wilson(0, 50);
+        assert_eq!(zero.ci95[0], 0.0);
+        assert!(zero.ci95[1] > 0.0);
+    }
+}
