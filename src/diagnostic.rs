@@ -256,14 +256,21 @@ impl Diagnostics {
 
     /// Renders all problems, in file order.
     pub fn render(&self, sources: &SourceMap) -> String {
-        let mut items: Vec<&Diagnostic> = self.items.iter().collect();
-        items.sort_by_key(|d| match &d.location {
+        // A note ("note: ...") stays right after the error it explains.
+        let mut groups: Vec<Vec<&Diagnostic>> = Vec::new();
+        for d in &self.items {
+            match groups.last_mut() {
+                Some(g) if d.message.starts_with("note:") => g.push(d),
+                _ => groups.push(vec![d]),
+            }
+        }
+        groups.sort_by_key(|g| match &g[0].location {
             Location::Span(s) => (0, s.file, s.start),
             Location::File(_) => (1, 0, 0),
             Location::None => (2, 0, 0),
         });
-        items.dedup_by(|a, b| a == b);
-        items.iter().map(|d| d.render(sources)).collect()
+        groups.dedup_by(|a, b| a == b);
+        groups.iter().flatten().map(|d| d.render(sources)).collect()
     }
 }
 

@@ -12,11 +12,55 @@ use rustworkx_core::connectivity::johnson_simple_cycles;
 use crate::scenario::{ContractSize, EntityId, FlowId, FlowKind, Role, Scenario, TrancheTiming};
 use crate::schedule::{contract_fractions, growth_factor};
 
+/// What an edge stands for: a flow, or a stake bought before the horizon (an opening stock:
+/// money that went in earlier and can come back inside the horizon).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// A flow of the scenario.
+    Flow(FlowId),
+    /// The opening stake of an entity in the company.
+    Stake(EntityId),
+}
+
+impl Link {
+    /// Payer and receiver.
+    pub fn ends(self, s: &Scenario) -> (EntityId, EntityId) {
+        match self {
+            Link::Flow(f) => (s.flows[f].from, s.flows[f].to),
+            Link::Stake(e) => (e, s.company),
+        }
+    }
+    /// Name as shown: the flow id, or `<entity>.stake`.
+    pub fn name(self, s: &Scenario) -> String {
+        match self {
+            Link::Flow(f) => s.flows[f].id.clone(),
+            Link::Stake(e) => format!("{}.stake", s.entities[e].id),
+        }
+    }
+    /// Kind as shown.
+    pub fn kind(self, s: &Scenario) -> &'static str {
+        match self {
+            Link::Flow(f) => s.flows[f].kind.name(),
+            Link::Stake(_) => "opening stake",
+        }
+    }
+    /// Provenance note.
+    pub fn source(self, s: &Scenario) -> Option<&str> {
+        match self {
+            Link::Flow(f) => s.flows[f].source.as_deref(),
+            Link::Stake(e) => s.entities[e]
+                .stake
+                .as_ref()
+                .and_then(|st| st.source.as_deref()),
+        }
+    }
+}
+
 /// One edge of the graph: a flow with its nominal amount.
 #[derive(Clone, Debug)]
 pub struct Edge {
-    /// The flow.
-    pub flow: FlowId,
+    /// What it stands for.
+    pub link: Link,
     /// Nominal money moved inside the horizon.
     pub nominal: f64,
     /// The conditional part of it (equity tranches on conditions).
@@ -28,8 +72,8 @@ pub struct Edge {
 pub struct Cycle {
     /// Entities in order; the last pays the first.
     pub entities: Vec<EntityId>,
-    /// For each step `entities[i] -> entities[i + 1]`, the flows that carry it.
-    pub steps: Vec<Vec<FlowId>>,
+    /// For each step `entities[i] -> entities[i + 1]`, the links that carry it.
+    pub steps: Vec<Vec<Link>>,
     /// For each step, the nominal money it carries.
     pub step_amounts: Vec<f64>,
     /// Money that can go round: the smallest step.
@@ -55,11 +99,24 @@ impl MoneyGraph {
                 nodes[f.from],
                 nodes[f.to],
                 Edge {
-                    flow: i,
+                    link: Link::Flow(i),
                     nominal: nominal[i],
                     conditional: conditional[i],
                 },
             );
+        }
+        for (e, ent) in s.entities.iter().enumerate() {
+            if let Some(stake) = &ent.stake {
+                graph.add_edge(
+                    nodes[e],
+                    nodes[s.company],
+                    Edge {
+                        link: Link::Stake(e),
+                        nominal: s.nominal(stake.invested),
+                        conditional: 0.0,
+                    },
+                );
+            }
         }
         MoneyGraph { graph, nodes }
     }
@@ -76,8 +133,9 @@ impl MoneyGraph {
             .map(|e| inside.contains(&e).then(|| simple.add_node(e)))
             .collect();
         let mut pairs = Vec::new();
-        for f in &s.flows {
-            if let (Some(a), Some(b)) = (idx[f.from], idx[f.to])
+        for e in self.graph.edge_weights() {
+            let (from, to) = e.link.ends(s);
+            if let (Some(a), Some(b)) = (idx[from], idx[to])
                 && !pairs.contains(&(a, b))
             {
                 pairs.push((a, b));
@@ -92,18 +150,13 @@ impl MoneyGraph {
             let mut step_amounts = Vec::new();
             for k in 0..entities.len() {
                 let (a, b) = (entities[k], entities[(k + 1) % entities.len()]);
-                let flows: Vec<FlowId> = self
+                let links: Vec<&Edge> = self
                     .graph
                     .edge_weights()
-                    .filter(|e| s.flows[e.flow].from == a && s.flows[e.flow].to == b)
-                    .map(|e| e.flow)
+                    .filter(|e| e.link.ends(s) == (a, b))
                     .collect();
-                let amount = self
-                    .graph
-                    .edge_weights()
-                    .filter(|e| flows.contains(&e.flow))
-                    .map(|e| e.nominal)
-                    .sum();
+                let amount = links.iter().map(|e| e.nominal).sum();
+                let flows: Vec<Link> = links.iter().map(|e| e.link).collect();
                 steps.push(flows);
                 step_amounts.push(amount);
             }
@@ -153,22 +206,24 @@ impl MoneyGraph {
             );
         }
         for e in self.graph.edge_weights() {
-            let f = &s.flows[e.flow];
-            let mut label = format!("{}\\n{}", f.kind.name(), s.money(e.nominal));
+            let (from, to) = e.link.ends(s);
+            let mut label = format!("{}\\n{}", e.link.kind(s), s.money(e.nominal));
             if e.conditional > 0.0 {
                 let _ = write!(label, " ({} conditional)", s.money(e.conditional));
             }
             let style = if e.conditional > 0.0 {
                 ", style=dashed"
+            } else if matches!(e.link, Link::Stake(_)) {
+                ", style=dotted"
             } else {
                 ""
             };
             let _ = writeln!(
                 out,
                 "  \"{}\" -> \"{}\" [label=\"{}: {label}\"{style}];",
-                escape(&s.entities[f.from].id),
-                escape(&s.entities[f.to].id),
-                escape(&f.id)
+                escape(&s.entities[from].id),
+                escape(&s.entities[to].id),
+                escape(&e.link.name(s))
             );
         }
         out.push_str("}\n");
@@ -195,27 +250,34 @@ impl MoneyGraph {
             out,
             "\nFlows (nominal amounts inside the horizon; uncertain inputs at their means):"
         );
-        let w_id = s.flows.iter().map(|f| f.id.len()).max().unwrap_or(4).max(4);
-        let w_route = s
-            .flows
-            .iter()
-            .map(|f| s.entities[f.from].id.len() + s.entities[f.to].id.len() + 4)
+        let route = |e: &Edge| {
+            let (from, to) = e.link.ends(s);
+            format!("{} -> {}", s.entities[from].id, s.entities[to].id)
+        };
+        let w_id = self
+            .graph
+            .edge_weights()
+            .map(|e| e.link.name(s).len())
+            .max()
+            .unwrap_or(4);
+        let w_route = self
+            .graph
+            .edge_weights()
+            .map(|e| route(e).len())
             .max()
             .unwrap_or(8);
         for e in self.graph.edge_weights() {
-            let f = &s.flows[e.flow];
-            let route = format!("{} -> {}", s.entities[f.from].id, s.entities[f.to].id);
             let mut line = format!(
                 "  {:w_id$}  {:13}  {:w_route$}  {:>9}",
-                f.id,
-                f.kind.name(),
-                route,
+                e.link.name(s),
+                e.link.kind(s),
+                route(e),
                 s.money(e.nominal)
             );
             if e.conditional > 0.0 {
                 let _ = write!(line, "  (of which {} conditional)", s.money(e.conditional));
             }
-            if let Some(src) = &f.source {
+            if let Some(src) = e.link.source(s) {
                 let _ = write!(line, "  [{src}]");
             }
             let _ = writeln!(out, "{}", line.trim_end());
@@ -244,8 +306,7 @@ impl MoneyGraph {
                     .iter()
                     .zip(&c.step_amounts)
                     .map(|(flows, amount)| {
-                        let ids: Vec<&str> =
-                            flows.iter().map(|&f| s.flows[f].id.as_str()).collect();
+                        let ids: Vec<String> = flows.iter().map(|l| l.name(s)).collect();
                         format!("{} {}", ids.join("+"), s.money(*amount))
                     })
                     .collect();
@@ -266,7 +327,7 @@ impl MoneyGraph {
 /// "investor -> company -> investor" and the listing is stable.
 fn rotate_to_smallest(
     mut entities: Vec<EntityId>,
-    steps: &mut [Vec<FlowId>],
+    steps: &mut [Vec<Link>],
     amounts: &mut [f64],
     s: &Scenario,
 ) -> Vec<EntityId> {

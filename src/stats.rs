@@ -231,6 +231,8 @@ impl Sketch {
 #[derive(Clone, Debug, Default)]
 pub struct Stat {
     n: u64,
+    /// The chunk's first value: sums are of `x - shift`, which keeps the variance accurate.
+    shift: f64,
     sum: f64,
     sum_sq: f64,
     merged: Moments,
@@ -242,9 +244,13 @@ impl Stat {
     /// Adds a value to both the sums and the sketch.
     #[inline]
     pub fn push(&mut self, x: f64) {
+        if self.n == 0 {
+            self.shift = x;
+        }
         self.n += 1;
-        self.sum += x;
-        self.sum_sq += x * x;
+        let d = x - self.shift;
+        self.sum += d;
+        self.sum_sq += d * d;
         self.sketch.push(x);
     }
 
@@ -256,7 +262,7 @@ impl Stat {
             let mean = self.sum / n;
             let raw = Moments {
                 n: self.n,
-                mean,
+                mean: self.shift + mean,
                 m2: (self.sum_sq - self.sum * mean).max(0.0),
             };
             m.merge(&raw);

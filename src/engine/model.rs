@@ -185,8 +185,8 @@ pub struct Model {
     pub opening: Vec<(EntityId, Value, Value)>,
     /// Entities that sell to the company under contracts.
     pub sellers: Vec<EntityId>,
-    /// Cycles: for each, the flows of each step.
-    pub cycles: Vec<Vec<Vec<FlowId>>>,
+    /// Cycles: for each, the links of each step.
+    pub cycles: Vec<Vec<Vec<crate::graph::Link>>>,
     /// Periods of the target year and the target.
     pub target: Option<(std::ops::Range<usize>, f64)>,
     pub multiple: Value,

@@ -20,6 +20,7 @@ use rand_distr::StandardNormal;
 use super::model::{Model, TrancheWhen};
 use super::rng::{Stream, stream, uniform};
 use crate::dist::{normal_cdf, normal_quantile};
+use crate::graph::Link;
 use crate::scenario::{Condition, ContractSize, Metric, MilestoneTiming, PostMoney, Value};
 use crate::schedule::contract_fractions;
 
@@ -38,6 +39,8 @@ fn period_growth(g: f64, dt: f64) -> f64 {
 /// Observes every payment and the end of every period (the engine's no-op in production,
 /// a ledger in the accounting tests).
 pub trait Trace {
+    /// Cash of every entity when the path starts.
+    fn start(&mut self, _cash: &[f64]) {}
     /// `amount` moved on `flow` from `from` to `to` in `period`.
     fn payment(&mut self, period: usize, flow: usize, from: usize, to: usize, amount: f64);
     /// Cash of every entity at the end of `period`.
@@ -292,6 +295,7 @@ impl PathState {
         self.reset(m, seed, path);
         let company = m.company;
         let dt = m.dt;
+        t.start(&self.cash);
         for p in 0..m.periods {
             self.period = p;
             self.flow_period.iter_mut().for_each(|x| *x = 0.0);
@@ -604,7 +608,20 @@ impl PathState {
         for (c, steps) in m.cycles.iter().enumerate() {
             self.out.cycles[c] = steps
                 .iter()
-                .map(|flows| flows.iter().map(|&f| self.out.flow_total[f]).sum::<f64>())
+                .map(|links| {
+                    links
+                        .iter()
+                        .map(|l| match *l {
+                            Link::Flow(f) => self.out.flow_total[f],
+                            // An opening stake was paid before the horizon: what went in then.
+                            Link::Stake(e) => m
+                                .opening
+                                .iter()
+                                .find(|o| o.0 == e)
+                                .map_or(0.0, |o| self.v(o.2)),
+                        })
+                        .sum::<f64>()
+                })
                 .fold(f64::INFINITY, f64::min);
         }
     }

@@ -354,7 +354,7 @@ impl Summary {
                 flows: cyc
                     .steps
                     .iter()
-                    .map(|fl| fl.iter().map(|&f| s.flows[f].id.clone()).collect())
+                    .map(|links| links.iter().map(|l| l.name(s)).collect())
                     .collect(),
                 volume: stat(&a.cycles[c]),
             })

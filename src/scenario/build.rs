@@ -382,6 +382,7 @@ impl Builder<'_> {
                 Draw::PerPeriod,
                 &mut self.d,
             ) else {
+                self.q.broken.push(key.name.clone());
                 continue;
             };
             self.q.params.insert(

@@ -64,6 +64,8 @@ pub struct Quantities {
     pub params: IndexMap<String, ParamDef>,
     /// Every uncertain quantity.
     pub list: Vec<Quantity>,
+    /// Params whose own value was rejected: their uses are not reported again.
+    pub broken: Vec<String>,
 }
 
 impl Quantities {
@@ -198,6 +200,7 @@ impl Quantities {
         if is_ident(s) {
             return match self.params.get(s) {
                 Some(p) => Some(p.value),
+                None if self.broken.iter().any(|b| b == s) => None,
                 None => {
                     d.error(
                         node.span,

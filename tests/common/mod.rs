@@ -1,0 +1,176 @@
+//! Shared helpers for the integration tests: a scenario builder and the binary driven end to end.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The `cfsim` binary.
+pub fn cfsim() -> Command {
+    Command::cargo_bin("cfsim").expect("binary is built")
+}
+
+/// A small valid scenario that every error test breaks in one place.
+pub const BASE: &str = r#"name = "tiny"
+
+[horizon]
+start = "2024-Q1"
+end = "2030-Q4"
+step = "quarter"
+
+[params]
+growth = "0.2 to 0.8"
+multiple = { dist = "uniform", low = 10, high = 30 }
+
+[[entity]]
+id = "lab"
+roles = ["lab"]
+cash = 10
+
+[[entity]]
+id = "inv"
+roles = ["investor", "cloud"]
+
+[[entity]]
+id = "customers"
+roles = ["market"]
+
+[[flow]]
+id = "rev"
+kind = "revenue"
+from = "customers"
+to = "lab"
+initial = 4
+growth = "growth"
+
+[[flow]]
+id = "eq"
+kind = "equity"
+from = "inv"
+to = "lab"
+[[flow.tranche]]
+id = "a"
+amount = 10
+date = "2026-Q1"
+post_money = 100
+[[flow.tranche]]
+id = "b"
+amount = 20
+when = "reached(agi) or revenue >= 30"
+window = { from = "2026-Q2", until = "2028-Q4" }
+
+[[flow]]
+id = "cloud"
+kind = "contract"
+from = "lab"
+to = "inv"
+value = 20
+start = "2025-Q4"
+duration_years = 7
+margin = 0.3
+profile = { ramp_until = "2026-Q4" }
+
+[[flow]]
+id = "opex"
+kind = "cost"
+from = "lab"
+fixed = 5
+share_of_revenue = 0.5
+
+[[milestone]]
+id = "agi"
+hazard = 0.1
+
+[valuation]
+multiple = "multiple"
+"#;
+
+/// A temporary folder holding scenario files.
+pub struct Dir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Dir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+    /// Writes a file and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Replaces one exact piece of the base scenario.
+pub fn base_with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "the base scenario has no `{from}`");
+    BASE.replacen(from, to, 1)
+}
+
+/// Runs `cfsim validate` on a scenario text; asserts exit code 2, no panic, and that the first
+/// error is at the line containing `line_has`, at the column where `col_at` starts on it, with a
+/// message containing every one of `says`.
+pub fn rejects(text: &str, line_has: &str, col_at: &str, says: &[&str]) {
+    let dir = Dir::new();
+    let path = dir.file("s.toml", text);
+    let out = cfsim().arg("validate").arg(&path).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout for a bad file");
+    let (line_no, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(line_has))
+        .unwrap_or_else(|| panic!("no line has `{line_has}`"));
+    let col = line
+        .find(col_at)
+        .unwrap_or_else(|| panic!("`{col_at}` not on line `{line}`"))
+        + 1;
+    let expected = format!("{}:{}:{}: ", path.display(), line_no + 1, col);
+    assert_error_line(&stderr, &expected, says);
+    assert!(
+        stderr.contains(line.trim()),
+        "the offending line is shown:\n{stderr}"
+    );
+}
+
+/// Asserts that some error line starts with `prefix` and contains every one of `says`.
+pub fn assert_error_line(stderr: &str, prefix: &str, says: &[&str]) {
+    let found = stderr
+        .lines()
+        .any(|l| l.starts_with(prefix) && says.iter().all(|s| l.contains(s)));
+    assert!(
+        found,
+        "no error line `{prefix}...` saying {says:?}:\n{stderr}"
+    );
+}
+
+/// Runs `cfsim validate` on a scenario text; asserts exit code 2 and an error at an exact
+/// 1-based line and column.
+pub fn rejects_at(text: &str, line: usize, col: usize, says: &[&str]) {
+    let dir = Dir::new();
+    let path = dir.file("s.toml", text);
+    let out = cfsim().arg("validate").arg(&path).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_error_line(&stderr, &format!("{}:{line}:{col}: ", path.display()), says);
+}
+
+/// The 1-based number of the `nth` line (0-based) that contains `has`.
+pub fn line_of(text: &str, has: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(has))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no line {nth} with `{has}`"))
+        .0
+        + 1
+}

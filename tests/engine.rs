@@ -1,0 +1,449 @@
+//! The engine against closed-form answers, exact accounting on every path, reproducibility
+//! across thread counts, and the baseline's calibration.
+
+mod common;
+
+use std::path::Path;
+
+use cfsim::diagnostic::SourceMap;
+use cfsim::engine::{Model, PathState, Trace};
+use common::*;
+use proptest::prelude::*;
+use serde_json::Value as Json;
+
+/// Runs a scenario file and returns its summary.json.
+fn run(file: &Path, paths: u64, extra: &[&str]) -> Json {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    cfsim()
+        .arg("run")
+        .arg(file)
+        .args(["--paths", &paths.to_string(), "--quiet", "--out"])
+        .arg(&out)
+        .args(extra)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn f(j: &Json) -> f64 {
+    j.as_f64().unwrap_or_else(|| panic!("not a number: {j}"))
+}
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+/// |estimate - exact| <= 4 standard errors.
+fn within_4_se(what: &str, estimate: f64, exact: f64, se: f64) {
+    assert!(
+        (estimate - exact).abs() <= 4.0 * se,
+        "{what}: estimate {estimate} vs exact {exact} (4 se = {})",
+        4.0 * se
+    );
+}
+
+#[test]
+fn closed_form_answers() {
+    let n = 200_000;
+    let s = run(&scenario("closed-form.toml"), n, &[]);
+    let bin_se = |p: f64| (p * (1.0 - p) / n as f64).sqrt();
+
+    // Lognormal revenue passing a target.
+    let p_target = 1.0 - cfsim::dist::normal_cdf((20f64.ln() - 2.851_871) / 0.6);
+    assert!((p_target - 0.40529).abs() < 1e-4);
+    within_4_se(
+        "P(target)",
+        f(&s["target"]["probability"]),
+        p_target,
+        bin_se(p_target),
+    );
+    let rev = &s["target"]["revenue_in_year"];
+    within_4_se(
+        "E[revenue 2029]",
+        f(&rev["mean"]),
+        20.736,
+        f(&rev["std_error"]),
+    );
+
+    // A tranche released on a milestone with a constant hazard.
+    let tranche = s["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "on_milestone")
+        .unwrap();
+    let p_release = 1.0 - (-0.9f64).exp();
+    within_4_se(
+        "P(release)",
+        f(&tranche["release_probability"]),
+        p_release,
+        bin_se(p_release),
+    );
+    let p_first = 1.0 - (-0.3f64).exp();
+    within_4_se(
+        "P(release in 2025)",
+        f(&tranche["release_by_period"][0]),
+        p_first,
+        bin_se(p_first),
+    );
+    assert_eq!(
+        f(&tranche["lapsed_probability"]) + f(&tranche["release_probability"]),
+        1.0
+    );
+
+    // Never insolvent; the contract is paid in full.
+    assert_eq!(f(&s["insolvency"]["probability"]), 0.0);
+    let inv = &s["investors"][0];
+    assert!((f(&inv["received"]["mean"]) - 12.0).abs() < 1e-9);
+    assert!((f(&inv["margin_earned"]["mean"]) - 6.0).abs() < 1e-9);
+    within_4_se(
+        "E[invested]",
+        f(&inv["invested"]["mean"]),
+        20.0 + 10.0 * p_release,
+        10.0 * bin_se(p_release),
+    );
+
+    // Cash at the end of 2025: 100 + 10 - 3 - 4, plus 10 when the tranche came in 2025.
+    let cash = &s["periods"]["cash"][0];
+    within_4_se(
+        "E[cash 2025]",
+        f(&cash["mean"]),
+        103.0 + 10.0 * p_first,
+        10.0 * bin_se(p_first),
+    );
+}
+
+#[test]
+fn deterministic_scenario_gives_the_exact_cash_path() {
+    let text = std::fs::read_to_string(scenario("closed-form.toml"))
+        .unwrap()
+        .replace("volatility = 0.3", "volatility = 0")
+        .replace("hazard = 0.3", "hazard = 0");
+    let dir = Dir::new();
+    let p = dir.file("det.toml", &text);
+    let s = run(&p, 1000, &[]);
+    // 2025: 100 + 10 - 3 - 4; 2026: + 12 - 7 + 20 equity; ... the contract ends in 2028.
+    let revenue = [10.0, 12.0, 14.4, 17.28, 20.736, 24.8832];
+    let mut cash = 100.0;
+    for (y, r) in revenue.iter().enumerate() {
+        cash += r - 4.0 - if y < 4 { 3.0 } else { 0.0 } + if y == 1 { 20.0 } else { 0.0 };
+        let got = &s["periods"]["cash"][y];
+        assert!(
+            (f(&got["mean"]) - cash).abs() < 1e-9,
+            "year {y}: {} vs {cash}",
+            got["mean"]
+        );
+        assert!(f(&got["std_error"]) < 1e-9);
+        let got_rev = f(&s["periods"]["revenue"][y]["mean"]);
+        assert!((got_rev - r).abs() < 1e-9, "revenue {y}: {got_rev} vs {r}");
+    }
+    assert_eq!(f(&s["tranches"][1]["release_probability"]), 0.0);
+    assert_eq!(f(&s["investors"][0]["round_trip"]["mean"]), 12.0 / 20.0);
+}
+
+#[test]
+fn results_are_bit_identical_for_any_thread_count() {
+    let dir = Dir::new();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "4"] {
+        let out = dir.path().join(threads);
+        cfsim()
+            .arg("run")
+            .arg(scenario("baseline.toml"))
+            .args([
+                "--paths",
+                "30000",
+                "--seed",
+                "7",
+                "--quiet",
+                "--threads",
+                threads,
+                "--out",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        outputs.push(std::fs::read(out.join("summary.json")).unwrap());
+        outputs.push(std::fs::read(out.join("periods.csv")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[2]);
+    assert_eq!(outputs[0], outputs[4]);
+    assert_eq!(outputs[1], outputs[3]);
+    assert_eq!(outputs[1], outputs[5]);
+}
+
+#[test]
+fn different_seeds_give_different_results() {
+    let a = run(&scenario("closed-form.toml"), 5000, &["--seed", "1"]);
+    let b = run(&scenario("closed-form.toml"), 5000, &["--seed", "2"]);
+    assert_ne!(a["target"]["probability"], b["target"]["probability"]);
+}
+
+#[test]
+fn adding_a_quantity_leaves_the_other_draws_unchanged() {
+    let text = std::fs::read_to_string(scenario("closed-form.toml")).unwrap();
+    let extra = text.replace("[horizon]", "[params]\nunused = \"1 to 2\"\nnoise = { dist = \"normal\", mean = 0, sd = 1 }\n\n[horizon]");
+    let dir = Dir::new();
+    let a = run(&dir.file("a.toml", &text), 20_000, &[]);
+    let b = run(&dir.file("b.toml", &extra), 20_000, &[]);
+    assert_eq!(a["target"], b["target"]);
+    assert_eq!(a["tranches"], b["tranches"]);
+    assert_eq!(a["periods"], b["periods"]);
+}
+
+#[test]
+fn baseline_is_calibrated_to_the_reported_losses() {
+    let s = run(&scenario("baseline.toml"), 50_000, &[]);
+    for (year, loss) in [(2024, 5.0), (2025, 8.0), (2026, 14.0)] {
+        let y = s["years"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|y| y["year"] == year)
+            .unwrap();
+        let median = -f(&y["net_income"]["p50"]);
+        assert!(
+            (median - loss).abs() <= 0.25 * loss,
+            "{year}: median loss {median} vs {loss}"
+        );
+    }
+    assert!(s["target"]["probability"].as_f64().unwrap() > 0.0);
+    let ids: Vec<&str> = s["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"amazon_b"));
+}
+
+/// Records every payment and the cash at each period boundary.
+#[derive(Default)]
+struct Ledger {
+    start: Vec<f64>,
+    /// Per period: (flow, from, to, amount).
+    payments: Vec<Vec<(usize, usize, usize, f64)>>,
+    cash: Vec<Vec<f64>>,
+}
+
+impl Trace for Ledger {
+    fn start(&mut self, cash: &[f64]) {
+        self.start = cash.to_vec();
+    }
+    fn payment(&mut self, period: usize, flow: usize, from: usize, to: usize, amount: f64) {
+        if self.payments.len() <= period {
+            self.payments.resize(period + 1, Vec::new());
+        }
+        self.payments[period].push((flow, from, to, amount));
+    }
+    fn end_period(&mut self, period: usize, cash: &[f64]) {
+        if self.payments.len() <= period {
+            self.payments.resize(period + 1, Vec::new());
+        }
+        self.cash.push(cash.to_vec());
+    }
+}
+
+/// Checks, for every period, that each entity's cash changed by its inflows minus its outflows,
+/// and that the inside entities together changed by what came in from the outside world.
+fn check_accounting(s: &cfsim::scenario::Scenario, ledger: &Ledger) -> Result<(), TestCaseError> {
+    let mut before = ledger.start.clone();
+    for (p, after) in ledger.cash.iter().enumerate() {
+        let mut net = vec![0.0; before.len()];
+        let mut scale = 1.0f64;
+        let mut external_in = 0.0;
+        for &(_, from, to, amount) in &ledger.payments[p] {
+            prop_assert!(amount.is_finite() && amount >= 0.0, "payment {amount}");
+            net[from] -= amount;
+            net[to] += amount;
+            scale = scale.max(amount.abs());
+            match (s.entities[from].external, s.entities[to].external) {
+                (true, false) => external_in += amount,
+                (false, true) => external_in -= amount,
+                _ => {}
+            }
+        }
+        let mut inside_change = 0.0;
+        for e in 0..before.len() {
+            let change = after[e] - before[e];
+            prop_assert!(
+                (change - net[e]).abs() <= 1e-9 * scale.max(after[e].abs()),
+                "period {p}, entity {}: cash changed by {change}, flows say {}",
+                s.entities[e].id,
+                net[e]
+            );
+            if !s.entities[e].external {
+                inside_change += change;
+            }
+        }
+        prop_assert!(
+            (inside_change - external_in).abs() <= 1e-8 * scale.max(1.0),
+            "period {p}: inside cash changed by {inside_change}, outside world sent {external_in}"
+        );
+        before = after.clone();
+    }
+    Ok(())
+}
+
+/// A random valid scenario exercising every flow kind.
+fn random_scenario() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["month", "quarter", "year"]),
+        0.0..50.0f64,
+        (0.5..20.0f64, -0.5..2.0f64, 0.0..0.9f64, 0.0..0.6f64),
+        (0.0..30.0f64, 0.0..1.2f64, 0.0..1.0f64),
+        (0.0..60.0f64, 1.0..9.0f64, 0.0..1.0f64, 0.0..1.0f64),
+        (0.0..0.5f64, 0.0..0.5f64, 0.0..1.0f64),
+        (0.0..40.0f64, 0.0..1.0f64, any::<bool>(), 0.0..0.8f64),
+    )
+        .prop_map(|(step, cash, (r0, g, decay, vol), (fixed, share, cgrowth), (value, years, margin, pass), (rev_rate, hazard, ms_growth), (tranche, rescue_p, ramp, pp_sd))| {
+            format!(
+                r#"[horizon]
+start = "2024-Q1"
+end = "2029-Q4"
+step = "{step}"
+
+[params]
+g = {{ dist = "normal", mean = {g}, sd = 0.2 }}
+noise = {{ dist = "uniform", low = 0, high = {pp_high}, per_period = true }}
+share_pp = {{ dist = "uniform", low = 0, high = {pass}, per_period = true }}
+[correlation]
+params = ["g", "mult"]
+matrix = [[1, 0.5], [0.5, 1]]
+[params.mult]
+dist = "uniform"
+low = 5
+high = 30
+
+[[entity]]
+id = "lab"
+roles = ["lab"]
+cash = {cash}
+[[entity]]
+id = "inv"
+roles = ["investor", "cloud"]
+[[entity]]
+id = "chips"
+roles = ["investor", "chipmaker"]
+[[entity]]
+id = "mkt"
+roles = ["market"]
+
+[[flow]]
+id = "rev"
+kind = "revenue"
+from = "mkt"
+to = "lab"
+initial = {r0}
+growth = {{ dist = "uniform", low = -0.5, high = {gmax} }}
+decay = {decay}
+volatility = {vol}
+[[flow]]
+id = "opex"
+kind = "cost"
+from = "lab"
+fixed = {fixed}
+growth = {cgrowth}
+decay = {ms_growth}
+share_of_revenue = {share}
+[[flow]]
+id = "cloud"
+kind = "contract"
+from = "lab"
+to = "inv"
+value = {value}
+start = "2025-Q2"
+duration_years = {years}
+margin = {margin}
+profile = {profile}
+[[flow]]
+id = "gpus"
+kind = "pass_through"
+from = "inv"
+to = "chips"
+of = "cloud"
+share = "share_pp"
+margin = 0.6
+[[flow]]
+id = "revshare"
+kind = "revenue_share"
+from = "lab"
+to = "inv"
+rate = {rev_rate}
+until = "2028-Q4"
+[[flow]]
+id = "eq"
+kind = "equity"
+from = "inv"
+to = "lab"
+[[flow.tranche]]
+id = "now"
+amount = {tranche}
+date = "2025-Q1"
+post_money = 100
+[[flow.tranche]]
+id = "later"
+amount = 10
+when = "reached(m) or spend_with(inv) >= 5 or cash < 3"
+window = {{ from = "2025-Q3", until = "2031" }}
+[[flow]]
+id = "eq2"
+kind = "equity"
+from = "chips"
+to = "lab"
+[[flow.tranche]]
+id = "chips_in"
+amount = {{ dist = "uniform", low = 0, high = 20 }}
+when = "revenue >= 8 and date >= 2026-Q1"
+window = {{ until = "2029" }}
+[[flow]]
+id = "energy"
+kind = "cost"
+from = "lab"
+to = "chips"
+fixed = "noise"
+
+[[milestone]]
+id = "m"
+hazard = {hazard}
+
+[valuation]
+multiple = "mult"
+recovery = 0.2
+
+{rescue}
+"#,
+                gmax = (g.max(-0.4) + 0.5),
+                pp_high = 0.1 + pp_sd * 4.0,
+                profile = if ramp { "{ ramp_until = \"2026-Q4\" }" } else { "\"flat\"" },
+                rescue = if rescue_p > 0.3 { format!("[rescue]\nprobability = {rescue_p}\namount = 5\ndiscount = 0.3\nfrom = \"chips\"\nmax = 2\n") } else { String::new() },
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    #[test]
+    fn money_is_conserved_on_every_path(text in random_scenario(), seed in any::<u64>()) {
+        let dir = Dir::new();
+        let path = dir.file("p.toml", &text);
+        let mut sources = SourceMap::new();
+        let s = match cfsim::scenario::load(&path, &[], &mut sources) {
+            Ok(s) => s,
+            Err(d) => panic!("generated scenario is invalid:\n{}\n{text}", d.render(&sources)),
+        };
+        let model = Model::compile(&s);
+        let mut state = PathState::new(&model);
+        for path_index in 0..40 {
+            let mut ledger = Ledger::default();
+            state.run(&model, seed, path_index, &mut ledger);
+            prop_assert_eq!(ledger.cash.len(), model.periods);
+            check_accounting(&s, &ledger)?;
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! Every kind of bad input gets `FILE:LINE:COL: message`, exit code 2, and no panic.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn the_base_scenario_is_valid() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    cfsim().arg("validate").arg(&p).assert().success();
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = base_with("initial = 4", "initial = = 4");
+    rejects(&text, "initial = = 4", "= 4", &["TOML syntax error"]);
+}
+
+#[test]
+fn unknown_field_suggests_the_right_one() {
+    let text = base_with("amount = 10", "amout = 10");
+    rejects(
+        &text,
+        "amout = 10",
+        "amout",
+        &["unknown field `amout`", "did you mean `amount`"],
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    let text = base_with("duration_years = 7\n", "");
+    // The place is the flow's table header.
+    let header = line_of(&text, "id = \"cloud\"", 0) - 1;
+    rejects_at(
+        &text,
+        header,
+        1,
+        &[
+            "missing required field `duration_years` in flow `cloud`",
+            "expected a number > 0",
+        ],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = base_with("duration_years = 7", "duration_years = true");
+    rejects(
+        &text,
+        "duration_years = true",
+        "true",
+        &["duration_years", "expected a number", "found a boolean"],
+    );
+}
+
+#[test]
+fn unknown_entity_reference() {
+    let text = base_with("from = \"inv\"", "from = \"invv\"");
+    rejects(
+        &text,
+        "from = \"invv\"",
+        "\"invv\"",
+        &["unknown entity `invv`", "did you mean `inv`"],
+    );
+}
+
+#[test]
+fn unknown_param_reference() {
+    let text = base_with("growth = \"growth\"", "growth = \"growht\"");
+    rejects(
+        &text,
+        "growth = \"growht\"",
+        "\"growht\"",
+        &["unknown param `growht`", "did you mean `growth`"],
+    );
+}
+
+#[test]
+fn unknown_milestone_reference_points_inside_the_condition() {
+    let text = base_with("reached(agi)", "reached(ag1)");
+    rejects(
+        &text,
+        "reached(ag1)",
+        "ag1",
+        &["unknown milestone `ag1`", "did you mean `agi`"],
+    );
+}
+
+#[test]
+fn unknown_flow_reference() {
+    let text = base_with("revenue >= 30", "spend(clod) >= 30");
+    rejects(
+        &text,
+        "spend(clod)",
+        "clod",
+        &["unknown flow `clod`", "did you mean `cloud`"],
+    );
+}
+
+#[test]
+fn duplicate_id() {
+    let text = base_with("id = \"opex\"", "id = \"cloud\"");
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &text);
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("id = \"cloud\""))
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    assert!(
+        err.contains(&format!("s.toml:{line}:6: duplicate id `cloud`")),
+        "{err}"
+    );
+    assert!(err.contains("first defined here"), "{err}");
+}
+
+#[test]
+fn negative_amount() {
+    let text = base_with("amount = 10", "amount = -10");
+    rejects(
+        &text,
+        "amount = -10",
+        "-10",
+        &["amount", "expected a number >= 0", "-10"],
+    );
+}
+
+#[test]
+fn nan_and_infinite_amounts() {
+    let text = base_with("amount = 10", "amount = nan");
+    rejects(&text, "amount = nan", "nan", &["expected a finite number"]);
+    let text = base_with("value = 20", "value = inf");
+    rejects(&text, "value = inf", "inf", &["expected a finite number"]);
+}
+
+#[test]
+fn malformed_date() {
+    let text = base_with("date = \"2026-Q1\"", "date = \"2026-Q5\"");
+    rejects(
+        &text,
+        "2026-Q5",
+        "\"2026-Q5\"",
+        &["malformed date `2026-Q5`", "Q1 to Q4"],
+    );
+    let text = base_with("date = \"2026-Q1\"", "date = \"soon\"");
+    rejects(
+        &text,
+        "\"soon\"",
+        "\"soon\"",
+        &["malformed date", "2026-Q1"],
+    );
+}
+
+#[test]
+fn date_outside_the_horizon() {
+    let text = base_with("date = \"2026-Q1\"", "date = \"2031-Q1\"");
+    rejects(&text, "2031-Q1", "\"2031-Q1\"", &["outside the horizon"]);
+}
+
+#[test]
+fn horizon_end_before_start() {
+    let text = base_with("end = \"2030-Q4\"", "end = \"2023-Q4\"");
+    rejects(
+        &text,
+        "end = \"2023-Q4\"",
+        "\"2023-Q4\"",
+        &["ends", "before it starts"],
+    );
+}
+
+#[test]
+fn revenue_share_until_before_start() {
+    let text = base_with(
+        "[[milestone]]",
+        "[[flow]]\nid = \"share\"\nkind = \"revenue_share\"\nfrom = \"lab\"\nto = \"inv\"\nrate = 0.2\nstart = \"2027\"\nuntil = \"2026\"\n\n[[milestone]]",
+    );
+    rejects(
+        &text,
+        "until = \"2026\"",
+        "until",
+        &["ends", "before it starts"],
+    );
+}
+
+#[test]
+fn negative_standard_deviation() {
+    let text = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = { dist = \"normal\", mean = 0.5, sd = -0.1 }",
+    );
+    rejects(
+        &text,
+        "sd = -0.1",
+        "{",
+        &["invalid normal distribution", "`sd` must be >= 0"],
+    );
+}
+
+#[test]
+fn uniform_low_not_below_high() {
+    let text = base_with("low = 10, high = 30", "low = 30, high = 10");
+    rejects(&text, "low = 30", "{", &["uniform needs low < high"]);
+}
+
+#[test]
+fn interval_with_low_not_below_high() {
+    let text = base_with("growth = \"0.2 to 0.8\"", "growth = \"0.8 to 0.2\"");
+    rejects(&text, "0.8 to 0.2", "\"0.8 to 0.2\"", &["needs A < B"]);
+}
+
+#[test]
+fn lognormal_interval_with_non_positive_end() {
+    let text = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = { dist = \"lognormal\", low = -1, high = 3 }",
+    );
+    rejects(
+        &text,
+        "dist = \"lognormal\"",
+        "{",
+        &["lognormal interval needs both ends > 0"],
+    );
+}
+
+#[test]
+fn non_positive_beta_shapes() {
+    let text = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = { dist = \"beta\", alpha = 0, beta = 2 }",
+    );
+    rejects(&text, "dist = \"beta\"", "{", &["beta shapes must be > 0"]);
+}
+
+#[test]
+fn probability_outside_unit_interval() {
+    let text = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = 0.5\nflip = { dist = \"bernoulli\", p = 1.5 }",
+    );
+    rejects(
+        &text,
+        "bernoulli",
+        "{",
+        &["probability must be between 0 and 1"],
+    );
+    let text = base_with("margin = 0.3", "margin = 1.3");
+    rejects(
+        &text,
+        "margin = 1.3",
+        "1.3",
+        &["expected a number between 0 and 1"],
+    );
+}
+
+fn with_correlation(matrix: &str) -> String {
+    base_with(
+        "[valuation]",
+        &format!(
+            "[correlation]\nparams = [\"growth\", \"multiple\"]\nmatrix = {matrix}\n\n[valuation]"
+        ),
+    )
+}
+
+#[test]
+fn correlation_matrix_valid() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &with_correlation("[[1, 0.5], [0.5, 1]]"));
+    cfsim().arg("validate").arg(&p).assert().success();
+}
+
+#[test]
+fn correlation_not_symmetric() {
+    let text = with_correlation("[[1, 0.5], [0.4, 1]]");
+    rejects(&text, "matrix =", "0.5", &["not symmetric"]);
+}
+
+#[test]
+fn correlation_entry_outside_range() {
+    let text = with_correlation("[[1, 1.5], [1.5, 1]]");
+    rejects(&text, "matrix =", "1.5", &["between -1 and 1"]);
+}
+
+#[test]
+fn correlation_not_positive_semi_definite() {
+    let text = base_with(
+        "[valuation]",
+        "[params.third]\ndist = \"uniform\"\nlow = 0\nhigh = 1\n\n[correlation]\nparams = [\"growth\", \"multiple\", \"third\"]\nmatrix = [[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]\n\n[valuation]",
+    );
+    rejects(&text, "matrix =", "[[", &["not positive semi-definite"]);
+}
+
+#[test]
+fn condition_syntax_error_points_inside_the_expression() {
+    let text = base_with("revenue >= 30", "revenue >> 30");
+    rejects(
+        &text,
+        "revenue >> 30",
+        "> 30",
+        &["expected a number or a param name"],
+    );
+    let text = base_with(
+        "reached(agi) or revenue >= 30",
+        "reached(agi) or (revenue >= 30",
+    );
+    // The `)` is missing at the end of the expression, just before the closing quote.
+    let line = line_of(&text, "(revenue >= 30", 0);
+    rejects_at(
+        &text,
+        line,
+        "when = \"reached(agi) or (revenue >= 30".len() + 1,
+        &["expected `)`"],
+    );
+}
+
+#[test]
+fn tranche_window_ending_before_it_starts() {
+    let text = base_with("until = \"2028-Q4\"", "until = \"2026-Q1\"");
+    rejects(
+        &text,
+        "until = \"2026-Q1\"",
+        "until",
+        &["tranche window ends", "before it starts"],
+    );
+}
+
+#[test]
+fn cycle_of_extends() {
+    let dir = Dir::new();
+    dir.file("a.toml", "extends = \"b.toml\"\n");
+    dir.file("b.toml", "extends = \"a.toml\"\n");
+    let out = cfsim()
+        .arg("validate")
+        .arg(dir.path().join("a.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("b.toml:1:11: cycle of extends: a.toml -> b.toml -> a.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn extends_merges_by_id_and_removes() {
+    let dir = Dir::new();
+    dir.file("base.toml", BASE);
+    let child = dir.file(
+        "child.toml",
+        "extends = \"base.toml\"\nremove = [\"opex\"]\n[params]\ngrowth = 0.5\n[[flow]]\nid = \"cloud\"\nvalue = 30\n",
+    );
+    let out = cfsim()
+        .args(["graph", "--format", "text"])
+        .arg(&child)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("child: 3 entities, 3 flows"), "{text}");
+    assert!(!text.contains("opex"), "{text}");
+    let bad = dir.file("bad.toml", "extends = \"base.toml\"\nremove = [\"opx\"]\n");
+    let out = cfsim().arg("validate").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:2:11: remove: no entity, flow or milestone `opx`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `opex`"), "{err}");
+}
+
+#[test]
+fn set_of_an_unknown_param() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let out = cfsim()
+        .arg("validate")
+        .arg(&p)
+        .args(["--set", "grwth=0.3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.starts_with("--set:1:1: --set: unknown param `grwth`; did you mean `growth`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn set_with_a_bad_value() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let out = cfsim()
+        .arg("validate")
+        .arg(&p)
+        .args(["--set", "growth=5 to 1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.starts_with("--set:1:8: param `growth`: an interval `A to B` needs A < B"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains(": ") && !l.contains(" | "))
+            .count(),
+        1,
+        "no cascade: {err}"
+    );
+    let out = cfsim()
+        .arg("validate")
+        .arg(&p)
+        .args(["--set", "multiple=-3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("multiple: expected a number >= 0, got -3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--set:1:10: note: param `multiple` is defined here"),
+        "{err}"
+    );
+    let out = cfsim()
+        .arg("validate")
+        .arg(&p)
+        .args(["--set", "novalue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("name=value"));
+}
+
+#[test]
+fn set_overrides_a_param() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let out = cfsim()
+        .args(["graph", "--format", "text"])
+        .arg(&p)
+        .args(["--set", "growth=0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // No growth: 28 quarters of $4B a year is $28B.
+    assert!(
+        text.contains("customers -> lab") && text.contains("$28.0B"),
+        "{text}"
+    );
+}
+
+#[test]
+fn empty_file() {
+    let dir = Dir::new();
+    let p = dir.file("empty.toml", "");
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("empty.toml: empty scenario file"), "{err}");
+    let p = dir.file("comments.toml", "# only a comment\n");
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("comments.toml:1:1: empty scenario"));
+}
+
+#[test]
+fn file_that_is_not_utf8() {
+    let dir = Dir::new();
+    let p = dir.path().join("latin1.toml");
+    std::fs::write(&p, b"name = \"caf\xe9\"\n").unwrap();
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("latin1.toml:1:12: the file is not valid UTF-8 (byte 0xe9)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_and_directory() {
+    let dir = Dir::new();
+    let out = cfsim()
+        .arg("validate")
+        .arg(dir.path().join("nope.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("nope.toml: no such file"), "{err}");
+    let out = cfsim().arg("validate").arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("is a directory"), "{err}");
+}
+
+#[test]
+fn deeply_nested_input_neither_overflows_nor_hangs() {
+    let dir = Dir::new();
+    let deep_array = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_table = format!("x = {}1{}\n", "{a = ".repeat(50_000), "}".repeat(50_000));
+    let deep_condition = base_with(
+        "reached(agi) or revenue >= 30",
+        &format!("{}true{}", "(".repeat(50_000), ")".repeat(50_000)),
+    );
+    for (name, text) in [
+        ("a.toml", deep_array),
+        ("t.toml", deep_table),
+        ("c.toml", deep_condition),
+    ] {
+        let p = dir.file(name, &text);
+        let out = cfsim()
+            .arg("validate")
+            .arg(&p)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("overflow"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn very_large_file_is_read_quickly() {
+    let mut text = BASE.to_string();
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "\n[[entity]]\nid = \"e{i}\"\nroles = [\"other\"]\n"
+        ));
+    }
+    let dir = Dir::new();
+    let p = dir.file("big.toml", &text);
+    cfsim()
+        .arg("validate")
+        .arg(&p)
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success();
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    cfsim().arg("frobnicate").assert().code(2);
+    cfsim().args(["run"]).assert().code(2);
+    cfsim()
+        .args(["run", "x.toml", "--paths", "0"])
+        .assert()
+        .code(2);
+    cfsim().arg("--help").assert().success();
+    cfsim().args(["run", "--help"]).assert().success();
+}
+
+#[test]
+fn bad_input_leaves_no_output_files() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &base_with("amount = 10", "amount = -1"));
+    let out = dir.path().join("out");
+    cfsim()
+        .arg("run")
+        .arg(&p)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    assert!(!out.exists());
+}
