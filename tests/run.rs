@@ -1,0 +1,104 @@
+//! `cfsim run` end to end: the table, summary.json's schema, periods.csv, atomic outputs.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+#[test]
+fn run_prints_the_answers_and_writes_the_documented_files() {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let run = cfsim()
+        .arg("run")
+        .arg(&baseline)
+        .args(["--paths", "20000", "--seed", "3", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for needle in [
+        "20000 paths, seed 3",
+        "P(revenue 2029 >= $100B)",
+        "P(default by 2030-Q4)",
+        "amazon_b",
+        "round-trip",
+        "Circularity",
+        "Throughput:",
+    ] {
+        assert!(stdout.contains(needle), "no `{needle}` in:\n{stdout}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["scenario"], "baseline");
+    assert_eq!(s["paths"], 20000);
+    assert_eq!(s["seed"], 3);
+    let p = s["target"]["probability"].as_f64().unwrap();
+    let ci = s["target"]["ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() <= p && p <= ci[1].as_f64().unwrap());
+    assert!(s["insolvency"]["probability"].is_number());
+    let b = s["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "amazon_b")
+        .unwrap();
+    assert!(b["release_probability"].is_number() && b["conditional"] == true);
+    for inv in s["investors"].as_array().unwrap() {
+        for key in ["invested", "received", "round_trip", "net_position"] {
+            for stat in ["mean", "p5", "p50", "p95"] {
+                assert!(inv[key][stat].is_number(), "{key}.{stat} of {}", inv["id"]);
+            }
+        }
+    }
+    assert!(s["circularity"]["mean"].is_number());
+    let csv = std::fs::read_to_string(out.join("periods.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 29);
+    assert!(csv.starts_with("period,cash_mean,"));
+    assert!(csv.lines().nth(1).unwrap().starts_with("2024-Q1,"));
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn quiet_prints_nothing_and_default_output_folder_is_named_after_the_scenario() {
+    let dir = Dir::new();
+    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
+    let run = cfsim()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&closed)
+        .args(["--paths", "1000", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(run.stdout.is_empty());
+    assert!(dir.path().join("output/closed-form/summary.json").exists());
+}
+
+#[test]
+fn an_unwritable_output_folder_fails_with_exit_1() {
+    let dir = Dir::new();
+    let blocker = dir.file("file", "x");
+    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
+    let run = cfsim()
+        .arg("run")
+        .arg(&closed)
+        .args(["--paths", "100", "--out"])
+        .arg(blocker.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: cannot create output folder"));
+}

@@ -1,0 +1,137 @@
+//! The shipped scenarios: valid, cited, with the cycles the articles describe.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn shipped() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let files = shipped();
+    assert!(files.len() >= 6, "{files:?}");
+    let out = cfsim().arg("validate").args(&files).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+    for name in [
+        "baseline",
+        "all-upfront",
+        "consumption-linked",
+        "talks-dec-2025",
+        "no-round",
+        "closed-form",
+    ] {
+        assert!(
+            stdout.contains(&format!(": ok: {name}: ")),
+            "{name} missing:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn baseline_graph_lists_the_three_round_trips_with_volumes() {
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let out = cfsim()
+        .args(["graph", "--format", "text"])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for cycle in [
+        "amazon -> openai -> amazon  $50.0B",
+        "nvidia -> openai -> nvidia  $30.0B",
+        "microsoft -> openai -> microsoft  $13.0B",
+    ] {
+        assert!(text.contains(cycle), "no `{cycle}` in:\n{text}");
+    }
+    let dot = cfsim()
+        .args(["graph", "--format", "dot"])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(
+        dot.starts_with("digraph \"baseline\" {") && dot.trim_end().ends_with('}'),
+        "{dot}"
+    );
+    assert!(dot.contains("\"amazon\" -> \"openai\" [label=\"amazon_equity: equity\\n$50.0B ($35.0B conditional)\", style=dashed]"), "{dot}");
+    assert!(
+        dot.contains("shape=doubleoctagon"),
+        "the company is styled apart"
+    );
+}
+
+#[test]
+fn every_number_in_the_baseline_cites_a_fact_or_is_an_assumption() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml"),
+    )
+    .unwrap();
+    let mut in_params = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_params = line == "[params]";
+        }
+        if in_params && line.contains(" = {") {
+            let cited =
+                line.contains("source = ")
+                    && (line.contains("ASSUMPTION")
+                        || line.contains("outside")
+                        || line.chars().collect::<Vec<_>>().windows(3).any(|w| {
+                            w[0] == 'F' && w[1].is_ascii_digit() && w[2].is_ascii_digit()
+                        }));
+            assert!(cited, "param without a fact id or ASSUMPTION: {line}");
+        }
+    }
+}
+
+#[test]
+fn alternatives_run_end_to_end() {
+    let dir = Dir::new();
+    for name in [
+        "all-upfront",
+        "consumption-linked",
+        "talks-dec-2025",
+        "no-round",
+    ] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let out = dir.path().join(name);
+        let run = cfsim()
+            .arg("run")
+            .arg(&file)
+            .args(["--paths", "4000", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(stdout.contains("P(revenue 2029 >= $100B)"), "{stdout}");
+        assert!(stdout.contains("Throughput:"), "{stdout}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["scenario"], name);
+        assert!(out.join("periods.csv").exists());
+    }
+}
