@@ -124,13 +124,26 @@ impl Store {
 }
 
 /// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Sketch {
     negative: Store,
     zero: u64,
     positive: Store,
-    min: Option<f64>,
-    max: Option<f64>,
+    /// Smallest and largest values (+inf and -inf when empty).
+    min: f64,
+    max: f64,
+}
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch {
+            negative: Store::default(),
+            zero: 0,
+            positive: Store::default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
 }
 
 /// Bucket of a positive magnitude: its exponent and top mantissa bits.
@@ -153,8 +166,8 @@ impl Sketch {
         if !x.is_finite() {
             return;
         }
-        self.min = Some(self.min.map_or(x, |m| m.min(x)));
-        self.max = Some(self.max.map_or(x, |m| m.max(x)));
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
         let a = x.abs();
         if a < MIN_MAGNITUDE {
             self.zero += 1;
@@ -173,14 +186,8 @@ impl Sketch {
         self.negative.merge(&o.negative);
         self.positive.merge(&o.positive);
         self.zero += o.zero;
-        self.min = match (self.min, o.min) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.max = match (self.max, o.max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
     }
 
     /// Number of values.
@@ -213,14 +220,11 @@ impl Sketch {
                 return self.clamp(value(self.positive.offset + i as i32));
             }
         }
-        self.max.unwrap_or(f64::NAN)
+        self.max
     }
 
     fn clamp(&self, v: f64) -> f64 {
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => v.clamp(lo, hi),
-            _ => v,
-        }
+        v.clamp(self.min, self.max)
     }
 }
 

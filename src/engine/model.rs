@@ -20,6 +20,19 @@ pub struct QuantityC {
     pub per_period: bool,
     /// Stream key (hash of its name).
     pub key: u64,
+    /// Precomputed inverse CDF when the exact one is costly.
+    pub table: Option<crate::dist::QuantileTable>,
+}
+
+impl QuantityC {
+    /// The value at probability `u`.
+    #[inline]
+    pub fn quantile(&self, u: f64) -> f64 {
+        match &self.table {
+            Some(t) => t.quantile(&self.dist, u),
+            None => self.dist.quantile(u),
+        }
+    }
 }
 
 /// A revenue process.
@@ -179,6 +192,8 @@ pub struct Model {
     pub margin: Vec<Option<Value>>,
     /// True for equity flows (and the rescue flow).
     pub is_equity: Vec<bool>,
+    /// Flows that count as the company's costs: all its payments except equity.
+    pub company_costs: Vec<usize>,
     /// Entities reported as investors.
     pub investors: Vec<EntityId>,
     /// Opening stakes: entity, fraction, invested before the horizon.
@@ -210,6 +225,7 @@ impl Model {
                 dist: q.dist,
                 per_period: q.per_period,
                 key: name_key(&q.name),
+                table: crate::dist::QuantileTable::for_dist(&q.dist),
             })
             .collect();
         let per_path = (0..quantities.len())
@@ -493,6 +509,9 @@ impl Model {
             rescue,
             from_company,
             margin,
+            company_costs: (0..flows)
+                .filter(|&f| !is_equity[f] && s.flows[f].from == s.company)
+                .collect(),
             is_equity,
             investors,
             opening,

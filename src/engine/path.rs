@@ -251,7 +251,7 @@ impl PathState {
             }
         }
         for &q in &m.per_path {
-            self.draws[q] = m.quantities[q].dist.quantile(self.draws[q]);
+            self.draws[q] = m.quantities[q].quantile(self.draws[q]);
         }
         for (k, &q) in m.per_period.iter().enumerate() {
             self.pp_streams[k] = stream(seed, path, m.quantities[q].key);
@@ -301,7 +301,7 @@ impl PathState {
             self.flow_period.iter_mut().for_each(|x| *x = 0.0);
             for (k, &q) in m.per_period.iter().enumerate() {
                 let u = uniform(&mut self.pp_streams[k]);
-                self.draws[q] = m.quantities[q].dist.quantile(u);
+                self.draws[q] = m.quantities[q].quantile(u);
             }
             let alive = self.out.default_period.is_none();
             if alive {
@@ -378,12 +378,7 @@ impl PathState {
             }
             // Records.
             let revenue: f64 = m.company_revenues.iter().map(|&k| self.rev_amount[k]).sum();
-            let mut costs = 0.0;
-            for f in 0..m.flows {
-                if !m.is_equity[f] && m.from_company[f] && m.scenario.flows[f].from == company {
-                    costs += self.flow_period[f];
-                }
-            }
+            let costs: f64 = m.company_costs.iter().map(|&f| self.flow_period[f]).sum();
             self.out.cash[p] = self.cash[company];
             self.out.revenue[p] = revenue;
             self.out.costs[p] = costs;
