@@ -584,3 +584,21 @@ fn bad_input_leaves_no_output_files() {
         .code(2);
     assert!(!out.exists());
 }
+
+#[test]
+fn an_invalid_entity_does_not_make_its_references_errors_too() {
+    let text = base_with(
+        "roles = [\"investor\", \"cloud\"]",
+        "roles = [\"investr\", \"cloud\"]",
+    );
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &text);
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("unknown role `investr`; did you mean `investor`?"),
+        "{err}"
+    );
+    assert!(!err.contains("unknown entity `inv`"), "cascade: {err}");
+}

@@ -95,11 +95,13 @@ pub(super) fn build(
         .opt("milestone")
         .and_then(|n| b.list(n, "milestone"))
         .unwrap_or_default();
-    let mut entities: Vec<Entity> = entity_nodes
-        .unwrap_or_default()
+    let entity_nodes = entity_nodes.unwrap_or_default();
+    // Ids as written, so references to an entity that failed validation are not reported too.
+    let written_ids: Vec<String> = entity_nodes
         .iter()
-        .filter_map(|n| b.entity(n))
+        .map(|n| b.peek_id(n, "entity"))
         .collect();
+    let mut entities: Vec<Entity> = entity_nodes.iter().filter_map(|n| b.entity(n)).collect();
     entities.push(Entity {
         id: WORLD.to_string(),
         name: "Outside world".to_string(),
@@ -110,7 +112,12 @@ pub(super) fn build(
         source: None,
         span: top,
     });
-    b.entity_ids = entities.iter().map(|e| e.id.clone()).collect();
+    b.entity_ids = if entities.len() == written_ids.len() + 1 {
+        entities.iter().map(|e| e.id.clone()).collect()
+    } else {
+        // Some entity failed: the build fails anyway, indices no longer matter.
+        written_ids.into_iter().chain([WORLD.to_string()]).collect()
+    };
     let company = b.company(&mut f, &entities);
     // Ids first, so conditions and pass-throughs may refer to flows and milestones defined later.
     let flow_nodes = flow_nodes.unwrap_or_default();
