@@ -74,6 +74,12 @@ pub struct SimOptions {
     /// Print nothing on stdout and no progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not draw the PNG charts.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Also write the charts as SVG.
+    #[arg(long, conflicts_with = "no_charts")]
+    pub svg: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -180,6 +186,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 &dir.join("periods.csv"),
                 report::periods_csv(&summary).as_bytes(),
             )?;
+            let charts = if opts.no_charts {
+                Vec::new()
+            } else {
+                report::charts::write_all(&summary, &dir, opts.svg)?
+            };
             if !opts.quiet {
                 let throughput = Some((
                     result.throughput(),
@@ -189,8 +200,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let text = report::table(&summary, throughput);
                 out.write_all(text.as_bytes())
                     .map_err(anyhow::Error::from)?;
-                writeln!(out, "Wrote {}/summary.json and periods.csv", dir.display())
-                    .map_err(anyhow::Error::from)?;
+                let charts = if charts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} charts", charts.len())
+                };
+                writeln!(
+                    out,
+                    "Wrote {}/summary.json, periods.csv{charts}",
+                    dir.display()
+                )
+                .map_err(anyhow::Error::from)?;
             }
             Ok(())
         }

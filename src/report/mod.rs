@@ -3,6 +3,7 @@
 //! Renderers return bytes or strings and never touch files; [`write_atomic`] is the only
 //! writer, so a failure never leaves a half-written output.
 
+pub mod charts;
 pub mod summary;
 
 use std::fmt::Write as _;

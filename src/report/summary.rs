@@ -24,6 +24,8 @@ pub struct Summary {
     pub unit: Unit,
     /// Period grid.
     pub horizon: HorizonInfo,
+    /// Entities of the graph (the outside world included).
+    pub entities: Vec<EntityInfo>,
     /// Revenue target, when the scenario sets one.
     pub target: Option<TargetSummary>,
     /// Insolvency (default after any rescue).
@@ -72,6 +74,21 @@ pub struct Unit {
     pub scale: String,
 }
 
+/// An entity.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntityInfo {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Outside world (a market or the built-in `world`).
+    pub external: bool,
+    /// True for the company.
+    pub company: bool,
+}
+
 /// The period grid.
 #[derive(Clone, Debug, Serialize)]
 pub struct HorizonInfo {
@@ -83,6 +100,8 @@ pub struct HorizonInfo {
     pub step: String,
     /// Number of periods.
     pub periods: usize,
+    /// Years in one period (0.25 for quarters).
+    pub years_per_period: f64,
 }
 
 /// The revenue target.
@@ -98,6 +117,8 @@ pub struct TargetSummary {
     pub ci95: [f64; 2],
     /// Distribution of revenue in the target year.
     pub revenue_in_year: StatSummary,
+    /// Its 1st to 99th percentiles, for the distribution chart.
+    pub revenue_percentiles: Vec<f64>,
 }
 
 /// Insolvency.
@@ -239,6 +260,8 @@ pub struct ParamSummary {
 pub struct PeriodsSummary {
     /// Period labels.
     pub labels: Vec<String>,
+    /// Start of each period as a fractional calendar year (2026.25 is 2026-04).
+    pub start_year: Vec<f64>,
     /// Company cash at the end of each period.
     pub cash: Vec<StatSummary>,
     /// Company revenue in each period.
@@ -430,7 +453,20 @@ impl Summary {
                 end: h.label(p - 1),
                 step: h.step.name().to_string(),
                 periods: p,
+                years_per_period: h.step.years(),
             },
+            entities: s
+                .entities
+                .iter()
+                .enumerate()
+                .map(|(i, e)| EntityInfo {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    roles: e.roles.iter().map(|r| r.name().to_string()).collect(),
+                    external: e.external,
+                    company: i == s.company,
+                })
+                .collect(),
             target: s.target.map(|t| {
                 let prop = wilson(a.target_hits, n);
                 TargetSummary {
@@ -439,6 +475,9 @@ impl Summary {
                     probability: prop.probability,
                     ci95: prop.ci95,
                     revenue_in_year: stat(&a.target_revenue),
+                    revenue_percentiles: (1..100)
+                        .map(|q| a.target_revenue.sketch.quantile(q as f64 / 100.0))
+                        .collect(),
                 }
             }),
             insolvency: InsolvencySummary {
@@ -474,6 +513,9 @@ impl Summary {
                 .collect(),
             periods: PeriodsSummary {
                 labels: (0..p).map(label).collect(),
+                start_year: (0..p)
+                    .map(|i| h.period_start(i).as_year_fraction())
+                    .collect(),
                 cash: a.cash.iter().map(stat).collect(),
                 revenue: a.revenue.iter().map(stat).collect(),
                 costs: a.costs.iter().map(stat).collect(),

@@ -1,0 +1,281 @@
+//! What each chart plots, prepared from the [`Summary`] alone, so the numbers drawn can be
+//! tested against `summary.json` without looking at pixels.
+
+use crate::report::Summary;
+use crate::stats::StatSummary;
+
+/// Bands of a series over time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bands {
+    /// Middle of each period, as a fractional calendar year.
+    pub x: Vec<f64>,
+    /// 5th, 25th, 50th, 75th and 95th percentiles per period.
+    pub p5: Vec<f64>,
+    pub p25: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p75: Vec<f64>,
+    pub p95: Vec<f64>,
+}
+
+impl Bands {
+    fn new(s: &Summary, series: &[StatSummary], scale: f64) -> Bands {
+        let half = s.horizon.years_per_period / 2.0;
+        let pick = |f: fn(&StatSummary) -> f64| series.iter().map(|x| f(x) * scale).collect();
+        Bands {
+            x: s.periods.start_year.iter().map(|y| y + half).collect(),
+            p5: pick(|x| x.p5),
+            p25: pick(|x| x.p25),
+            p50: pick(|x| x.p50),
+            p75: pick(|x| x.p75),
+            p95: pick(|x| x.p95),
+        }
+    }
+
+    /// Smallest and largest value drawn.
+    pub fn range(&self) -> (f64, f64) {
+        let lo = self.p5.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.p95.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    }
+}
+
+/// `cash.png`: company cash with bands, and P(insolvent by then).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CashChart {
+    pub cash: Bands,
+    /// P(defaulted by the end of each period).
+    pub insolvent_by: Vec<f64>,
+}
+
+/// The revenue target as drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetMark {
+    pub year: i32,
+    pub revenue: f64,
+    pub probability: f64,
+    pub ci95: [f64; 2],
+}
+
+/// `revenue.png`: annualised revenue with bands and the target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevenueChart {
+    /// Revenue per period divided by the period length.
+    pub revenue: Bands,
+    pub target: Option<TargetMark>,
+}
+
+/// `target.png`: the distribution of target-year revenue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetChart {
+    pub target: TargetMark,
+    /// Points (revenue, P(revenue <= x)) of the CDF, from the 1st to the 99th percentile.
+    pub cdf: Vec<(f64, f64)>,
+    /// Histogram bins (low, high, density): 5% of the paths each, from the 5th to the 95th
+    /// percentile.
+    pub bins: Vec<(f64, f64, f64)>,
+    /// Median.
+    pub median: f64,
+}
+
+/// One row of `tranches.png`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrancheRow {
+    pub id: String,
+    pub investor: String,
+    pub probability: f64,
+    pub ci95: [f64; 2],
+    /// P(released in each calendar year).
+    pub by_year: Vec<(i32, f64)>,
+    pub lapsed: f64,
+    pub pending: f64,
+}
+
+/// One investor of `investors.png`: (p5, p50, p95) of each measure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvestorBars {
+    pub id: String,
+    pub invested: (f64, f64, f64),
+    pub received: (f64, f64, f64),
+    pub net_position: (f64, f64, f64),
+    /// Median round-trip ratio, when the investor put money in.
+    pub round_trip: Option<f64>,
+}
+
+/// A node of `flows.png`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowNode {
+    pub id: String,
+    pub name: String,
+    pub company: bool,
+    pub external: bool,
+    pub roles: Vec<String>,
+}
+
+/// An arrow of `flows.png`: all flows from one entity to another, added up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowArrow {
+    pub from: usize,
+    pub to: usize,
+    /// Sum of the flows' median totals over the horizon.
+    pub median: f64,
+    /// Flow ids.
+    pub flows: Vec<String>,
+    /// True when the arrow is a step of a cycle.
+    pub on_cycle: bool,
+}
+
+/// `flows.png`: the money-flow network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowsChart {
+    pub nodes: Vec<FlowNode>,
+    pub arrows: Vec<FlowArrow>,
+}
+
+/// The cash chart's data.
+pub fn cash(s: &Summary) -> CashChart {
+    CashChart {
+        cash: Bands::new(s, &s.periods.cash, 1.0),
+        insolvent_by: s.periods.insolvent_by.clone(),
+    }
+}
+
+fn target_mark(s: &Summary) -> Option<TargetMark> {
+    s.target.as_ref().map(|t| TargetMark {
+        year: t.year,
+        revenue: t.revenue,
+        probability: t.probability,
+        ci95: t.ci95,
+    })
+}
+
+/// The revenue chart's data.
+pub fn revenue(s: &Summary) -> RevenueChart {
+    RevenueChart {
+        revenue: Bands::new(s, &s.periods.revenue, 1.0 / s.horizon.years_per_period),
+        target: target_mark(s),
+    }
+}
+
+/// The target chart's data, when the scenario has a target.
+pub fn target(s: &Summary) -> Option<TargetChart> {
+    let t = s.target.as_ref()?;
+    let q = &t.revenue_percentiles;
+    let cdf = q
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x, (i + 1) as f64 / 100.0))
+        .collect();
+    // 18 bins of 5% of the paths each, from the 5th to the 95th percentile (`q[i]` is the
+    // (i + 1)th percentile).
+    let mut bins = Vec::new();
+    for k in 0..18 {
+        let (lo, hi) = (q[4 + 5 * k], q[9 + 5 * k]);
+        if hi > lo {
+            bins.push((lo, hi, 0.05 / (hi - lo)));
+        }
+    }
+    Some(TargetChart {
+        target: target_mark(s)?,
+        cdf,
+        bins,
+        median: t.revenue_in_year.p50,
+    })
+}
+
+/// The tranche chart's rows: conditional tranches, or all when none is conditional.
+pub fn tranches(s: &Summary) -> Vec<TrancheRow> {
+    let conditional: Vec<_> = s.tranches.iter().filter(|t| t.conditional).collect();
+    let shown = if conditional.is_empty() {
+        s.tranches.iter().collect()
+    } else {
+        conditional
+    };
+    shown
+        .into_iter()
+        .map(|t| {
+            let mut by_year: Vec<(i32, f64)> = Vec::new();
+            for (i, p) in t.release_by_period.iter().enumerate() {
+                let year = s.periods.start_year[i].floor() as i32;
+                match by_year.last_mut() {
+                    Some((y, acc)) if *y == year => *acc += p,
+                    _ => by_year.push((year, *p)),
+                }
+            }
+            TrancheRow {
+                id: t.id.clone(),
+                investor: t.investor.clone(),
+                probability: t.release_probability,
+                ci95: t.ci95,
+                by_year,
+                lapsed: t.lapsed_probability,
+                pending: t.pending_probability,
+            }
+        })
+        .collect()
+}
+
+/// The investor chart's bars.
+pub fn investors(s: &Summary) -> Vec<InvestorBars> {
+    let t = |x: &StatSummary| (x.p5, x.p50, x.p95);
+    s.investors
+        .iter()
+        .map(|i| InvestorBars {
+            id: i.id.clone(),
+            invested: t(&i.invested),
+            received: t(&i.received),
+            net_position: t(&i.net_position),
+            round_trip: (i.round_trip.count > 0).then_some(i.round_trip.p50),
+        })
+        .collect()
+}
+
+/// The network chart's nodes and arrows (flows with a zero median are left out).
+pub fn flows(s: &Summary) -> FlowsChart {
+    let used: Vec<bool> = s
+        .entities
+        .iter()
+        .map(|e| s.flows.iter().any(|f| f.from == e.id || f.to == e.id))
+        .collect();
+    let nodes: Vec<FlowNode> = s
+        .entities
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(e, _)| FlowNode {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            company: e.company,
+            external: e.external,
+            roles: e.roles.clone(),
+        })
+        .collect();
+    let node_of = |id: &str| nodes.iter().position(|n| n.id == id);
+    let mut arrows: Vec<FlowArrow> = Vec::new();
+    for f in &s.flows {
+        let (Some(a), Some(b)) = (node_of(&f.from), node_of(&f.to)) else {
+            continue;
+        };
+        if f.total.p50 <= 0.0 {
+            continue;
+        }
+        let on_cycle = s
+            .cycles
+            .iter()
+            .any(|c| c.flows.iter().any(|step| step.contains(&f.id)));
+        match arrows.iter_mut().find(|x| x.from == a && x.to == b) {
+            Some(x) => {
+                x.median += f.total.p50;
+                x.flows.push(f.id.clone());
+                x.on_cycle |= on_cycle;
+            }
+            None => arrows.push(FlowArrow {
+                from: a,
+                to: b,
+                median: f.total.p50,
+                flows: vec![f.id.clone()],
+                on_cycle,
+            }),
+        }
+    }
+    FlowsChart { nodes, arrows }
+}

@@ -1,0 +1,918 @@
+//! PNG (and SVG) charts for reports: cash, revenue, target, tranches, investors, flows.
+//!
+//! Data preparation lives in [`data`] and reads only the summary; this module draws it. Text is
+//! rendered from the DejaVu Sans font shipped in the binary (no system fonts), colours come from
+//! the Okabe-Ito colour-blind-safe palette, and every chart carries the scenario name in its
+//! title and the seed, path count and cfsim version in its footer.
+
+pub mod data;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{Context as _, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::format::{money, percent};
+use crate::report::Summary;
+
+/// Default size, legible at half-page width.
+pub const SIZE: (u32, u32) = (1600, 1000);
+
+/// The chart files, in the order they are written.
+pub const NAMES: [&str; 6] = [
+    "cash",
+    "revenue",
+    "target",
+    "tranches",
+    "investors",
+    "flows",
+];
+
+// Okabe-Ito palette.
+const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
+const SKY: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
+const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
+const YELLOW: RGBColor = RGBColor(0xF0, 0xE4, 0x42);
+const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
+const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
+const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
+const GREY: RGBColor = RGBColor(0x99, 0x99, 0x99);
+const LIGHT: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+
+const FONT: &str = "sans-serif";
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font bytes ship inside the binary, so these cannot fail at run time.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+type Result<T = ()> = anyhow::Result<T>;
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// Writes every chart into `dir` as PNG, and as SVG too when `svg`; returns the files written.
+pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+    register_fonts();
+    let mut written = Vec::new();
+    for name in NAMES {
+        let png = dir.join(format!("{name}.png"));
+        let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
+        {
+            let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+            let drawn = draw(name, s, &root).and_then(|_| root.present().map_err(err));
+            if let Err(e) = drawn {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.context(format!("cannot draw {}", png.display())));
+            }
+        }
+        std::fs::rename(&tmp, &png).with_context(|| format!("cannot write {}", png.display()))?;
+        written.push(png);
+        if svg {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+                draw(name, s, &root)?;
+                root.present().map_err(err)?;
+            }
+            let path = dir.join(format!("{name}.svg"));
+            crate::report::write_atomic(&path, text.as_bytes())?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn draw<DB: DrawingBackend>(name: &str, s: &Summary, root: &DrawingArea<DB, Shift>) -> Result {
+    root.fill(&WHITE).map_err(err)?;
+    let title = match name {
+        "cash" => "Company cash",
+        "revenue" => "Annualised revenue",
+        "target" => "Revenue in the target year",
+        "tranches" => "Equity tranches: release probability and timing",
+        "investors" => "Investors: money in, money back, net position",
+        _ => "Money-flow network",
+    };
+    let (top, rest) = root.split_vertically(70);
+    top.draw(&Text::new(
+        format!("{}: {title}", s.scenario),
+        (30, 18),
+        (FONT, 38, FontStyle::Bold).into_font().color(&INK),
+    ))
+    .map_err(err)?;
+    let (body, footer) = rest.split_vertically(SIZE.1 as i32 - 70 - 40);
+    footer
+        .draw(&Text::new(
+            format!(
+                "seed {} | {} paths | cfsim {} | {} | amounts in {}{}",
+                s.seed,
+                crate::report::thousands(s.paths),
+                s.cfsim_version,
+                s.file,
+                s.unit.currency,
+                s.unit.scale
+            ),
+            (30, 8),
+            (FONT, 20).into_font().color(&GREY),
+        ))
+        .map_err(err)?;
+    match name {
+        "cash" => cash(s, &body),
+        "revenue" => revenue(s, &body),
+        "target" => target(s, &body),
+        "tranches" => tranches(s, &body),
+        "investors" => investors(s, &body),
+        _ => flows(s, &body),
+    }
+}
+
+fn m(s: &Summary, x: f64) -> String {
+    money(x, &s.unit.currency, &s.unit.scale)
+}
+
+fn axis_font() -> TextStyle<'static> {
+    (FONT, 24).into_font().color(&INK)
+}
+
+fn label_font() -> TextStyle<'static> {
+    (FONT, 26).into_font().color(&INK)
+}
+
+fn year_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    let span = (hi - lo).max(1e-9);
+    (lo - 0.05 * span, hi + 0.08 * span)
+}
+
+fn band_polygon(x: &[f64], lo: &[f64], hi: &[f64]) -> Vec<(f64, f64)> {
+    x.iter()
+        .zip(hi)
+        .map(|(a, b)| (*a, *b))
+        .chain(x.iter().zip(lo).rev().map(|(a, b)| (*a, *b)))
+        .collect()
+}
+
+fn x_range(s: &Summary) -> (f64, f64) {
+    let first = s.periods.start_year[0];
+    let last = s.periods.start_year[s.periods.start_year.len() - 1] + s.horizon.years_per_period;
+    (first, last)
+}
+
+fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let d = data::cash(s);
+    let (lo, hi) = d.cash.range();
+    let (lo, hi) = padded(lo.min(0.0), hi.max(0.0));
+    let (x0, x1) = x_range(s);
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(120)
+        .right_y_label_area_size(150)
+        .build_cartesian_2d(x0..x1, lo..hi)
+        .map_err(err)?
+        .set_secondary_coord(x0..x1, 0.0..1.0);
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc("year")
+        .y_desc(format!("cash ({}{})", s.unit.currency, s.unit.scale))
+        .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
+        .x_label_formatter(&year_label)
+        .y_label_formatter(&|v| m(s, *v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("paths insolvent by then")
+        .y_label_formatter(&|v| percent(*v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    let b = &d.cash;
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&b.x, &b.p5, &b.p95),
+            BLUE.mix(0.15).filled(),
+        )))
+        .map_err(err)?
+        .label("5-95% of paths")
+        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], BLUE.mix(0.15).filled()));
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&b.x, &b.p25, &b.p75),
+            BLUE.mix(0.35).filled(),
+        )))
+        .map_err(err)?
+        .label("25-75% of paths")
+        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], BLUE.mix(0.35).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            b.x.iter().copied().zip(b.p50.iter().copied()),
+            BLUE.stroke_width(4),
+        ))
+        .map_err(err)?
+        .label("median")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], BLUE.stroke_width(4)));
+    chart
+        .draw_series(LineSeries::new(
+            vec![(x0, 0.0), (x1, 0.0)],
+            INK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    chart
+        .draw_secondary_series(LineSeries::new(
+            b.x.iter().copied().zip(d.insolvent_by.iter().copied()),
+            VERMILLION.stroke_width(3),
+        ))
+        .map_err(err)?
+        .label("insolvent by then (right axis)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], VERMILLION.stroke_width(3)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(LIGHT)
+        .label_font(axis_font())
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let d = data::revenue(s);
+    let (_, hi) = d.revenue.range();
+    let hi = d.target.as_ref().map_or(hi, |t| hi.max(t.revenue));
+    let (_, hi) = padded(0.0, hi);
+    let (x0, x1) = x_range(s);
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .margin_right(60)
+        .x_label_area_size(60)
+        .y_label_area_size(130)
+        .build_cartesian_2d(x0..x1, 0.0..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc("year")
+        .y_desc(format!(
+            "revenue, annualised ({}{} a year)",
+            s.unit.currency, s.unit.scale
+        ))
+        .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
+        .x_label_formatter(&year_label)
+        .y_label_formatter(&|v| m(s, *v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    let b = &d.revenue;
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&b.x, &b.p5, &b.p95),
+            GREEN.mix(0.15).filled(),
+        )))
+        .map_err(err)?
+        .label("5-95% of paths")
+        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], GREEN.mix(0.15).filled()));
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&b.x, &b.p25, &b.p75),
+            GREEN.mix(0.35).filled(),
+        )))
+        .map_err(err)?
+        .label("25-75% of paths")
+        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], GREEN.mix(0.35).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            b.x.iter().copied().zip(b.p50.iter().copied()),
+            GREEN.stroke_width(4),
+        ))
+        .map_err(err)?
+        .label("median")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], GREEN.stroke_width(4)));
+    if let Some(t) = &d.target {
+        let (ty0, ty1) = (t.year as f64, t.year as f64 + 1.0);
+        chart
+            .draw_series(LineSeries::new(
+                vec![(ty0, t.revenue), (ty1, t.revenue)],
+                VERMILLION.stroke_width(5),
+            ))
+            .map_err(err)?
+            .label(format!("target: {} in {}", m(s, t.revenue), t.year))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 30, y)], VERMILLION.stroke_width(5))
+            });
+        let text = format!(
+            "P(revenue {} >= {}) = {} [{}, {}]",
+            t.year,
+            m(s, t.revenue),
+            percent(t.probability),
+            percent(t.ci95[0]),
+            percent(t.ci95[1])
+        );
+        let (bx, by) = area.get_base_pixel();
+        let anchor = chart.backend_coord(&(ty0, t.revenue));
+        let anchor = (anchor.0 - bx, anchor.1 - by);
+        let style = (FONT, 26, FontStyle::Bold).into_font().color(&VERMILLION);
+        let (w, _) = area.estimate_text_size(&text, &style).map_err(err)?;
+        let x = (anchor.0 - w as i32 / 2).clamp(10, area.dim_in_pixel().0 as i32 - w as i32 - 10);
+        area.draw(&Text::new(text, (x, anchor.1 - 44), style))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(LIGHT)
+        .label_font(axis_font())
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn target<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let Some(d) = data::target(s) else {
+        return message(area, "This scenario sets no revenue target.");
+    };
+    let t = &d.target;
+    let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
+    let x_hi = d.cdf.last().map_or(t.revenue, |p| p.0).max(t.revenue * 1.1);
+    let x_lo = d
+        .cdf
+        .first()
+        .map_or(0.0, |p| p.0)
+        .min(t.revenue * 0.9)
+        .max(0.0);
+    let (x_lo, x_hi) = padded(x_lo, x_hi);
+    let x_lo = x_lo.max(0.0);
+    let y_hi = d.bins.iter().map(|b| b.2).fold(0.0, f64::max) * 1.15;
+    let mut hist = ChartBuilder::on(&left)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(110)
+        .caption(
+            "distribution over paths",
+            (FONT, 28).into_font().color(&INK),
+        )
+        .build_cartesian_2d(x_lo..x_hi, 0.0..y_hi.max(1e-9))
+        .map_err(err)?;
+    hist.configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc(format!(
+            "revenue in {} ({}{})",
+            t.year, s.unit.currency, s.unit.scale
+        ))
+        .y_desc("share of paths per unit")
+        .x_labels(6)
+        .x_label_formatter(&|v| m(s, *v))
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    hist.draw_series(d.bins.iter().map(|&(lo, hi, dens)| {
+        let color = if lo >= t.revenue { GREEN } else { SKY };
+        Rectangle::new([(lo, 0.0), (hi, dens)], color.mix(0.8).filled())
+    }))
+    .map_err(err)?;
+    hist.draw_series(LineSeries::new(
+        vec![(t.revenue, 0.0), (t.revenue, y_hi)],
+        VERMILLION.stroke_width(4),
+    ))
+    .map_err(err)?;
+    let mut cdf = ChartBuilder::on(&right)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(110)
+        .caption(
+            "cumulative distribution",
+            (FONT, 28).into_font().color(&INK),
+        )
+        .build_cartesian_2d(x_lo..x_hi, 0.0..1.0)
+        .map_err(err)?;
+    cdf.configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc(format!(
+            "revenue in {} ({}{})",
+            t.year, s.unit.currency, s.unit.scale
+        ))
+        .y_desc("P(revenue <= x)")
+        .x_labels(6)
+        .x_label_formatter(&|v| m(s, *v))
+        .y_label_formatter(&|v| percent(*v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    cdf.draw_series(LineSeries::new(d.cdf.iter().copied(), BLUE.stroke_width(4)))
+        .map_err(err)?;
+    cdf.draw_series(LineSeries::new(
+        vec![(t.revenue, 0.0), (t.revenue, 1.0)],
+        VERMILLION.stroke_width(4),
+    ))
+    .map_err(err)?;
+    let text = [
+        format!("target {}", m(s, t.revenue)),
+        format!("P(>= target) = {}", percent(t.probability)),
+        format!(
+            "95% interval [{}, {}]",
+            percent(t.ci95[0]),
+            percent(t.ci95[1])
+        ),
+        format!("median {}", m(s, d.median)),
+    ];
+    // Bottom right of the CDF panel: below the curve once it has risen, clear of the target line.
+    let style = (FONT, 26, FontStyle::Bold).into_font().color(&VERMILLION);
+    let (pw, ph) = right.dim_in_pixel();
+    let widest = text
+        .iter()
+        .map(|l| right.estimate_text_size(l, &style).map(|s| s.0 as i32))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(err)?
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let (tx, ty) = (
+        pw as i32 - widest - 40,
+        ph as i32 - 100 - 34 * text.len() as i32,
+    );
+    right
+        .draw(&Rectangle::new(
+            [
+                (tx - 10, ty - 8),
+                (tx + widest + 10, ty + 34 * text.len() as i32 + 4),
+            ],
+            WHITE.mix(0.9).filled(),
+        ))
+        .map_err(err)?;
+    for (i, line) in text.iter().enumerate() {
+        right
+            .draw(&Text::new(
+                line.clone(),
+                (tx, ty + 34 * i as i32),
+                style.clone(),
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn message<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str) -> Result {
+    area.draw(&Text::new(text.to_string(), (60, 80), label_font()))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Colours for years, light to dark, all distinguishable without hue (a blue ramp).
+fn year_colour(i: usize, n: usize) -> RGBColor {
+    let t = if n <= 1 {
+        0.6
+    } else {
+        0.25 + 0.75 * i as f64 / (n - 1) as f64
+    };
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+    RGBColor(mix(0xC6, 0x08), mix(0xDB, 0x30), mix(0xEF, 0x6B))
+}
+
+fn tranches<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let rows = data::tranches(s);
+    if rows.is_empty() {
+        return message(area, "This scenario has no equity tranches.");
+    }
+    let years: Vec<i32> = {
+        let mut y: Vec<i32> = rows
+            .iter()
+            .flat_map(|r| r.by_year.iter().filter(|(_, p)| *p > 0.0).map(|(y, _)| *y))
+            .collect();
+        y.sort_unstable();
+        y.dedup();
+        y
+    };
+    let (dim_x, dim_y) = area.dim_in_pixel();
+    let (left, top, label_w, right_w) = (40i32, 30i32, 300i32, 330i32);
+    let legend_h = 90;
+    let bar_w = dim_x as i32 - left - label_w - right_w - 40;
+    let row_h = ((dim_y as i32 - top - legend_h - 60) / rows.len() as i32).clamp(40, 140);
+    // Few rows sit in the middle of the page rather than at its top.
+    let top = top.max((dim_y as i32 - legend_h - row_h * rows.len() as i32) / 2);
+    let bar_h = (row_h as f64 * 0.6) as i32;
+    let text = label_font();
+    let small = axis_font();
+    for (i, r) in rows.iter().enumerate() {
+        let y = top + i as i32 * row_h;
+        let x0 = left + label_w;
+        area.draw(&Text::new(
+            format!("{} ({})", r.id, r.investor),
+            (left, y + bar_h / 2 - 12),
+            text.clone(),
+        ))
+        .map_err(err)?;
+        let mut x = x0 as f64;
+        let mut segments: Vec<(f64, RGBColor, String)> = Vec::new();
+        for (year, p) in &r.by_year {
+            if *p > 0.0 {
+                let k = years.iter().position(|y| y == year).unwrap_or(0);
+                segments.push((*p, year_colour(k, years.len()), format!("{year}")));
+            }
+        }
+        segments.push((r.lapsed, GREY, "lapsed".into()));
+        segments.push((r.pending, LIGHT, "pending".into()));
+        for (p, colour, _) in &segments {
+            let w = p * bar_w as f64;
+            if w > 0.0 {
+                area.draw(&Rectangle::new(
+                    [(x as i32, y), ((x + w) as i32, y + bar_h)],
+                    colour.filled(),
+                ))
+                .map_err(err)?;
+                if w > 70.0 {
+                    let ink = if *colour == LIGHT || *colour == year_colour(0, years.len()) {
+                        INK
+                    } else {
+                        WHITE
+                    };
+                    area.draw(&Text::new(
+                        percent(*p),
+                        (x as i32 + 8, y + bar_h / 2 - 12),
+                        small.clone().color(&ink),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            x += w;
+        }
+        area.draw(&Rectangle::new(
+            [(x0, y), (x0 + bar_w, y + bar_h)],
+            INK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            format!(
+                "released {} [{}, {}]",
+                percent(r.probability),
+                percent(r.ci95[0]),
+                percent(r.ci95[1])
+            ),
+            (x0 + bar_w + 20, y + bar_h / 2 - 12),
+            small.clone(),
+        ))
+        .map_err(err)?;
+    }
+    // Legend: years, then lapsed and pending.
+    let mut entries: Vec<(RGBColor, String)> = years
+        .iter()
+        .enumerate()
+        .map(|(k, y)| (year_colour(k, years.len()), format!("released in {y}")))
+        .collect();
+    entries.push((GREY, "lapsed (expired or default)".into()));
+    entries.push((LIGHT, "not by the horizon".into()));
+    let mut x = left;
+    let mut y = dim_y as i32 - legend_h;
+    for (colour, label) in entries {
+        let (w, _) = area.estimate_text_size(&label, &small).map_err(err)?;
+        if x + 40 + w as i32 > dim_x as i32 - 20 {
+            x = left;
+            y += 40;
+        }
+        area.draw(&Rectangle::new([(x, y), (x + 28, y + 24)], colour.filled()))
+            .map_err(err)?;
+        area.draw(&Text::new(label, (x + 36, y), small.clone()))
+            .map_err(err)?;
+        x += 36 + w as i32 + 30;
+    }
+    Ok(())
+}
+
+fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let rows = data::investors(s);
+    if rows.is_empty() {
+        return message(area, "This scenario has no investors.");
+    }
+    // Whiskers can be far wider than the bars; the axis follows the medians and clips them.
+    let medians = rows
+        .iter()
+        .flat_map(|r| [r.invested.1, r.received.1, r.net_position.1]);
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for v in medians {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let whiskers = rows
+        .iter()
+        .flat_map(|r| [r.invested, r.received, r.net_position]);
+    let (mut wlo, mut whi) = (lo, hi);
+    for (a, _, b) in whiskers {
+        wlo = wlo.min(a);
+        whi = whi.max(b);
+    }
+    let span = hi - lo;
+    let lo = wlo.max(lo - 0.6 * span);
+    let hi = whi.min(hi + 0.6 * span);
+    let (lo, hi) = padded(lo, hi);
+    let n = rows.len();
+    // A band above the plot holds the legend and the round-trip ratios, clear of the whiskers.
+    let (band, area) = area.split_vertically(100);
+    let area = &area;
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(130)
+        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .y_desc(format!(
+            "{}{} (medians; whiskers 5-95% of paths)",
+            s.unit.currency, s.unit.scale
+        ))
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|v| {
+            let i = v.floor() as usize;
+            if (v - i as f64 - 0.5).abs() < 1e-6 && i < rows.len() {
+                rows[i].id.clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| m(s, *v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    type Pick = fn(&data::InvestorBars) -> (f64, f64, f64);
+    let measures: [(&str, RGBColor, Pick); 3] = [
+        ("invested", BLUE, |r| r.invested),
+        ("received back", ORANGE, |r| r.received),
+        ("net position", GREEN, |r| r.net_position),
+    ];
+    let width = 0.22;
+    for (k, (label, colour, pick)) in measures.iter().enumerate() {
+        let colour = *colour;
+        let offset = 0.5 + (k as f64 - 1.0) * (width + 0.03);
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let (_, mid, _) = pick(r);
+                let x = i as f64 + offset;
+                Rectangle::new(
+                    [(x - width / 2.0, 0.0), (x + width / 2.0, mid.clamp(lo, hi))],
+                    colour.filled(),
+                )
+            }))
+            .map_err(err)?;
+        let lx = 150 + 260 * k as i32;
+        band.draw(&Rectangle::new([(lx, 10), (lx + 30, 34)], colour.filled()))
+            .map_err(err)?;
+        band.draw(&Text::new(label.to_string(), (lx + 40, 8), axis_font()))
+            .map_err(err)?;
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let (a, _, b) = pick(r);
+                let x = i as f64 + offset;
+                PathElement::new(
+                    vec![(x, a.clamp(lo, hi)), (x, b.clamp(lo, hi))],
+                    INK.stroke_width(2),
+                )
+            }))
+            .map_err(err)?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (n as f64, 0.0)],
+            INK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(rt) = r.round_trip {
+            let (px, _) = chart.backend_coord(&(i as f64 + 0.5, hi));
+            let px = px - band.get_base_pixel().0;
+            let text = format!("round trip {rt:.2}x");
+            let style = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
+            let (w, _) = band.estimate_text_size(&text, &style).map_err(err)?;
+            band.draw(&Text::new(text, (px - w as i32 / 2, 60), style))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn node_colour(n: &data::FlowNode) -> RGBColor {
+    if n.company {
+        ORANGE
+    } else if n.external {
+        LIGHT
+    } else if n.roles.iter().any(|r| r == "cloud" || r == "chipmaker") {
+        SKY
+    } else if n.roles.iter().any(|r| r == "investor") {
+        GREEN
+    } else {
+        YELLOW
+    }
+}
+
+fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+    let d = data::flows(s);
+    let (w, h) = area.dim_in_pixel();
+    let (cx, cy) = (w as f64 / 2.0, h as f64 * 0.42);
+    // The company in the middle, inside entities on an ellipse, the outside world at the bottom.
+    let inside: Vec<usize> = (0..d.nodes.len())
+        .filter(|&i| !d.nodes[i].company && !d.nodes[i].external)
+        .collect();
+    let outside: Vec<usize> = (0..d.nodes.len())
+        .filter(|&i| d.nodes[i].external)
+        .collect();
+    let mut pos = vec![(cx, cy); d.nodes.len()];
+    let (rx, ry) = (w as f64 * 0.36, h as f64 * 0.31);
+    for (k, &i) in inside.iter().enumerate() {
+        let a = -std::f64::consts::FRAC_PI_2
+            + std::f64::consts::TAU * (k as f64 + 0.5) / inside.len().max(1) as f64;
+        pos[i] = (cx + rx * a.cos(), cy + ry * a.sin());
+    }
+    // The outside world along the bottom, under the company, so its arrows run between the
+    // inside entities instead of across them.
+    for (k, &i) in outside.iter().enumerate() {
+        let x = w as f64 * (0.40 + 0.2 * (k as f64 + 0.5) / outside.len() as f64);
+        pos[i] = (x, h as f64 - 75.0);
+    }
+    let max = d
+        .arrows
+        .iter()
+        .map(|a| a.median)
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let radius = 58.0;
+    let mut placed: Vec<(i32, i32, i32, i32)> = pos
+        .iter()
+        .map(|&(x, y)| {
+            (
+                (x - radius) as i32,
+                (y - radius) as i32,
+                (x + radius) as i32,
+                (y + radius) as i32,
+            )
+        })
+        .collect();
+    let label_style: TextStyle = (FONT, 22, FontStyle::Bold).into_font().into();
+    for arrow in &d.arrows {
+        let (a, b) = (pos[arrow.from], pos[arrow.to]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = (dx * dx + dy * dy).sqrt().max(1.0);
+        let (ux, uy) = (dx / len, dy / len);
+        // Offset sideways so that A -> B and B -> A are two separate arrows.
+        let two_way = d
+            .arrows
+            .iter()
+            .any(|o| o.from == arrow.to && o.to == arrow.from);
+        let side = if two_way { 14.0 } else { 0.0 };
+        let (nx, ny) = (-uy * side, ux * side);
+        let start = (a.0 + ux * radius + nx, a.1 + uy * radius + ny);
+        let end = (
+            b.0 - ux * (radius + 6.0) + nx,
+            b.1 - uy * (radius + 6.0) + ny,
+        );
+        let width = (2.0 + 16.0 * (arrow.median / max).sqrt()).round() as u32;
+        let colour = if arrow.on_cycle { VERMILLION } else { BLUE };
+        area.draw(&PathElement::new(
+            vec![
+                (start.0 as i32, start.1 as i32),
+                (end.0 as i32, end.1 as i32),
+            ],
+            colour.mix(0.75).stroke_width(width),
+        ))
+        .map_err(err)?;
+        let head = 18.0 + width as f64;
+        let base = (end.0 - ux * head, end.1 - uy * head);
+        let half = 0.5 * head;
+        area.draw(&Polygon::new(
+            vec![
+                (end.0 as i32, end.1 as i32),
+                ((base.0 - uy * half) as i32, (base.1 + ux * half) as i32),
+                ((base.0 + uy * half) as i32, (base.1 - ux * half) as i32),
+            ],
+            colour.filled(),
+        ))
+        .map_err(err)?;
+        // The label goes beside the arrow, at the first spot along it that overlaps nothing.
+        let text = m(s, arrow.median);
+        let (tw, th) = area.estimate_text_size(&text, &label_style).map_err(err)?;
+        let (tw, th) = (tw as i32, th as i32);
+        let push = 16.0 + width as f64 / 2.0 + if two_way { 6.0 } else { 0.0 };
+        let sign = if two_way { 1.0 } else { -1.0 };
+        let mut chosen = None;
+        for t in [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8] {
+            let mx = start.0 + (end.0 - start.0) * t - uy * push * sign;
+            let my = start.1 + (end.1 - start.1) * t + ux * push * sign;
+            let rect = (
+                (mx - tw as f64 / 2.0) as i32,
+                (my - th as f64 / 2.0) as i32,
+                0,
+                0,
+            );
+            let rect = (rect.0, rect.1, rect.0 + tw, rect.1 + th);
+            let clear = placed
+                .iter()
+                .all(|p| rect.2 < p.0 || rect.0 > p.2 || rect.3 < p.1 || rect.1 > p.3);
+            if clear {
+                chosen = Some(rect);
+                break;
+            }
+        }
+        let rect = chosen.unwrap_or_else(|| {
+            let mx = (start.0 + end.0) / 2.0 - uy * push * sign;
+            let my = (start.1 + end.1) / 2.0 + ux * push * sign;
+            (
+                (mx - tw as f64 / 2.0) as i32,
+                (my - th as f64 / 2.0) as i32,
+                (mx + tw as f64 / 2.0) as i32,
+                (my + th as f64 / 2.0) as i32,
+            )
+        });
+        placed.push(rect);
+        area.draw(&Rectangle::new(
+            [(rect.0 - 4, rect.1 - 2), (rect.2 + 4, rect.3 + 2)],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            text,
+            (rect.0, rect.1),
+            label_style.clone().color(&colour),
+        ))
+        .map_err(err)?;
+    }
+    for (i, n) in d.nodes.iter().enumerate() {
+        let (x, y) = (pos[i].0 as i32, pos[i].1 as i32);
+        area.draw(&Circle::new((x, y), radius as i32, node_colour(n).filled()))
+            .map_err(err)?;
+        area.draw(&Circle::new((x, y), radius as i32, INK.stroke_width(2)))
+            .map_err(err)?;
+        let name = if n.name.len() > 24 {
+            n.id.clone()
+        } else {
+            n.name.clone()
+        };
+        let style = (FONT, 22, FontStyle::Bold).into_font().color(&INK);
+        let (tw, th) = area.estimate_text_size(&name, &style).map_err(err)?;
+        // Inside the circle when it fits, else just below it on a white patch.
+        let ty = if (tw as f64) < 2.0 * radius - 10.0 {
+            y - th as i32 / 2
+        } else {
+            let ty = y + radius as i32 + 4;
+            area.draw(&Rectangle::new(
+                [
+                    (x - tw as i32 / 2 - 4, ty - 2),
+                    (x + tw as i32 / 2 + 4, ty + th as i32 + 2),
+                ],
+                WHITE.mix(0.9).filled(),
+            ))
+            .map_err(err)?;
+            ty
+        };
+        area.draw(&Text::new(name, (x - tw as i32 / 2, ty), style))
+            .map_err(err)?;
+    }
+    let legend = [
+        (VERMILLION, "money on a cycle (returns to its payer)"),
+        (BLUE, "other flows"),
+        (PURPLE, "arrow width: median money moved over the horizon"),
+    ];
+    for (k, (colour, text)) in legend.iter().enumerate() {
+        let y = h as i32 - 120 + 34 * k as i32;
+        if k < 2 {
+            area.draw(&PathElement::new(
+                vec![(30, y + 12), (80, y + 12)],
+                colour.stroke_width(8),
+            ))
+            .map_err(err)?;
+        }
+        area.draw(&Text::new(text.to_string(), (95, y), axis_font()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
