@@ -44,6 +44,20 @@ enum Command {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<Override>,
     },
+    /// Compare funding structures side by side on the same random draws.
+    ///
+    /// The first scenario is the reference. `--variant LABEL:NAME=VALUE` adds the reference with
+    /// a param overridden, under a label (repeat the same label to override several params).
+    Compare {
+        /// Scenario files (TOML); the first is the reference.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A variant of the reference: LABEL:NAME=VALUE (repeatable).
+        #[arg(long = "variant", value_name = "LABEL:NAME=VALUE")]
+        variants: Vec<Variant>,
+        #[command(flatten)]
+        opts: SimOptions,
+    },
     /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
     Run {
         /// Scenario file (TOML).
@@ -80,6 +94,31 @@ pub struct SimOptions {
     /// Also write the charts as SVG.
     #[arg(long, conflicts_with = "no_charts")]
     pub svg: bool,
+}
+
+/// `LABEL:NAME=VALUE`: the reference scenario with a param overridden, under a label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    /// Label shown in the comparison.
+    pub label: String,
+    /// The override.
+    pub set: Override,
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (label, set) = s.split_once(':').ok_or_else(|| {
+            format!("`{s}` is not of the form LABEL:NAME=VALUE (for example no-contingent:amazon_contingent=0)")
+        })?;
+        if label.trim().is_empty() {
+            return Err(format!("`{s}`: the label before `:` is empty"));
+        }
+        Ok(Variant {
+            label: label.trim().to_string(),
+            set: set.parse()?,
+        })
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -174,6 +213,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(anyhow::Error::from)?;
             Ok(())
         }
+        Command::Compare {
+            files,
+            variants,
+            opts,
+        } => compare(&files, &variants, &opts, &mut out),
         Command::Run { file, opts } => {
             let s = load(&file, &opts.sets)?;
             let (summary, result) = simulate(&s, &opts)?;
@@ -217,22 +261,129 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Loads every compared scenario, runs them on the same paths and writes the comparison.
+fn compare(
+    files: &[PathBuf],
+    variants: &[Variant],
+    opts: &SimOptions,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    // (label, file, overrides) of each scenario, the reference first.
+    let mut plan: Vec<(String, PathBuf, Vec<Override>)> = Vec::new();
+    for f in files {
+        plan.push((String::new(), f.clone(), opts.sets.clone()));
+    }
+    for v in variants {
+        match plan.iter_mut().skip(files.len()).find(|p| p.0 == v.label) {
+            Some(p) => p.2.push(v.set.clone()),
+            None => {
+                let mut sets = opts.sets.clone();
+                sets.push(v.set.clone());
+                plan.push((v.label.clone(), files[0].clone(), sets));
+            }
+        }
+    }
+    if plan.len() < 2 {
+        return Err(Failure::Input(
+            Diagnostics::from(crate::diagnostic::Diagnostic::plain(
+                "compare needs at least two scenarios: give two files, or a file and a --variant LABEL:NAME=VALUE",
+            )),
+            SourceMap::new(),
+        ));
+    }
+    let mut sources = SourceMap::new();
+    let mut all = Diagnostics::new();
+    let mut scenarios = Vec::new();
+    for (_, file, sets) in &plan {
+        match scenario::load(file, sets, &mut sources) {
+            Ok(s) => scenarios.push(s),
+            Err(d) => all.items.extend(d.items),
+        }
+    }
+    if !all.is_empty() {
+        return Err(Failure::Input(all, sources));
+    }
+    // Labels: the scenario's name for files, made unique.
+    let mut labels: Vec<(String, String, Vec<String>)> = Vec::new();
+    for ((label, file, sets), s) in plan.iter().zip(&scenarios) {
+        let mut label = if label.is_empty() {
+            s.name.clone()
+        } else {
+            label.clone()
+        };
+        let base = label.clone();
+        let mut k = 2;
+        while labels.iter().any(|l| l.0 == label) {
+            label = format!("{base}-{k}");
+            k += 1;
+        }
+        let overrides = sets
+            .iter()
+            .map(|o| format!("{}={}", o.name, o.value))
+            .collect();
+        labels.push((label, file.display().to_string(), overrides));
+    }
+    let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
+    let metrics = engine::comparison_metrics(&models);
+    let run = RunOptions {
+        paths: opts.paths,
+        seed: opts.seed,
+        threads: opts.threads,
+    };
+    let result = engine::simulate_many(&models, &metrics, &run, &|_| {})?;
+    let comparison =
+        report::compare::Comparison::new(&models, &labels, &metrics, &result, opts.seed);
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
+    });
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create output folder {}: {e}", dir.display()))?;
+    let mut json = serde_json::to_vec_pretty(&comparison).map_err(anyhow::Error::from)?;
+    json.push(b'\n');
+    report::write_atomic(&dir.join("comparison.json"), &json)?;
+    report::write_atomic(&dir.join("comparison.csv"), comparison.csv().as_bytes())?;
+    let charts = if opts.no_charts {
+        Vec::new()
+    } else {
+        report::charts::write_comparison(&comparison, &dir, opts.svg)?
+    };
+    if !opts.quiet {
+        let rate = result.stats[0].paths as f64 / result.elapsed.as_secs_f64().max(1e-9);
+        let text = comparison.table(Some((rate, result.threads, result.elapsed.as_secs_f64())));
+        out.write_all(text.as_bytes())
+            .map_err(anyhow::Error::from)?;
+        writeln!(
+            out,
+            "Wrote {}/comparison.json, comparison.csv{}",
+            dir.display(),
+            if charts.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} charts", charts.len())
+            }
+        )
+        .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// The output folder: `--out`, else `output/<scenario name>/`.
 fn output_dir(opts: &SimOptions, s: &Scenario) -> PathBuf {
-    opts.out.clone().unwrap_or_else(|| {
-        let name: String = s
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        PathBuf::from("output").join(name)
-    })
+    opts.out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)))
 }
 
 /// Compiles and simulates a scenario with a progress bar on a terminal for long runs.

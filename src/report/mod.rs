@@ -4,6 +4,7 @@
 //! writer, so a failure never leaves a half-written output.
 
 pub mod charts;
+pub mod compare;
 pub mod summary;
 
 use std::fmt::Write as _;

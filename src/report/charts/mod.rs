@@ -17,6 +17,7 @@ use plotters::style::FontStyle;
 
 use crate::format::{money, percent};
 use crate::report::Summary;
+use crate::report::compare::Comparison;
 
 /// Default size, legible at half-page width.
 pub const SIZE: (u32, u32) = (1600, 1000);
@@ -60,16 +61,46 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
 }
 
-/// Writes every chart into `dir` as PNG, and as SVG too when `svg`; returns the files written.
+/// A chart to draw: one of a run's, or one of a comparison's.
+#[derive(Clone, Copy)]
+enum Chart<'a> {
+    Run(&'a str, &'a Summary),
+    Compare(&'a str, &'a Comparison),
+}
+
+/// Writes every chart of a run into `dir` as PNG, and as SVG too when `svg`; returns the files.
 pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+    let charts: Vec<Chart> = NAMES.iter().map(|n| Chart::Run(n, s)).collect();
+    write_charts(&charts, dir, svg)
+}
+
+/// The comparison chart files.
+pub const COMPARE_NAMES: [&str; 4] = [
+    "compare_metrics",
+    "compare_cash",
+    "compare_target",
+    "compare_investors",
+];
+
+/// Writes the comparison charts into `dir`; returns the files written.
+pub fn write_comparison(c: &Comparison, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+    let charts: Vec<Chart> = COMPARE_NAMES.iter().map(|n| Chart::Compare(n, c)).collect();
+    write_charts(&charts, dir, svg)
+}
+
+fn write_charts(charts: &[Chart], dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
     register_fonts();
     let mut written = Vec::new();
-    for name in NAMES {
+    for &chart in charts {
+        let name = match chart {
+            Chart::Run(n, _) | Chart::Compare(n, _) => n,
+        };
         let png = dir.join(format!("{name}.png"));
+        // The encoder picks the format from the extension, so the temporary name ends in .png.
         let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
         {
             let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
-            let drawn = draw(name, s, &root).and_then(|_| root.present().map_err(err));
+            let drawn = draw(chart, &root).and_then(|_| root.present().map_err(err));
             if let Err(e) = drawn {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.context(format!("cannot draw {}", png.display())));
@@ -81,7 +112,7 @@ pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
             let mut text = String::new();
             {
                 let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-                draw(name, s, &root)?;
+                draw(chart, &root)?;
                 root.present().map_err(err)?;
             }
             let path = dir.join(format!("{name}.svg"));
@@ -92,27 +123,42 @@ pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn draw<DB: DrawingBackend>(name: &str, s: &Summary, root: &DrawingArea<DB, Shift>) -> Result {
+/// Draws the title and footer, and returns the area in between.
+fn frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    footer: &str,
+) -> Result<DrawingArea<DB, Shift>> {
     root.fill(&WHITE).map_err(err)?;
-    let title = match name {
-        "cash" => "Company cash",
-        "revenue" => "Annualised revenue",
-        "target" => "Revenue in the target year",
-        "tranches" => "Equity tranches: release probability and timing",
-        "investors" => "Investors: money in, money back, net position",
-        _ => "Money-flow network",
-    };
     let (top, rest) = root.split_vertically(70);
     top.draw(&Text::new(
-        format!("{}: {title}", s.scenario),
+        title.to_string(),
         (30, 18),
         (FONT, 38, FontStyle::Bold).into_font().color(&INK),
     ))
     .map_err(err)?;
-    let (body, footer) = rest.split_vertically(SIZE.1 as i32 - 70 - 40);
-    footer
-        .draw(&Text::new(
-            format!(
+    let (body, foot) = rest.split_vertically(SIZE.1 as i32 - 70 - 40);
+    foot.draw(&Text::new(
+        footer.to_string(),
+        (30, 8),
+        (FONT, 20).into_font().color(&GREY),
+    ))
+    .map_err(err)?;
+    Ok(body)
+}
+
+fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Result {
+    match chart {
+        Chart::Run(name, s) => {
+            let title = match name {
+                "cash" => "Company cash",
+                "revenue" => "Annualised revenue",
+                "target" => "Revenue in the target year",
+                "tranches" => "Equity tranches: release probability and timing",
+                "investors" => "Investors: money in, money back, net position",
+                _ => "Money-flow network",
+            };
+            let footer = format!(
                 "seed {} | {} paths | cfsim {} | {} | amounts in {}{}",
                 s.seed,
                 crate::report::thousands(s.paths),
@@ -120,18 +166,46 @@ fn draw<DB: DrawingBackend>(name: &str, s: &Summary, root: &DrawingArea<DB, Shif
                 s.file,
                 s.unit.currency,
                 s.unit.scale
-            ),
-            (30, 8),
-            (FONT, 20).into_font().color(&GREY),
-        ))
-        .map_err(err)?;
-    match name {
-        "cash" => cash(s, &body),
-        "revenue" => revenue(s, &body),
-        "target" => target(s, &body),
-        "tranches" => tranches(s, &body),
-        "investors" => investors(s, &body),
-        _ => flows(s, &body),
+            );
+            let body = frame(root, &format!("{}: {title}", s.scenario), &footer)?;
+            match name {
+                "cash" => cash(s, &body),
+                "revenue" => revenue(s, &body),
+                "target" => target(s, &body),
+                "tranches" => tranches(s, &body),
+                "investors" => investors(s, &body),
+                _ => flows(s, &body),
+            }
+        }
+        Chart::Compare(name, c) => {
+            let title = match name {
+                "compare_metrics" => "Key probabilities by funding structure",
+                "compare_cash" => "Company cash by funding structure",
+                "compare_target" => "Target-year revenue by funding structure",
+                _ => "Investors' net position by funding structure",
+            };
+            let r = &c.scenarios[0].summary;
+            let footer = format!(
+                "seed {} | {} paths per scenario, common random numbers | cfsim {} | reference: {} | amounts in {}{}",
+                c.seed,
+                crate::report::thousands(c.paths),
+                c.cfsim_version,
+                c.reference,
+                r.unit.currency,
+                r.unit.scale
+            );
+            let body = frame(
+                root,
+                &format!("{} scenarios compared: {title}", c.scenarios.len()),
+                &footer,
+            )?;
+            match name {
+                "compare_metrics" => compare_metrics(c, &body),
+                "compare_cash" => compare_cash(c, &body),
+                "compare_target" => compare_target(c, &body),
+                _ => compare_investors(c, &body),
+            }
+        }
     }
 }
 
@@ -914,5 +988,401 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         area.draw(&Text::new(text.to_string(), (95, y), axis_font()))
             .map_err(err)?;
     }
+    Ok(())
+}
+
+const SCENARIO_COLOURS: [RGBColor; 7] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, INK];
+
+fn scenario_colour(i: usize) -> RGBColor {
+    SCENARIO_COLOURS[i % SCENARIO_COLOURS.len()]
+}
+
+fn scenario_legend<DB: DrawingBackend>(
+    c: &Comparison,
+    area: &DrawingArea<DB, Shift>,
+    y: i32,
+) -> Result {
+    let mut x = 150;
+    for (i, s) in c.scenarios.iter().enumerate() {
+        area.draw(&Rectangle::new(
+            [(x, y + 2), (x + 30, y + 26)],
+            scenario_colour(i).filled(),
+        ))
+        .map_err(err)?;
+        let label = if i == 0 {
+            format!("{} (reference)", s.label)
+        } else {
+            s.label.clone()
+        };
+        let (w, _) = area.estimate_text_size(&label, &axis_font()).map_err(err)?;
+        area.draw(&Text::new(label, (x + 38, y), axis_font()))
+            .map_err(err)?;
+        x += 38 + w as i32 + 40;
+    }
+    Ok(())
+}
+
+/// A probability worth a bar: uncertain somewhere, or different between scenarios.
+fn is_informative(m: &crate::report::compare::MetricRow) -> bool {
+    // Shares that print as 0% or 100% everywhere are not worth a bar.
+    let values: Vec<f64> = m.values.iter().flatten().map(|v| v.mean).collect();
+    values.iter().any(|v| *v > 0.0005 && *v < 0.9995)
+        || values.windows(2).any(|w| (w[0] - w[1]).abs() > 0.0005)
+}
+
+fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
+    let rows: Vec<&crate::report::compare::MetricRow> = c
+        .metrics
+        .iter()
+        .filter(|m| m.kind == "probability" && is_informative(m))
+        .collect();
+    if rows.is_empty() {
+        return message(area, "No uncertain probabilities to compare.");
+    }
+    let (band, area) = area.split_vertically(50);
+    scenario_legend(c, &band, 10)?;
+    let area = &area;
+    let n = rows.len();
+    let k = c.scenarios.len();
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..n as f64, 0.0..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .y_desc("probability (bars: estimate; whiskers: 95% interval)")
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|v| {
+            let i = v.floor() as usize;
+            if (v - i as f64 - 0.5).abs() < 1e-6 && i < rows.len() {
+                rows[i].name.clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| percent(*v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / k as f64;
+    for s in 0..k {
+        let colour = scenario_colour(s);
+        let x_of = |i: usize| i as f64 + 0.1 + width * (s as f64 + 0.5);
+        chart
+            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+                r.values[s].map(|v| {
+                    Rectangle::new(
+                        [
+                            (x_of(i) - width * 0.4, 0.0),
+                            (x_of(i) + width * 0.4, v.mean),
+                        ],
+                        colour.filled(),
+                    )
+                })
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+                r.values[s].map(|v| {
+                    PathElement::new(
+                        vec![(x_of(i), v.ci95[0]), (x_of(i), v.ci95[1])],
+                        INK.stroke_width(3),
+                    )
+                })
+            }))
+            .map_err(err)?;
+        let (bx, by) = area.get_base_pixel();
+        for (i, r) in rows.iter().enumerate() {
+            if let Some(v) = r.values[s] {
+                let p = chart.backend_coord(&(x_of(i), v.mean));
+                let text = percent(v.mean);
+                let style = (FONT, 20).into_font().color(&INK);
+                let (w, _) = area.estimate_text_size(&text, &style).map_err(err)?;
+                area.draw(&Text::new(
+                    text,
+                    (p.0 - bx - w as i32 / 2, p.1 - by - 28),
+                    style,
+                ))
+                .map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
+    let (band, area) = area.split_vertically(50);
+    scenario_legend(c, &band, 10)?;
+    let area = &area;
+    let series: Vec<data::CashChart> = c.scenarios.iter().map(|s| data::cash(&s.summary)).collect();
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for d in &series {
+        for i in 0..d.cash.x.len() {
+            lo = lo.min(d.cash.p25[i]);
+            hi = hi.max(d.cash.p75[i]);
+        }
+    }
+    let (lo, hi) = padded(lo, hi);
+    let r = &c.scenarios[0].summary;
+    let (x0, x1) = x_range(r);
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .margin_right(50)
+        .x_label_area_size(60)
+        .y_label_area_size(120)
+        .build_cartesian_2d(x0..x1, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc("year")
+        .y_desc(format!(
+            "cash ({}{}): median, band 25-75% of paths",
+            r.unit.currency, r.unit.scale
+        ))
+        .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
+        .x_label_formatter(&year_label)
+        .y_label_formatter(&|v| m(r, *v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    for (i, d) in series.iter().enumerate() {
+        let colour = scenario_colour(i);
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band_polygon(&d.cash.x, &d.cash.p25, &d.cash.p75),
+                colour.mix(0.15).filled(),
+            )))
+            .map_err(err)?;
+    }
+    for (i, d) in series.iter().enumerate() {
+        let colour = scenario_colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                d.cash.x.iter().copied().zip(d.cash.p50.iter().copied()),
+                colour.stroke_width(4),
+            ))
+            .map_err(err)?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            vec![(x0, 0.0), (x1, 0.0)],
+            INK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
+    let charts: Vec<Option<data::TargetChart>> = c
+        .scenarios
+        .iter()
+        .map(|s| data::target(&s.summary))
+        .collect();
+    let Some(reference) = charts[0].as_ref() else {
+        return message(area, "The reference sets no revenue target.");
+    };
+    let (band, area) = area.split_vertically(50);
+    scenario_legend(c, &band, 10)?;
+    let area = &area;
+    let t = &reference.target;
+    let x_hi = charts
+        .iter()
+        .flatten()
+        .filter_map(|d| d.cdf.last().map(|p| p.0))
+        .fold(t.revenue * 1.1, f64::max);
+    let r = &c.scenarios[0].summary;
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .margin_right(50)
+        .x_label_area_size(60)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..x_hi * 1.05, 0.0..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_desc(format!(
+            "revenue in {} ({}{})",
+            t.year, r.unit.currency, r.unit.scale
+        ))
+        .y_desc("P(revenue <= x)")
+        .x_label_formatter(&|v| m(r, *v))
+        .y_label_formatter(&|v| percent(*v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(t.revenue, 0.0), (t.revenue, 1.0)],
+            INK.stroke_width(3),
+        ))
+        .map_err(err)?;
+    let mut lines = Vec::new();
+    for (i, d) in charts.iter().enumerate() {
+        if let Some(d) = d {
+            chart
+                .draw_series(LineSeries::new(
+                    d.cdf.iter().copied(),
+                    scenario_colour(i).stroke_width(4),
+                ))
+                .map_err(err)?;
+            lines.push((
+                i,
+                format!(
+                    "{}: P(>= {}) = {}",
+                    c.scenarios[i].label,
+                    m(r, t.revenue),
+                    percent(d.target.probability)
+                ),
+            ));
+        }
+    }
+    let style: TextStyle = (FONT, 24, FontStyle::Bold).into_font().into();
+    let (pw, ph) = area.dim_in_pixel();
+    let widest = lines
+        .iter()
+        .map(|(_, l)| area.estimate_text_size(l, &style).map(|s| s.0 as i32))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(err)?
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let (tx, ty) = (
+        pw as i32 - widest - 60,
+        ph as i32 - 110 - 32 * lines.len() as i32,
+    );
+    area.draw(&Rectangle::new(
+        [
+            (tx - 10, ty - 8),
+            (tx + widest + 10, ty + 32 * lines.len() as i32 + 4),
+        ],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(err)?;
+    for (k, (i, line)) in lines.iter().enumerate() {
+        area.draw(&Text::new(
+            line.clone(),
+            (tx, ty + 32 * k as i32),
+            style.clone().color(&scenario_colour(*i)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
+    let mut ids: Vec<String> = Vec::new();
+    for s in &c.scenarios {
+        for i in &s.summary.investors {
+            if !ids.contains(&i.id) {
+                ids.push(i.id.clone());
+            }
+        }
+    }
+    if ids.is_empty() {
+        return message(area, "No investors to compare.");
+    }
+    let (band, area) = area.split_vertically(50);
+    scenario_legend(c, &band, 10)?;
+    let area = &area;
+    let find = |s: usize, id: &str| {
+        c.scenarios[s]
+            .summary
+            .investors
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.net_position)
+    };
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for s in 0..c.scenarios.len() {
+        for id in &ids {
+            if let Some(n) = find(s, id) {
+                lo = lo.min(n.p50);
+                hi = hi.max(n.p50);
+            }
+        }
+    }
+    let span = (hi - lo).max(1e-9);
+    let (lo, hi) = padded(lo - 0.4 * span, hi + 0.4 * span);
+    let r = &c.scenarios[0].summary;
+    let n = ids.len();
+    let k = c.scenarios.len();
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(120)
+        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .y_desc(format!(
+            "net position ({}{}): median, whiskers 5-95%",
+            r.unit.currency, r.unit.scale
+        ))
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|v| {
+            let i = v.floor() as usize;
+            if (v - i as f64 - 0.5).abs() < 1e-6 && i < ids.len() {
+                ids[i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| m(r, *v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / k as f64;
+    for s in 0..k {
+        let colour = scenario_colour(s);
+        let x_of = |i: usize| i as f64 + 0.1 + width * (s as f64 + 0.5);
+        chart
+            .draw_series(ids.iter().enumerate().filter_map(|(i, id)| {
+                find(s, id).map(|v| {
+                    Rectangle::new(
+                        [
+                            (x_of(i) - width * 0.4, 0.0),
+                            (x_of(i) + width * 0.4, v.p50.clamp(lo, hi)),
+                        ],
+                        colour.filled(),
+                    )
+                })
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(ids.iter().enumerate().filter_map(|(i, id)| {
+                find(s, id).map(|v| {
+                    PathElement::new(
+                        vec![
+                            (x_of(i), v.p5.clamp(lo, hi)),
+                            (x_of(i), v.p95.clamp(lo, hi)),
+                        ],
+                        INK.stroke_width(2),
+                    )
+                })
+            }))
+            .map_err(err)?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (n as f64, 0.0)],
+            INK.stroke_width(2),
+        ))
+        .map_err(err)?;
     Ok(())
 }

@@ -1,0 +1,213 @@
+//! Paired metrics for comparing scenarios path by path under common random numbers.
+//!
+//! Every scenario of a comparison runs path `i` with the same seed, so quantities that share a
+//! name share their draws. For each key metric the difference "scenario minus reference" is
+//! taken on every path; its mean and standard error give a paired interval, usually far narrower
+//! than the unpaired one because the shared noise cancels.
+
+use super::model::Model;
+use super::path::{PathOutput, PathState, TrancheState};
+use crate::stats::Stat;
+
+/// How to read one metric from a path's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extract {
+    /// 1 when target-year revenue reached the target.
+    TargetHit,
+    /// 1 when the company defaulted.
+    Insolvent,
+    /// The largest cash shortfall: max(0, -lowest cash).
+    PeakCashNeed,
+    /// Received back / invested over all investors.
+    Circularity,
+    /// An entity's money put in.
+    Invested(usize),
+    /// An entity's money received back.
+    Received(usize),
+    /// An entity's received / invested.
+    RoundTrip(usize),
+    /// An entity's net position.
+    NetPosition(usize),
+    /// 1 when a tranche was released.
+    Released(usize),
+}
+
+impl Extract {
+    /// The metric's value on a path, when it is defined there.
+    pub fn value(self, m: &Model, o: &PathOutput) -> Option<f64> {
+        match self {
+            Extract::TargetHit => m
+                .target
+                .as_ref()
+                .map(|(_, t)| f64::from(u8::from(o.target_revenue >= *t))),
+            Extract::Insolvent => Some(f64::from(u8::from(o.default_period.is_some()))),
+            Extract::PeakCashNeed => Some((-o.min_cash).max(0.0)),
+            Extract::Circularity => {
+                let (r, i) = m.investors.iter().fold((0.0, 0.0), |(r, i), &e| {
+                    (r + o.received[e], i + o.invested[e])
+                });
+                (i > 0.0).then(|| r / i)
+            }
+            Extract::Invested(e) => Some(o.invested[e]),
+            Extract::Received(e) => Some(o.received[e]),
+            Extract::RoundTrip(e) => (o.invested[e] > 0.0).then(|| o.received[e] / o.invested[e]),
+            Extract::NetPosition(e) => {
+                Some(o.stake[e] * o.company_value + o.margin[e] - o.invested[e])
+            }
+            Extract::Released(k) => Some(f64::from(u8::from(matches!(
+                o.tranches[k].0,
+                TrancheState::Released(_)
+            )))),
+        }
+    }
+}
+
+/// One compared metric: its name and how to read it in each scenario (`None`: not defined
+/// there, such as a tranche a scenario does not have).
+#[derive(Clone, Debug)]
+pub struct PairedMetric {
+    /// Name shown in tables and keys.
+    pub name: String,
+    /// One extractor per scenario, the reference first.
+    pub per_scenario: Vec<Option<Extract>>,
+}
+
+/// Per-scenario values and paired differences of the compared metrics.
+#[derive(Clone, Debug, Default)]
+pub struct PairedAccumulator {
+    /// `values[metric][scenario]`: the metric in each scenario.
+    pub values: Vec<Vec<Stat>>,
+    /// `diffs[metric][scenario]`: scenario minus reference, on paths where both are defined.
+    pub diffs: Vec<Vec<Stat>>,
+}
+
+impl PairedAccumulator {
+    /// Empty statistics for these metrics over `scenarios` scenarios.
+    pub fn new(metrics: &[PairedMetric], scenarios: usize) -> Self {
+        PairedAccumulator {
+            values: metrics
+                .iter()
+                .map(|_| vec![Stat::default(); scenarios])
+                .collect(),
+            diffs: metrics
+                .iter()
+                .map(|_| vec![Stat::default(); scenarios])
+                .collect(),
+        }
+    }
+
+    /// Adds one path, run in every scenario (`states[i].out` is scenario i's output).
+    pub fn push(&mut self, metrics: &[PairedMetric], models: &[Model], states: &[PathState]) {
+        for (k, metric) in metrics.iter().enumerate() {
+            let reference =
+                metric.per_scenario[0].and_then(|x| x.value(&models[0], &states[0].out));
+            for (s, extract) in metric.per_scenario.iter().enumerate() {
+                let Some(v) = extract.and_then(|x| x.value(&models[s], &states[s].out)) else {
+                    continue;
+                };
+                self.values[k][s].push(v);
+                if let Some(r) = reference {
+                    self.diffs[k][s].push(v - r);
+                }
+            }
+        }
+    }
+
+    /// Merges another chunk's statistics (in chunk order).
+    pub fn merge(&mut self, o: &PairedAccumulator) {
+        for (a, b) in self.values.iter_mut().zip(&o.values) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+        }
+        for (a, b) in self.diffs.iter_mut().zip(&o.diffs) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+        }
+    }
+}
+
+/// The metrics a comparison of these models reports, matched across scenarios by id.
+pub fn comparison_metrics(models: &[Model]) -> Vec<PairedMetric> {
+    let all = |e: Extract| models.iter().map(|_| Some(e)).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    if models[0].target.is_some() {
+        out.push(PairedMetric {
+            name: "P(target)".into(),
+            per_scenario: models
+                .iter()
+                .map(|m| m.target.as_ref().map(|_| Extract::TargetHit))
+                .collect(),
+        });
+    }
+    out.push(PairedMetric {
+        name: "P(insolvency)".into(),
+        per_scenario: all(Extract::Insolvent),
+    });
+    out.push(PairedMetric {
+        name: "peak cash need".into(),
+        per_scenario: all(Extract::PeakCashNeed),
+    });
+    out.push(PairedMetric {
+        name: "circularity".into(),
+        per_scenario: all(Extract::Circularity),
+    });
+    // Tranches by id, in order of first appearance.
+    let mut tranche_ids: Vec<String> = Vec::new();
+    for m in models {
+        for (_, t) in m.scenario.tranches() {
+            if !tranche_ids.contains(&t.id) {
+                tranche_ids.push(t.id.clone());
+            }
+        }
+    }
+    for id in tranche_ids {
+        out.push(PairedMetric {
+            name: format!("P(released {id})"),
+            per_scenario: models
+                .iter()
+                .map(|m| {
+                    m.scenario
+                        .tranches()
+                        .position(|(_, t)| t.id == id)
+                        .map(Extract::Released)
+                })
+                .collect(),
+        });
+    }
+    // Investors by entity id.
+    let mut investor_ids: Vec<String> = Vec::new();
+    for m in models {
+        for &e in &m.investors {
+            let id = &m.scenario.entities[e].id;
+            if !investor_ids.contains(id) {
+                investor_ids.push(id.clone());
+            }
+        }
+    }
+    type Field = (&'static str, fn(usize) -> Extract);
+    let fields: [Field; 4] = [
+        ("invested", Extract::Invested),
+        ("received", Extract::Received),
+        ("round trip", Extract::RoundTrip),
+        ("net position", Extract::NetPosition),
+    ];
+    for id in investor_ids {
+        for (field, make) in fields {
+            out.push(PairedMetric {
+                name: format!("{id} {field}"),
+                per_scenario: models
+                    .iter()
+                    .map(|m| {
+                        m.investors
+                            .iter()
+                            .find(|&&e| m.scenario.entities[e].id == id)
+                            .map(|&e| make(e))
+                    })
+                    .collect(),
+            });
+        }
+    }
+    out
+}

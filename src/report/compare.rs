@@ -1,0 +1,310 @@
+//! The comparison of funding structures: `comparison.json`, `comparison.csv` and the
+//! side-by-side table. Differences are "scenario minus reference", path by path, under common
+//! random numbers; each carries a paired 95% interval and, for contrast, the unpaired one.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::engine::{ManyResult, Model, PairedMetric};
+use crate::format::percent;
+use crate::report::Summary;
+use crate::stats::{Stat, wilson};
+
+/// A value with its 95% interval.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Estimate {
+    /// Mean over paths (a probability for 0/1 metrics).
+    pub mean: f64,
+    /// 95% interval (Wilson for probabilities).
+    pub ci95: [f64; 2],
+    /// Paths where the metric is defined.
+    pub count: u64,
+}
+
+/// A difference against the reference.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Difference {
+    /// Mean of (scenario - reference) over paths.
+    pub diff: f64,
+    /// Paired 95% interval (common random numbers).
+    pub diff_ci95_paired: [f64; 2],
+    /// Unpaired 95% interval, as if the scenarios had been run on independent draws.
+    pub diff_ci95_unpaired: [f64; 2],
+    /// Standard error of the paired difference.
+    pub diff_std_error_paired: f64,
+}
+
+/// One compared metric.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricRow {
+    /// Name.
+    pub name: String,
+    /// probability, amount or ratio.
+    pub kind: String,
+    /// Per scenario, the reference first (null where the metric does not exist).
+    pub values: Vec<Option<Estimate>>,
+    /// Per scenario, the difference against the reference (null for the reference itself).
+    pub diff_vs_reference: Vec<Option<Difference>>,
+}
+
+/// One compared scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComparedScenario {
+    /// Label in tables and charts.
+    pub label: String,
+    /// File it was read from.
+    pub file: String,
+    /// Overrides applied (`name=value`).
+    pub overrides: Vec<String>,
+    /// Its full run summary.
+    pub summary: Summary,
+}
+
+/// What `comparison.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    /// Version of cfsim.
+    pub cfsim_version: String,
+    /// Paths per scenario.
+    pub paths: u64,
+    /// Seed shared by every scenario.
+    pub seed: u64,
+    /// Label of the reference (the first scenario).
+    pub reference: String,
+    /// The scenarios, the reference first.
+    pub scenarios: Vec<ComparedScenario>,
+    /// Key metrics side by side, with differences.
+    pub metrics: Vec<MetricRow>,
+}
+
+fn kind(name: &str) -> &'static str {
+    if name.starts_with("P(") {
+        "probability"
+    } else if name.ends_with("round trip") || name == "circularity" {
+        "ratio"
+    } else {
+        "amount"
+    }
+}
+
+fn estimate(s: &Stat, probability: bool) -> Option<Estimate> {
+    let m = s.moments();
+    if m.n == 0 {
+        return None;
+    }
+    let ci95 = if probability {
+        wilson((m.mean * m.n as f64).round() as u64, m.n).ci95
+    } else {
+        let h = 1.96 * m.std_error();
+        [m.mean - h, m.mean + h]
+    };
+    Some(Estimate {
+        mean: m.mean,
+        ci95,
+        count: m.n,
+    })
+}
+
+impl Comparison {
+    /// Builds the comparison from a joint run.
+    pub fn new(
+        models: &[Model],
+        labels: &[(String, String, Vec<String>)],
+        metrics: &[PairedMetric],
+        run: &ManyResult,
+        seed: u64,
+    ) -> Comparison {
+        let rows = metrics
+            .iter()
+            .enumerate()
+            .map(|(k, metric)| {
+                let probability = kind(&metric.name) == "probability";
+                let values: Vec<Option<Estimate>> = run.paired.values[k]
+                    .iter()
+                    .map(|s| estimate(s, probability))
+                    .collect();
+                let reference = run.paired.values[k][0].moments();
+                let diffs = run.paired.diffs[k]
+                    .iter()
+                    .enumerate()
+                    .map(|(s, d)| {
+                        let d = d.moments();
+                        if s == 0 || d.n == 0 {
+                            return None;
+                        }
+                        let own = run.paired.values[k][s].moments();
+                        let paired = 1.96 * d.std_error();
+                        let unpaired =
+                            1.96 * (own.std_error().powi(2) + reference.std_error().powi(2)).sqrt();
+                        Some(Difference {
+                            diff: d.mean,
+                            diff_ci95_paired: [d.mean - paired, d.mean + paired],
+                            diff_ci95_unpaired: [d.mean - unpaired, d.mean + unpaired],
+                            diff_std_error_paired: d.std_error(),
+                        })
+                    })
+                    .collect();
+                MetricRow {
+                    name: metric.name.clone(),
+                    kind: kind(&metric.name).to_string(),
+                    values,
+                    diff_vs_reference: diffs,
+                }
+            })
+            .collect();
+        let scenarios = models
+            .iter()
+            .zip(labels)
+            .zip(&run.stats)
+            .map(|((m, (label, file, overrides)), stats)| ComparedScenario {
+                label: label.clone(),
+                file: file.clone(),
+                overrides: overrides.clone(),
+                summary: Summary::new(m, stats, seed),
+            })
+            .collect();
+        Comparison {
+            cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+            paths: run.stats[0].paths,
+            seed,
+            reference: labels[0].0.clone(),
+            scenarios,
+            metrics: rows,
+        }
+    }
+
+    fn fmt(&self, kind: &str, x: f64) -> String {
+        let s = &self.scenarios[0].summary;
+        match kind {
+            "probability" => percent(x),
+            "ratio" => format!("{x:.2}"),
+            _ => s.money(x),
+        }
+    }
+
+    fn fmt_diff(&self, kind: &str, x: f64) -> String {
+        let sign = if x >= 0.0 { "+" } else { "-" };
+        match kind {
+            "probability" => format!("{sign}{:.1}pt", x.abs() * 100.0),
+            _ => format!("{sign}{}", self.fmt(kind, x.abs())),
+        }
+    }
+
+    /// The side-by-side table printed on stdout.
+    pub fn table(&self, throughput: Option<(f64, usize, f64)>) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "cfsim {}: comparison of {} scenarios, {} paths each, seed {} (common random numbers)",
+            self.cfsim_version,
+            self.scenarios.len(),
+            self.paths,
+            self.seed
+        );
+        let _ = writeln!(
+            out,
+            "Means per scenario; below each, the difference from the reference `{}` with its paired 95% interval.\n",
+            self.reference
+        );
+        let name_w = self
+            .metrics
+            .iter()
+            .map(|m| m.name.len())
+            .max()
+            .unwrap_or(10)
+            .max(18);
+        let col_w = self
+            .scenarios
+            .iter()
+            .map(|s| s.label.len())
+            .max()
+            .unwrap_or(10)
+            .max(24);
+        let mut header = format!("{:name_w$}", "");
+        for s in &self.scenarios {
+            let _ = write!(header, "  {:>col_w$}", s.label);
+        }
+        let _ = writeln!(out, "{}", header.trim_end());
+        let mut line = format!("{:name_w$}", "median default");
+        for s in &self.scenarios {
+            let _ = write!(
+                line,
+                "  {:>col_w$}",
+                s.summary.insolvency.median_period.as_deref().unwrap_or("-")
+            );
+        }
+        let _ = writeln!(out, "{line}");
+        for m in &self.metrics {
+            // Tranches paid on almost every path of every scenario (they show as 100%) say
+            // nothing in a table; comparison.json and .csv keep them.
+            let certain = m.name.starts_with("P(released")
+                && m.values.iter().flatten().all(|v| v.mean >= 0.9995);
+            if certain {
+                continue;
+            }
+            let mut line = format!("{:name_w$}", m.name);
+            let mut diff = format!("{:name_w$}", "");
+            for (v, d) in m.values.iter().zip(&m.diff_vs_reference) {
+                let cell = v
+                    .map(|v| self.fmt(&m.kind, v.mean))
+                    .unwrap_or_else(|| "-".into());
+                let _ = write!(line, "  {cell:>col_w$}");
+                let dcell = match d {
+                    Some(d) => format!(
+                        "{} [{}, {}]",
+                        self.fmt_diff(&m.kind, d.diff),
+                        self.fmt_diff(&m.kind, d.diff_ci95_paired[0]),
+                        self.fmt_diff(&m.kind, d.diff_ci95_paired[1])
+                    ),
+                    None => String::new(),
+                };
+                let _ = write!(diff, "  {dcell:>col_w$}");
+            }
+            let _ = writeln!(out, "{line}");
+            if m.diff_vs_reference.iter().any(Option::is_some) {
+                let _ = writeln!(out, "{}", diff.trim_end());
+            }
+        }
+        if let Some((rate, threads, secs)) = throughput {
+            let _ = writeln!(
+                out,
+                "\nThroughput: {} paths/s per scenario on {threads} threads ({secs:.2} s)",
+                crate::report::thousands(rate.round() as u64)
+            );
+        }
+        out
+    }
+
+    /// `comparison.csv`: one row per metric and scenario.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "metric,kind,scenario,mean,ci95_low,ci95_high,diff,diff_ci95_paired_low,diff_ci95_paired_high,diff_ci95_unpaired_low,diff_ci95_unpaired_high\n",
+        );
+        for m in &self.metrics {
+            for (s, (v, d)) in m.values.iter().zip(&m.diff_vs_reference).enumerate() {
+                let v = v
+                    .map(|v| format!("{},{},{}", v.mean, v.ci95[0], v.ci95[1]))
+                    .unwrap_or_else(|| ",,".into());
+                let d = d
+                    .map(|d| {
+                        format!(
+                            "{},{},{},{},{}",
+                            d.diff,
+                            d.diff_ci95_paired[0],
+                            d.diff_ci95_paired[1],
+                            d.diff_ci95_unpaired[0],
+                            d.diff_ci95_unpaired[1]
+                        )
+                    })
+                    .unwrap_or_else(|| ",,,,".into());
+                let _ = writeln!(
+                    out,
+                    "\"{}\",{},\"{}\",{v},{d}",
+                    m.name, m.kind, self.scenarios[s].label
+                );
+            }
+        }
+        out
+    }
+}
