@@ -824,8 +824,14 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
     let mut pos = vec![(cx, cy); d.nodes.len()];
     let (rx, ry) = (w as f64 * 0.36, h as f64 * 0.31);
     for (k, &i) in inside.iter().enumerate() {
-        let a = -std::f64::consts::FRAC_PI_2
-            + std::f64::consts::TAU * (k as f64 + 0.5) / inside.len().max(1) as f64;
+        // Spread over the top three quarters of the ellipse (one entity: straight above); the
+        // bottom quarter stays clear for the arrows to and from the outside world.
+        let spread = if inside.len() > 1 {
+            k as f64 / (inside.len() - 1) as f64 - 0.5
+        } else {
+            0.0
+        };
+        let a = -std::f64::consts::FRAC_PI_2 + spread * 1.5 * std::f64::consts::PI;
         pos[i] = (cx + rx * a.cos(), cy + ry * a.sin());
     }
     // The outside world along the bottom, under the company, so its arrows run between the
