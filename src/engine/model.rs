@@ -194,6 +194,8 @@ pub struct Model {
     pub is_equity: Vec<bool>,
     /// Flows that count as the company's costs: all its payments except equity.
     pub company_costs: Vec<usize>,
+    /// Whether some condition reads cumulative spend with an entity.
+    pub track_spend_with: bool,
     /// Entities reported as investors.
     pub investors: Vec<EntityId>,
     /// Opening stakes: entity, fraction, invested before the horizon.
@@ -509,6 +511,7 @@ impl Model {
             rescue,
             from_company,
             margin,
+            track_spend_with: uses_spend_with(s),
             company_costs: (0..flows)
                 .filter(|&f| !is_equity[f] && s.flows[f].from == s.company)
                 .collect(),
@@ -530,4 +533,21 @@ impl Model {
                 .collect(),
         }
     }
+}
+
+/// True when a tranche or milestone condition reads `spend_with(..)`.
+fn uses_spend_with(s: &Scenario) -> bool {
+    fn walk(c: &Condition) -> bool {
+        match c {
+            Condition::Compare {
+                metric: crate::scenario::Metric::SpendWith(_),
+                ..
+            } => true,
+            Condition::And(a, b) | Condition::Or(a, b) => walk(a) || walk(b),
+            Condition::Not(a) => walk(a),
+            _ => false,
+        }
+    }
+    s.tranches().any(|(_, t)| matches!(&t.timing, TrancheTiming::Conditional { condition, .. } if walk(condition)))
+        || s.milestones.iter().any(|m| m.condition.as_ref().is_some_and(walk))
 }

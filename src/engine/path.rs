@@ -223,14 +223,12 @@ impl PathState {
             self.out.invested[from] += amount;
             self.cum_invested[from] += amount;
         } else {
-            if from == m.company {
+            // Margins are fixed per path, so they are applied to the totals in `finish`.
+            if m.track_spend_with && from == m.company {
                 self.spend_with[to] += amount;
             }
             if m.from_company[flow] {
                 self.out.received[to] += amount;
-                if let Some(margin) = m.margin[flow] {
-                    self.out.margin[to] += amount * self.v(margin);
-                }
             }
         }
         t.payment(self.period, flow, from, to, amount);
@@ -575,6 +573,12 @@ impl PathState {
 
     fn finish(&mut self, m: &Model) {
         let company = m.company;
+        for f in 0..m.flows {
+            if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
+                let to = m.scenario.flows[f].to;
+                self.out.margin[to] += self.out.flow_total[f] * self.v(margin);
+            }
+        }
         // Contracts: what the company left unpaid (default) or owes after the horizon.
         for (k, c) in m.contracts.iter().enumerate() {
             if c.from != company {
