@@ -455,27 +455,11 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
             FlowKind::PassThrough { .. } | FlowKind::Revenue(_) => {}
         }
     }
-    // Pass-throughs in dependency order (chains were checked to be acyclic).
-    let mut done: Vec<bool> = s
-        .flows
-        .iter()
-        .map(|f| !matches!(f.kind, FlowKind::PassThrough { .. }))
-        .collect();
-    while done.iter().any(|d| !d) {
-        let mut progressed = false;
-        for (i, f) in s.flows.iter().enumerate() {
-            if let FlowKind::PassThrough { of, share, .. } = f.kind
-                && !done[i]
-                && done[of]
-            {
-                let share = s.nominal(share);
-                per_period[i] = per_period[of].iter().map(|x| x * share).collect();
-                done[i] = true;
-                progressed = true;
-            }
-        }
-        if !progressed {
-            break;
+    // Pass-throughs in dependency order.
+    for i in s.pass_through_order() {
+        if let FlowKind::PassThrough { of, share, .. } = s.flows[i].kind {
+            let share = s.nominal(share);
+            per_period[i] = per_period[of].iter().map(|x| x * share).collect();
         }
     }
     (

@@ -65,6 +65,8 @@ pub struct CostC {
     pub active: Vec<bool>,
     /// First period (growth of the fixed part counts from there).
     pub start: usize,
+    /// Revenue processes into the payer (indices into `revenues`), for the share of revenue.
+    pub revenue_sources: Vec<usize>,
 }
 
 /// A contract.
@@ -284,6 +286,7 @@ impl Model {
                         share: c.share_of_revenue,
                         active: active_periods(c.start, c.until),
                         start: c.start.map(|m| h.period_clamped(m)).unwrap_or(0),
+                        revenue_sources: Vec::new(),
                     });
                     margin[i] = Some(c.margin);
                 }
@@ -310,10 +313,7 @@ impl Model {
                     margin[i] = Some(c.margin);
                 }
                 FlowKind::RevenueShare {
-                    rate,
-                    of,
-                    start,
-                    until,
+                    rate, start, until, ..
                 } => {
                     revshares.push(RevShareC {
                         flow: i,
@@ -323,7 +323,6 @@ impl Model {
                         base: Vec::new(),
                         active: active_periods(*start, *until),
                     });
-                    let _ = of;
                     margin[i] = Some(Value::Const(1.0));
                 }
                 FlowKind::PassThrough {
@@ -373,20 +372,16 @@ impl Model {
             }
         }
         // Revenue-share bases: the named revenue flows, or all revenue into the payer.
-        for (rs, f) in revshares.iter_mut().zip(
-            s.flows
-                .iter()
-                .filter(|f| matches!(f.kind, FlowKind::RevenueShare { .. })),
-        ) {
-            let FlowKind::RevenueShare { of, .. } = &f.kind else {
-                unreachable!()
+        for rs in &mut revshares {
+            let FlowKind::RevenueShare { of, .. } = &s.flows[rs.flow].kind else {
+                unreachable!("revshares are built from revenue_share flows")
             };
             rs.base = revenues
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| {
                     if of.is_empty() {
-                        r.to == f.from
+                        r.to == rs.from
                     } else {
                         of.contains(&r.flow)
                     }
@@ -394,28 +389,26 @@ impl Model {
                 .map(|(k, _)| k)
                 .collect();
         }
+        // Each cost's share of revenue applies to the revenue processes into its payer.
+        for c in &mut costs {
+            c.revenue_sources = (0..revenues.len())
+                .filter(|&k| revenues[k].to == c.from)
+                .collect();
+        }
         // Pass-throughs in dependency order; their receipts count as from the company when
         // the root flow is paid by it.
-        let mut ordered = Vec::new();
-        let mut placed = vec![false; flows];
-        for (i, f) in s.flows.iter().enumerate() {
-            placed[i] = !matches!(f.kind, FlowKind::PassThrough { .. });
-        }
-        while ordered.len() < passes.len() {
-            let before = ordered.len();
-            for p in &passes {
-                if !placed[p.flow] && placed[p.of] {
-                    placed[p.flow] = true;
-                    from_company[p.flow] = from_company[p.of];
-                    ordered.push(p.clone());
-                }
-            }
-            assert!(
-                ordered.len() > before,
-                "pass-through chains are validated acyclic"
-            );
-        }
-        let passes = ordered;
+        let passes: Vec<PassC> = s
+            .pass_through_order()
+            .into_iter()
+            .map(|f| {
+                let p = passes
+                    .iter()
+                    .find(|p| p.flow == f)
+                    .expect("every pass-through is listed");
+                from_company[f] = from_company[p.of];
+                p.clone()
+            })
+            .collect();
 
         let mut milestone_order = Vec::new();
         let mut placed = vec![false; s.milestones.len()];

@@ -334,13 +334,7 @@ impl PathState {
                 if !c.active[p] || (c.from == company && !alive) {
                     continue;
                 }
-                let revenue: f64 = m
-                    .revenues
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.to == c.from)
-                    .map(|(k, _)| self.rev_amount[k])
-                    .sum();
+                let revenue: f64 = c.revenue_sources.iter().map(|&k| self.rev_amount[k]).sum();
                 let amount = self.v(c.fixed) * self.cost_growth[k] * dt + self.v(c.share) * revenue;
                 self.pay(m, t, c.flow, c.from, c.to, amount);
             }

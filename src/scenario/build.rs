@@ -97,10 +97,7 @@ pub(super) fn build(
         .unwrap_or_default();
     let entity_nodes = entity_nodes.unwrap_or_default();
     // Ids as written, so references to an entity that failed validation are not reported too.
-    let written_ids: Vec<String> = entity_nodes
-        .iter()
-        .map(|n| b.peek_id(n, "entity"))
-        .collect();
+    let written_ids: Vec<String> = entity_nodes.iter().map(|n| b.peek_id(n)).collect();
     let mut entities: Vec<Entity> = entity_nodes.iter().filter_map(|n| b.entity(n)).collect();
     entities.push(Entity {
         id: WORLD.to_string(),
@@ -121,11 +118,8 @@ pub(super) fn build(
     let company = b.company(&mut f, &entities);
     // Ids first, so conditions and pass-throughs may refer to flows and milestones defined later.
     let flow_nodes = flow_nodes.unwrap_or_default();
-    b.flow_ids = flow_nodes.iter().map(|n| b.peek_id(n, "flow")).collect();
-    b.milestone_ids = milestone_nodes
-        .iter()
-        .map(|n| b.peek_id(n, "milestone"))
-        .collect();
+    b.flow_ids = flow_nodes.iter().map(|n| b.peek_id(n)).collect();
+    b.milestone_ids = milestone_nodes.iter().map(|n| b.peek_id(n)).collect();
     let flows: Vec<Option<Flow>> = flow_nodes
         .iter()
         .map(|n| b.flow(n, company, &entities))
@@ -289,7 +283,7 @@ impl Builder<'_> {
     }
 
     /// The id of an entry, without reporting anything (the full read reports problems).
-    fn peek_id(&self, node: &Node, _what: &str) -> String {
+    fn peek_id(&self, node: &Node) -> String {
         match &node.kind {
             NodeKind::Table(t) => match t.get("id").map(|n| &n.kind) {
                 Some(NodeKind::Str(s)) => s.clone(),

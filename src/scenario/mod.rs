@@ -452,6 +452,31 @@ impl Scenario {
             })
             .flatten()
     }
+    /// The pass-through flows, each after the flow it passes on (chains are validated acyclic).
+    pub fn pass_through_order(&self) -> Vec<FlowId> {
+        let is_pass = |f: &Flow| matches!(f.kind, FlowKind::PassThrough { .. });
+        let mut placed: Vec<bool> = self.flows.iter().map(|f| !is_pass(f)).collect();
+        let mut order = Vec::new();
+        let total = self.flows.iter().filter(|f| is_pass(f)).count();
+        while order.len() < total {
+            let before = order.len();
+            for (i, f) in self.flows.iter().enumerate() {
+                if let FlowKind::PassThrough { of, .. } = f.kind
+                    && !placed[i]
+                    && placed[of]
+                {
+                    placed[i] = true;
+                    order.push(i);
+                }
+            }
+            assert!(
+                order.len() > before,
+                "pass-through chains are validated acyclic"
+            );
+        }
+        order
+    }
+
     /// Number of uncertain quantities (per-path and per-period).
     pub fn uncertain_count(&self) -> usize {
         self.quantities

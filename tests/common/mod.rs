@@ -113,17 +113,10 @@ pub fn base_with(from: &str, to: &str) -> String {
     BASE.replacen(from, to, 1)
 }
 
-/// Runs `cfsim validate` on a scenario text; asserts exit code 2, no panic, and that the first
-/// error is at the line containing `line_has`, at the column where `col_at` starts on it, with a
-/// message containing every one of `says`.
+/// Runs `cfsim validate` on a scenario text; asserts exit code 2, no panic, nothing on stdout,
+/// and an error at the line containing `line_has`, at the column where `col_at` starts on it,
+/// with a message containing every one of `says` and the offending line shown.
 pub fn rejects(text: &str, line_has: &str, col_at: &str, says: &[&str]) {
-    let dir = Dir::new();
-    let path = dir.file("s.toml", text);
-    let out = cfsim().arg("validate").arg(&path).output().expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.stdout.is_empty(), "nothing on stdout for a bad file");
     let (line_no, line) = text
         .lines()
         .enumerate()
@@ -133,8 +126,7 @@ pub fn rejects(text: &str, line_has: &str, col_at: &str, says: &[&str]) {
         .find(col_at)
         .unwrap_or_else(|| panic!("`{col_at}` not on line `{line}`"))
         + 1;
-    let expected = format!("{}:{}:{}: ", path.display(), line_no + 1, col);
-    assert_error_line(&stderr, &expected, says);
+    let stderr = rejects_at(text, line_no + 1, col, says);
     assert!(
         stderr.contains(line.trim()),
         "the offending line is shown:\n{stderr}"
@@ -152,16 +144,18 @@ pub fn assert_error_line(stderr: &str, prefix: &str, says: &[&str]) {
     );
 }
 
-/// Runs `cfsim validate` on a scenario text; asserts exit code 2 and an error at an exact
-/// 1-based line and column.
-pub fn rejects_at(text: &str, line: usize, col: usize, says: &[&str]) {
+/// Runs `cfsim validate` on a scenario text; asserts exit code 2, no panic, nothing on stdout,
+/// and an error at an exact 1-based line and column. Returns stderr.
+pub fn rejects_at(text: &str, line: usize, col: usize, says: &[&str]) -> String {
     let dir = Dir::new();
     let path = dir.file("s.toml", text);
     let out = cfsim().arg("validate").arg(&path).output().expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout for a bad file");
     assert_error_line(&stderr, &format!("{}:{line}:{col}: ", path.display()), says);
+    stderr
 }
 
 /// The 1-based number of the `nth` line (0-based) that contains `has`.

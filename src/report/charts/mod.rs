@@ -242,6 +242,38 @@ fn band_polygon(x: &[f64], lo: &[f64], hi: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The 90% and 50% bands and the median of a series, with their legend entries.
+fn draw_bands<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    b: &data::Bands,
+    colour: RGBColor,
+) -> Result {
+    for (lo, hi, alpha, label) in [
+        (&b.p5, &b.p95, 0.15, "5-95% of paths"),
+        (&b.p25, &b.p75, 0.35, "25-75% of paths"),
+    ] {
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band_polygon(&b.x, lo, hi),
+                colour.mix(alpha).filled(),
+            )))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 8), (x + 30, y + 8)], colour.mix(alpha).filled())
+            });
+    }
+    chart
+        .draw_series(LineSeries::new(
+            b.x.iter().copied().zip(b.p50.iter().copied()),
+            colour.stroke_width(4),
+        ))
+        .map_err(err)?
+        .label("median")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], colour.stroke_width(4)));
+    Ok(())
+}
+
 fn x_range(s: &Summary) -> (f64, f64) {
     let first = s.periods.start_year[0];
     let last = s.periods.start_year[s.periods.start_year.len() - 1] + s.horizon.years_per_period;
@@ -283,30 +315,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .draw()
         .map_err(err)?;
     let b = &d.cash;
-    chart
-        .draw_series(std::iter::once(Polygon::new(
-            band_polygon(&b.x, &b.p5, &b.p95),
-            BLUE.mix(0.15).filled(),
-        )))
-        .map_err(err)?
-        .label("5-95% of paths")
-        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], BLUE.mix(0.15).filled()));
-    chart
-        .draw_series(std::iter::once(Polygon::new(
-            band_polygon(&b.x, &b.p25, &b.p75),
-            BLUE.mix(0.35).filled(),
-        )))
-        .map_err(err)?
-        .label("25-75% of paths")
-        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], BLUE.mix(0.35).filled()));
-    chart
-        .draw_series(LineSeries::new(
-            b.x.iter().copied().zip(b.p50.iter().copied()),
-            BLUE.stroke_width(4),
-        ))
-        .map_err(err)?
-        .label("median")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], BLUE.stroke_width(4)));
+    draw_bands(&mut chart, b, BLUE)?;
     chart
         .draw_series(LineSeries::new(
             vec![(x0, 0.0), (x1, 0.0)],
@@ -362,30 +371,7 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
         .draw()
         .map_err(err)?;
     let b = &d.revenue;
-    chart
-        .draw_series(std::iter::once(Polygon::new(
-            band_polygon(&b.x, &b.p5, &b.p95),
-            GREEN.mix(0.15).filled(),
-        )))
-        .map_err(err)?
-        .label("5-95% of paths")
-        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], GREEN.mix(0.15).filled()));
-    chart
-        .draw_series(std::iter::once(Polygon::new(
-            band_polygon(&b.x, &b.p25, &b.p75),
-            GREEN.mix(0.35).filled(),
-        )))
-        .map_err(err)?
-        .label("25-75% of paths")
-        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 30, y + 8)], GREEN.mix(0.35).filled()));
-    chart
-        .draw_series(LineSeries::new(
-            b.x.iter().copied().zip(b.p50.iter().copied()),
-            GREEN.stroke_width(4),
-        ))
-        .map_err(err)?
-        .label("median")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], GREEN.stroke_width(4)));
+    draw_bands(&mut chart, b, GREEN)?;
     if let Some(t) = &d.target {
         let (ty0, ty1) = (t.year as f64, t.year as f64 + 1.0);
         chart
