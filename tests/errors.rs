@@ -602,3 +602,21 @@ fn an_invalid_entity_does_not_make_its_references_errors_too() {
     );
     assert!(!err.contains("unknown entity `inv`"), "cascade: {err}");
 }
+
+#[test]
+fn a_bad_capacity_price_is_the_only_error_of_its_contract() {
+    // Regression: a rejected `price_per_gw_year` used to leave the contract's other fields unread,
+    // so they were reported as unknown fields too.
+    let text = base_with("value = 20", "capacity_gw = 2\nprice_per_gw_year = -3");
+    rejects(
+        &text,
+        "price_per_gw_year = -3",
+        "-3",
+        &["expected a number >= 0"],
+    );
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &text);
+    let out = cfsim().arg("validate").arg(&p).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unknown field"), "cascade: {err}");
+}

@@ -925,10 +925,13 @@ impl Builder<'_> {
                 Draw::PerPath,
                 None,
             );
-            Some(ContractSize::Capacity {
-                gw: gw?,
-                price_per_gw_year: price?,
-            })
+            // No `?` here: it would return before the remaining fields are read, and they
+            // would then be reported as unknown.
+            gw.zip(price)
+                .map(|(gw, price_per_gw_year)| ContractSize::Capacity {
+                    gw,
+                    price_per_gw_year,
+                })
         } else {
             self.d.error(
                 f.span,
