@@ -50,6 +50,32 @@ pub fn contract_fractions(
     (before, after)
 }
 
+/// `(1 + g)^dt`, with the common quarterly and yearly steps done without `powf`.
+#[inline]
+pub fn period_growth(g: f64, dt: f64) -> f64 {
+    if dt == 0.25 {
+        (1.0 + g).sqrt().sqrt()
+    } else if dt == 1.0 {
+        1.0 + g
+    } else {
+        (1.0 + g).powf(dt)
+    }
+}
+
+/// Fills `out[p]` with the growth of a cost's fixed part in period `p` relative to its start:
+/// 1 up to `start`, then compounded each period at a rate that starts at `rate` and is
+/// multiplied by `decay_step` each period.
+pub fn cost_growth_path(out: &mut [f64], start: usize, rate: f64, decay_step: f64, dt: f64) {
+    let (mut level, mut rate) = (1.0, rate);
+    for (p, x) in out.iter_mut().enumerate() {
+        if p > start {
+            level *= period_growth(rate, dt);
+            rate *= decay_step;
+        }
+        *x = level;
+    }
+}
+
 /// Growth factor of revenue over one period: `(1 + g)^dt` with the growth rate `g` decayed by
 /// `(1 - decay)` per year since the start.
 pub fn growth_factor(growth: f64, decay: f64, years_since_start: f64, dt: f64) -> f64 {

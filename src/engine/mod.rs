@@ -2,8 +2,11 @@
 //! statistics that are bit-identical whatever the number of threads.
 //!
 //! Paths are cut into fixed chunks of [`CHUNK`] paths (independent of the thread count); each
-//! chunk is simulated in path order into its own [`Accumulator`], and chunks are merged in chunk
-//! order, a wave of [`WAVE`] chunks at a time so memory stays bounded.
+//! chunk is simulated in path order into its own [`Accumulator`]. Chunks are merged along a
+//! binary tree whose shape depends only on the number of chunks (each range is split at its
+//! midpoint), so floating-point sums are added in the same order whatever thread runs what.
+//! Merges run on the workers, in parallel, and at most a few accumulators per thread and tree
+//! level are alive at once, so memory stays bounded whatever the number of paths.
 
 pub mod accumulate;
 pub mod model;
@@ -11,9 +14,8 @@ pub mod paired;
 pub mod path;
 pub mod rng;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 pub use accumulate::Accumulator;
 pub use model::Model;
@@ -22,8 +24,6 @@ pub use path::{NoTrace, PathOutput, PathState, Trace, TrancheState};
 
 /// Paths per chunk: the unit of parallel work and of ordered merging.
 pub const CHUNK: u64 = 4096;
-/// Chunks simulated in parallel before they are merged.
-pub const WAVE: usize = 16;
 
 /// How to run.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +53,8 @@ impl RunResult {
     }
 }
 
-/// Simulates a model; `progress` is called with the number of paths done after each wave.
+/// Simulates a model; `progress` is called, from any worker, with the number of paths done
+/// after each chunk.
 pub fn simulate(
     model: &Model,
     opts: &RunOptions,
@@ -94,35 +95,21 @@ pub fn simulate_many(
     let threads = pool.current_num_threads();
     let start = Instant::now();
     let chunks = opts.paths.div_ceil(CHUNK);
-    let empty = || {
+    let job = Job {
+        models,
+        metrics,
+        opts,
+        done: AtomicU64::new(0),
+        progress,
+    };
+    let (stats, paired) = if chunks == 0 {
         (
-            models.iter().map(Accumulator::new).collect::<Vec<_>>(),
+            models.iter().map(Accumulator::new).collect(),
             PairedAccumulator::new(metrics, models.len()),
         )
+    } else {
+        pool.install(|| job.run_range(0, chunks))
     };
-    let (stats, paired) = pool.install(|| {
-        let (mut total, mut paired) = empty();
-        let mut next = 0;
-        while next < chunks {
-            let end = (next + WAVE as u64).min(chunks);
-            let parts: Vec<_> = (next..end)
-                .into_par_iter()
-                .map_init(
-                    || models.iter().map(PathState::new).collect::<Vec<_>>(),
-                    |states, chunk| run_chunk(models, metrics, opts, chunk, states),
-                )
-                .collect();
-            for (accs, pair) in &parts {
-                for (t, a) in total.iter_mut().zip(accs) {
-                    t.merge(a);
-                }
-                paired.merge(pair);
-            }
-            progress(total[0].paths);
-            next = end;
-        }
-        (total, paired)
-    });
     Ok(ManyResult {
         stats,
         paired,
@@ -131,25 +118,53 @@ pub fn simulate_many(
     })
 }
 
-fn run_chunk(
-    models: &[Model],
-    metrics: &[PairedMetric],
-    opts: &RunOptions,
-    chunk: u64,
-    states: &mut [PathState],
-) -> (Vec<Accumulator>, PairedAccumulator) {
-    let mut accs: Vec<Accumulator> = models.iter().map(Accumulator::new).collect();
-    let mut paired = PairedAccumulator::new(metrics, models.len());
-    let first = chunk * CHUNK;
-    let last = (first + CHUNK).min(opts.paths);
-    for path in first..last {
-        for ((model, state), acc) in models.iter().zip(states.iter_mut()).zip(&mut accs) {
-            state.run(model, opts.seed, path, &mut NoTrace);
-            acc.push(model, &state.out);
+/// Statistics of a range of chunks: one accumulator per scenario, and the paired metrics.
+type Part = (Vec<Accumulator>, PairedAccumulator);
+
+/// What every chunk of a run shares.
+struct Job<'a> {
+    models: &'a [Model],
+    metrics: &'a [PairedMetric],
+    opts: &'a RunOptions,
+    /// Paths finished so far, for the progress callback.
+    done: AtomicU64,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Job<'_> {
+    /// Chunks `lo..hi` (non-empty), merged left to right at the midpoint of every range.
+    fn run_range(&self, lo: u64, hi: u64) -> Part {
+        if hi - lo == 1 {
+            return self.run_chunk(lo);
         }
-        if !metrics.is_empty() {
-            paired.push(metrics, models, states);
+        let mid = lo + (hi - lo) / 2;
+        let ((mut accs, mut paired), (right_accs, right_paired)) =
+            rayon::join(|| self.run_range(lo, mid), || self.run_range(mid, hi));
+        for (a, b) in accs.iter_mut().zip(&right_accs) {
+            a.merge(b);
         }
+        paired.merge(&right_paired);
+        (accs, paired)
     }
-    (accs, paired)
+
+    fn run_chunk(&self, chunk: u64) -> Part {
+        let (models, metrics, opts) = (self.models, self.metrics, self.opts);
+        let mut states: Vec<PathState> = models.iter().map(PathState::new).collect();
+        let mut accs: Vec<Accumulator> = models.iter().map(Accumulator::new).collect();
+        let mut paired = PairedAccumulator::new(metrics, models.len());
+        let first = chunk * CHUNK;
+        let last = (first + CHUNK).min(opts.paths);
+        for path in first..last {
+            for ((model, state), acc) in models.iter().zip(&mut states).zip(&mut accs) {
+                state.run(model, opts.seed, path, &mut NoTrace);
+                acc.push(model, &state.out);
+            }
+            if !metrics.is_empty() {
+                paired.push(metrics, models, &states);
+            }
+        }
+        let done = self.done.fetch_add(last - first, Ordering::Relaxed) + (last - first);
+        (self.progress)(done);
+        (accs, paired)
+    }
 }

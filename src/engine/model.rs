@@ -7,7 +7,7 @@ use crate::scenario::{
     Condition, ContractSize, EntityId, FlowId, FlowKind, MilestoneTiming, PostMoney, Profile,
     Scenario, TrancheTiming, Value,
 };
-use crate::schedule::contract_fractions;
+use crate::schedule::{contract_fractions, cost_growth_path};
 
 use super::rng::name_key;
 
@@ -67,6 +67,9 @@ pub struct CostC {
     pub start: usize,
     /// Revenue processes into the payer (indices into `revenues`), for the share of revenue.
     pub revenue_sources: Vec<usize>,
+    /// Growth of the fixed part in each period when its growth and decay are constants (the
+    /// same on every path, so computed once here rather than per path).
+    pub growth_path: Option<Vec<f64>>,
 }
 
 /// A contract.
@@ -276,6 +279,16 @@ impl Model {
                     margin[i] = Some(Value::Const(1.0));
                 }
                 FlowKind::Cost(c) => {
+                    let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
+                    let growth_path = match (c.growth, c.decay) {
+                        (Value::Const(g), Value::Const(d)) => {
+                            let mut path = vec![0.0; n];
+                            let step = (1.0 - d).powf(h.step.years());
+                            cost_growth_path(&mut path, start, g, step, h.step.years());
+                            Some(path)
+                        }
+                        _ => None,
+                    };
                     costs.push(CostC {
                         flow: i,
                         from: f.from,
@@ -285,8 +298,9 @@ impl Model {
                         decay: c.decay,
                         share: c.share_of_revenue,
                         active: active_periods(c.start, c.until),
-                        start: c.start.map(|m| h.period_clamped(m)).unwrap_or(0),
+                        start,
                         revenue_sources: Vec::new(),
+                        growth_path,
                     });
                     margin[i] = Some(c.margin);
                 }

@@ -22,19 +22,7 @@ use super::rng::{Stream, stream, uniform};
 use crate::dist::{normal_cdf, normal_quantile};
 use crate::graph::Link;
 use crate::scenario::{Condition, ContractSize, Metric, MilestoneTiming, PostMoney, Value};
-use crate::schedule::contract_fractions;
-
-/// `(1 + g)^dt`, with the common quarterly and yearly steps done without `powf`.
-#[inline]
-fn period_growth(g: f64, dt: f64) -> f64 {
-    if dt == 0.25 {
-        (1.0 + g).sqrt().sqrt()
-    } else if dt == 1.0 {
-        1.0 + g
-    } else {
-        (1.0 + g).powf(dt)
-    }
-}
+use crate::schedule::{contract_fractions, cost_growth_path, period_growth};
 
 /// Observes every payment and the end of every period (the engine's no-op in production,
 /// a ledger in the accounting tests).
@@ -117,15 +105,13 @@ pub struct PathState {
     spend_with: Vec<f64>,
     rev_level: Vec<f64>,
     rev_amount: Vec<f64>,
-    /// Current growth rate of each revenue process and its per-period decay factor.
-    rev_growth: Vec<f64>,
-    rev_decay_step: Vec<f64>,
-    /// Growth of each cost's fixed part since its start, its current growth rate and the
-    /// rate's per-period decay factor.
+    /// Annualised level of each revenue process at the start of each period, `periods + 1`
+    /// per process: computed when the path starts, since growth and volatility are drawn once
+    /// per path and the shocks depend on nothing else (a tight loop there pipelines the
+    /// `exp` and `sqrt` calls that would stall the period loop).
+    rev_path: Vec<f64>,
+    /// Growth of each cost's fixed part in each period, `periods` per cost.
     cost_growth: Vec<f64>,
-    cost_rate: Vec<f64>,
-    cost_decay_step: Vec<f64>,
-    shocks: Vec<Stream>,
     pp_streams: Vec<Stream>,
     corr_z: Vec<f64>,
     contract_total: Vec<f64>,
@@ -141,6 +127,17 @@ pub struct PathState {
     pub out: PathOutput,
 }
 
+/// Growth of every cost's fixed part, the constant ones filled in once.
+fn cost_growth_init(m: &Model) -> Vec<f64> {
+    let mut out = vec![1.0; m.costs.len() * m.periods];
+    for (k, c) in m.costs.iter().enumerate() {
+        if let Some(path) = &c.growth_path {
+            out[k * m.periods..(k + 1) * m.periods].copy_from_slice(path);
+        }
+    }
+    out
+}
+
 impl PathState {
     /// Scratch sized for a model.
     pub fn new(m: &Model) -> Self {
@@ -154,12 +151,8 @@ impl PathState {
             spend_with: vec![0.0; e],
             rev_level: vec![0.0; m.revenues.len()],
             rev_amount: vec![0.0; m.revenues.len()],
-            rev_growth: vec![0.0; m.revenues.len()],
-            rev_decay_step: vec![0.0; m.revenues.len()],
-            cost_growth: vec![1.0; m.costs.len()],
-            cost_rate: vec![0.0; m.costs.len()],
-            cost_decay_step: vec![1.0; m.costs.len()],
-            shocks: vec![seed_stream.clone(); m.revenues.len()],
+            rev_path: vec![0.0; m.revenues.len() * (m.periods + 1)],
+            cost_growth: cost_growth_init(m),
             pp_streams: vec![seed_stream; m.per_period.len()],
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
             contract_total: vec![0.0; m.contracts.len()],
@@ -202,7 +195,7 @@ impl PathState {
     }
 
     /// Moves money on a flow and keeps every account that depends on it.
-    #[inline]
+    #[inline(always)]
     fn pay<T: Trace>(
         &mut self,
         m: &Model,
@@ -314,28 +307,16 @@ impl PathState {
                 let amount = self.rev_level[k] * dt;
                 self.rev_amount[k] = amount;
                 self.pay(m, t, r.flow, r.from, r.to, amount);
-                let sigma = self.v(r.volatility);
-                let shock = if sigma > 0.0 {
-                    let z: f64 = rand::RngExt::sample(&mut self.shocks[k], StandardNormal);
-                    (sigma * dt.sqrt() * z - 0.5 * sigma * sigma * dt).exp()
-                } else {
-                    1.0
-                };
-                // Equivalent to schedule::growth_factor, kept incremental for speed.
-                self.rev_level[k] *= period_growth(self.rev_growth[k], dt) * shock;
-                self.rev_growth[k] *= self.rev_decay_step[k];
+                self.rev_level[k] = self.rev_path[k * (m.periods + 1) + p + 1];
             }
             // Costs.
             for (k, c) in m.costs.iter().enumerate() {
-                if p > c.start {
-                    self.cost_growth[k] *= period_growth(self.cost_rate[k], dt);
-                    self.cost_rate[k] *= self.cost_decay_step[k];
-                }
                 if !c.active[p] || (c.from == company && !alive) {
                     continue;
                 }
                 let revenue: f64 = c.revenue_sources.iter().map(|&k| self.rev_amount[k]).sum();
-                let amount = self.v(c.fixed) * self.cost_growth[k] * dt + self.v(c.share) * revenue;
+                let growth = self.cost_growth[k * m.periods + p];
+                let amount = self.v(c.fixed) * growth * dt + self.v(c.share) * revenue;
                 self.pay(m, t, c.flow, c.from, c.to, amount);
             }
             // Contracts.
@@ -423,16 +404,36 @@ impl PathState {
             self.cum_invested[e] += inv;
         }
         self.out.min_cash = self.cash[m.company];
+        let (n, dt) = (m.periods, m.dt);
         for (k, r) in m.revenues.iter().enumerate() {
-            self.rev_level[k] = self.v(r.initial);
-            self.rev_growth[k] = self.v(r.growth);
-            self.rev_decay_step[k] = (1.0 - self.v(r.decay)).powf(m.dt);
-            self.shocks[k] = stream(seed, path, r.shock_key);
+            let initial = self.v(r.initial);
+            let mut growth = self.v(r.growth);
+            let decay_step = (1.0 - self.v(r.decay)).powf(dt);
+            let sigma = self.v(r.volatility);
+            let mut shocks = stream(seed, path, r.shock_key);
+            let levels = &mut self.rev_path[k * (n + 1)..(k + 1) * (n + 1)];
+            levels[..=r.start.min(n)].fill(initial);
+            let mut level = initial;
+            for p in r.start..n {
+                let shock = if sigma > 0.0 {
+                    let z: f64 = rand::RngExt::sample(&mut shocks, StandardNormal);
+                    (sigma * dt.sqrt() * z - 0.5 * sigma * sigma * dt).exp()
+                } else {
+                    1.0
+                };
+                // Equivalent to schedule::growth_factor, kept incremental for speed.
+                level *= period_growth(growth, dt) * shock;
+                growth *= decay_step;
+                levels[p + 1] = level;
+            }
+            self.rev_level[k] = initial;
         }
         for (k, c) in m.costs.iter().enumerate() {
-            self.cost_growth[k] = 1.0;
-            self.cost_rate[k] = self.v(c.growth);
-            self.cost_decay_step[k] = (1.0 - self.v(c.decay)).powf(m.dt);
+            if c.growth_path.is_none() {
+                let (rate, step) = (self.v(c.growth), (1.0 - self.v(c.decay)).powf(dt));
+                let out = &mut self.cost_growth[k * n..(k + 1) * n];
+                cost_growth_path(out, c.start, rate, step, dt);
+            }
         }
         for (k, c) in m.contracts.iter().enumerate() {
             let duration = self.v(c.duration);
