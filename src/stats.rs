@@ -85,7 +85,7 @@ struct Store {
 }
 
 impl Store {
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, key: i32, n: u64) {
         let i = key.wrapping_sub(self.offset) as u32 as usize;
         match self.counts.get_mut(i) {
@@ -161,24 +161,31 @@ fn value_of(key: i32) -> f64 {
 
 impl Sketch {
     /// Adds a value (non-finite values are ignored).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, x: f64) {
         if !x.is_finite() {
             return;
         }
-        self.min = self.min.min(x);
-        self.max = self.max.max(x);
+        // Plain comparisons: `x` is finite, so `f64::min`'s NaN handling is not needed.
+        if x < self.min {
+            self.min = x;
+        }
+        if x > self.max {
+            self.max = x;
+        }
         let a = x.abs();
         if a < MIN_MAGNITUDE {
             self.zero += 1;
             return;
         }
-        let key = key_of(a);
-        if x > 0.0 {
-            self.positive.add(key, 1);
+        // The sign picks the store by a select rather than a branch: cash and net income
+        // change sign from path to path, which a branch would mispredict.
+        let store = if x.is_sign_negative() {
+            &mut self.negative
         } else {
-            self.negative.add(key, 1);
-        }
+            &mut self.positive
+        };
+        store.add(key_of(a), 1);
     }
 
     /// Merges another sketch; the result does not depend on the order of merges.
@@ -246,7 +253,7 @@ pub struct Stat {
 
 impl Stat {
     /// Adds a value to both the sums and the sketch.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, x: f64) {
         if self.n == 0 {
             self.shift = x;

@@ -89,11 +89,19 @@ impl Accumulator {
     pub fn push(&mut self, m: &Model, o: &PathOutput) {
         let p = m.periods;
         self.paths += 1;
-        for t in 0..p {
-            self.cash[t].push(o.cash[t]);
-            self.revenue[t].push(o.revenue[t]);
-            self.costs[t].push(o.costs[t]);
-            self.net_income[t].push(o.revenue[t] - o.costs[t]);
+        for (((((cash, revenue), costs), net_income), &c), (&r, &k)) in self
+            .cash
+            .iter_mut()
+            .zip(&mut self.revenue)
+            .zip(&mut self.costs)
+            .zip(&mut self.net_income)
+            .zip(&o.cash)
+            .zip(o.revenue.iter().zip(&o.costs))
+        {
+            cash.push(c);
+            revenue.push(r);
+            costs.push(k);
+            net_income.push(r - k);
         }
         for (y, (_, periods)) in m.years.iter().enumerate() {
             let revenue: f64 = o.revenue[periods.clone()].iter().sum();

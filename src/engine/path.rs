@@ -18,7 +18,7 @@
 use rand_distr::StandardNormal;
 
 use super::model::{Model, TrancheWhen};
-use super::rng::{Stream, stream, uniform};
+use super::rng::{Stream, draw, stream, uniform};
 use crate::dist::{normal_cdf, normal_quantile};
 use crate::graph::Link;
 use crate::scenario::{Condition, ContractSize, Metric, MilestoneTiming, PostMoney, Value};
@@ -229,8 +229,7 @@ impl PathState {
 
     fn draw_per_path(&mut self, m: &Model, seed: u64, path: u64) {
         for &q in &m.per_path {
-            let u = uniform(&mut stream(seed, path, m.quantities[q].key));
-            self.draws[q] = u;
+            self.draws[q] = draw(seed, path, m.quantities[q].key);
         }
         if let Some((members, chol)) = &m.correlation {
             for (i, &q) in members.iter().enumerate() {
@@ -458,7 +457,7 @@ impl PathState {
         for (i, ms) in m.milestones.iter().enumerate() {
             self.reached[i] = false;
             self.hazard_acc[i] = 0.0;
-            let u = uniform(&mut stream(seed, path, ms.key));
+            let u = draw(seed, path, ms.key);
             self.threshold[i] = match ms.timing {
                 // A unit exponential: reached when the accumulated hazard passes it.
                 MilestoneTiming::Hazard(_) => -(1.0 - u).ln(),
@@ -546,16 +545,14 @@ impl PathState {
         }
         if let Some(r) = &m.rescue
             && self.out.rescues < r.max
+            && draw(seed, path, r.key ^ p as u64) < self.v(r.probability)
         {
-            let mut s = stream(seed, path, r.key ^ p as u64);
-            if uniform(&mut s) < self.v(r.probability) {
-                let amount = self.v(r.amount).max(-self.cash[company]);
-                let post = self.run_rate(m) * self.v(m.multiple) * (1.0 - self.v(r.discount));
-                self.pay(m, t, m.flows, r.from, company, amount);
-                self.issue_stake(r.from, amount, post);
-                self.out.rescues += 1;
-                return;
-            }
+            let amount = self.v(r.amount).max(-self.cash[company]);
+            let post = self.run_rate(m) * self.v(m.multiple) * (1.0 - self.v(r.discount));
+            self.pay(m, t, m.flows, r.from, company, amount);
+            self.issue_stake(r.from, amount, post);
+            self.out.rescues += 1;
+            return;
         }
         self.out.default_period = Some(p);
         for st in self.out.tranches.iter_mut() {
