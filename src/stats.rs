@@ -258,7 +258,7 @@ impl Sketch {
 /// Mean, standard error and quantiles of one metric.
 ///
 /// Within a chunk, values are summed (cheap in the per-path loop); the sums become
-/// [`Moments`] when chunks are merged, in chunk order.
+/// [`Moments`] when chunks are merged, in a fixed order.
 #[derive(Clone, Debug, Default)]
 pub struct Stat {
     n: u64,

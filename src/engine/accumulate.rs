@@ -1,5 +1,5 @@
-//! Folding path outputs into statistics: one [`Accumulator`] per chunk of paths, merged in
-//! chunk order.
+//! Folding path outputs into statistics: one [`Accumulator`] per chunk of paths, merged along
+//! the engine's fixed tree of chunks.
 
 use super::model::Model;
 use super::path::{PathOutput, TrancheState};
@@ -162,7 +162,7 @@ impl Accumulator {
         }
     }
 
-    /// Merges another chunk's statistics (call in chunk order for reproducible means).
+    /// Merges the statistics of the chunks that follow (in a fixed order, for reproducible means).
     pub fn merge(&mut self, o: &Accumulator) {
         fn stats(a: &mut [Stat], b: &[Stat]) {
             for (x, y) in a.iter_mut().zip(b) {

@@ -113,7 +113,7 @@ impl PairedAccumulator {
         }
     }
 
-    /// Merges another chunk's statistics (in chunk order).
+    /// Merges the statistics of the chunks that follow (in a fixed order).
     pub fn merge(&mut self, o: &PairedAccumulator) {
         for (a, b) in self.values.iter_mut().zip(&o.values) {
             for (x, y) in a.iter_mut().zip(b) {
