@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rustworkx_core::connectivity::johnson_simple_cycles;
 
 use crate::scenario::{ContractSize, EntityId, FlowId, FlowKind, Role, Scenario, TrancheTiming};
-use crate::schedule::{contract_fractions, growth_factor};
+use crate::schedule::{contract_fractions, cost_growth_path, growth_factor};
 
 /// What an edge stands for: a flow, or a stake bought before the horizon (an opening stock:
 /// money that went in earlier and can come back inside the horizon).
@@ -384,6 +384,7 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
         }
     }
     let mut fractions = vec![0.0; n];
+    let mut growth = vec![0.0; n];
     for (i, f) in s.flows.iter().enumerate() {
         match &f.kind {
             FlowKind::Equity { tranches } => {
@@ -439,16 +440,14 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
                 }
             }
             FlowKind::Cost(c) => {
-                let (g, decay) = (s.nominal(c.growth), s.nominal(c.decay));
-                let share = s.nominal(c.share_of_revenue);
+                let (fixed, share) = (s.nominal(c.fixed), s.nominal(c.share_of_revenue));
                 let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
-                let mut level = s.nominal(c.fixed);
+                // The engine's schedule, with every input at its mean.
+                let decay_step = (1.0 - s.nominal(c.decay)).powf(dt);
+                cost_growth_path(&mut growth, start, s.nominal(c.growth), decay_step, dt);
                 for p in 0..n {
-                    if p > start {
-                        level *= growth_factor(g, decay, h.years_at(p - 1 - start), dt);
-                    }
                     if active(h, p, c.start, c.until) {
-                        per_period[i][p] = level * dt + share * revenue_into[f.from][p];
+                        per_period[i][p] = fixed * growth[p] * dt + share * revenue_into[f.from][p];
                     }
                 }
             }

@@ -409,6 +409,8 @@ impl PathState {
             let mut growth = self.v(r.growth);
             let decay_step = (1.0 - self.v(r.decay)).powf(dt);
             let sigma = self.v(r.volatility);
+            // Mean-preserving lognormal shocks: exp(vol z - drift) has mean 1.
+            let (vol, drift) = (sigma * dt.sqrt(), 0.5 * sigma * sigma * dt);
             let mut shocks = stream(seed, path, r.shock_key);
             let levels = &mut self.rev_path[k * (n + 1)..(k + 1) * (n + 1)];
             levels[..=r.start.min(n)].fill(initial);
@@ -416,7 +418,7 @@ impl PathState {
             for p in r.start..n {
                 let shock = if sigma > 0.0 {
                     let z: f64 = rand::RngExt::sample(&mut shocks, StandardNormal);
-                    (sigma * dt.sqrt() * z - 0.5 * sigma * sigma * dt).exp()
+                    (vol * z - drift).exp()
                 } else {
                     1.0
                 };
