@@ -32,6 +32,9 @@ enum Command {
         /// Override a param: name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<Override>,
+        /// Treat warnings as errors (exit code 2).
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Print the money-flow graph as Graphviz DOT, or as text with its cycles.
     Graph {
@@ -43,6 +46,9 @@ enum Command {
         /// Override a param: name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<Override>,
+        /// Treat warnings as errors (exit code 2).
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Compare funding structures side by side on the same random draws.
     ///
@@ -94,6 +100,9 @@ pub struct SimOptions {
     /// Also write the charts as SVG.
     #[arg(long, conflicts_with = "no_charts")]
     pub svg: bool,
+    /// Treat warnings about the scenario as errors (exit code 2).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 /// `LABEL:NAME=VALUE`: the reference scenario with a param overridden, under a label.
@@ -176,22 +185,62 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Loads one scenario, or returns its diagnostics as an input failure.
-pub fn load(file: &std::path::Path, sets: &[Override]) -> Result<Scenario, Failure> {
+/// Loads one scenario, or returns its diagnostics as an input failure. Its warnings go to
+/// stderr, or fail the load when they are denied.
+pub fn load(file: &std::path::Path, sets: &[Override], deny: bool) -> Result<Scenario, Failure> {
     let mut sources = SourceMap::new();
-    scenario::load(file, sets, &mut sources).map_err(|d| Failure::Input(d, sources))
+    let mut denied = Diagnostics::new();
+    match scenario::load(file, sets, &mut sources) {
+        Ok(s) => match warned(s, &sources, deny, &mut denied) {
+            Some(s) => Ok(s),
+            None => Err(Failure::Input(denied, sources)),
+        },
+        Err(d) => Err(Failure::Input(d, sources)),
+    }
+}
+
+/// Prints a scenario's warnings to stderr; when they are denied, moves them to `denied` (with
+/// a closing error) and returns `None`.
+fn warned(
+    s: Scenario,
+    sources: &SourceMap,
+    deny: bool,
+    denied: &mut Diagnostics,
+) -> Option<Scenario> {
+    if s.warnings.is_empty() {
+        return Some(s);
+    }
+    let warnings = Diagnostics {
+        items: s.warnings.clone(),
+    };
+    if deny {
+        denied.items.extend(warnings.items);
+        denied.push(crate::diagnostic::Diagnostic::plain(format!(
+            "{}: warnings are denied (--deny-warnings)",
+            s.file
+        )));
+        return None;
+    }
+    eprint!("{}", warnings.render(sources));
+    Some(s)
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Validate { files, sets } => {
+        Command::Validate {
+            files,
+            sets,
+            deny_warnings,
+        } => {
             let mut sources = SourceMap::new();
             let mut all = Diagnostics::new();
             for file in &files {
                 match scenario::load(file, &sets, &mut sources) {
                     Ok(s) => {
-                        writeln!(out, "{}", summary_line(&s)).map_err(anyhow::Error::from)?;
+                        if let Some(s) = warned(s, &sources, deny_warnings, &mut all) {
+                            writeln!(out, "{}", summary_line(&s)).map_err(anyhow::Error::from)?;
+                        }
                     }
                     Err(d) => all.items.extend(d.items),
                 }
@@ -202,8 +251,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Err(Failure::Input(all, sources))
             }
         }
-        Command::Graph { file, format, sets } => {
-            let s = load(&file, &sets)?;
+        Command::Graph {
+            file,
+            format,
+            sets,
+            deny_warnings,
+        } => {
+            let s = load(&file, &sets, deny_warnings)?;
             let g = MoneyGraph::new(&s);
             let text = match format {
                 GraphFormat::Dot => g.to_dot(&s),
@@ -219,7 +273,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             opts,
         } => compare(&files, &variants, &opts, &mut out),
         Command::Run { file, opts } => {
-            let s = load(&file, &opts.sets)?;
+            let s = load(&file, &opts.sets, opts.deny_warnings)?;
             let (summary, result) = simulate(&s, &opts)?;
             let dir = output_dir(&opts, &s);
             std::fs::create_dir_all(&dir).map_err(|e| {
@@ -296,7 +350,11 @@ fn compare(
     let mut scenarios = Vec::new();
     for (_, file, sets) in &plan {
         match scenario::load(file, sets, &mut sources) {
-            Ok(s) => scenarios.push(s),
+            Ok(s) => {
+                if let Some(s) = warned(s, &sources, opts.deny_warnings, &mut all) {
+                    scenarios.push(s);
+                }
+            }
             Err(d) => all.items.extend(d.items),
         }
     }

@@ -144,6 +144,17 @@ pub enum Location {
     None,
 }
 
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    /// The input cannot be used (exit code 2).
+    #[default]
+    Error,
+    /// The input can be used but probably does not say what was meant (exit code 0, unless
+    /// warnings are denied).
+    Warning,
+}
+
 /// One problem found in the user's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -151,6 +162,8 @@ pub struct Diagnostic {
     pub location: Location,
     /// What is wrong and what was expected.
     pub message: String,
+    /// Error or warning.
+    pub severity: Severity,
 }
 
 impl Diagnostic {
@@ -159,6 +172,15 @@ impl Diagnostic {
         Diagnostic {
             location: Location::Span(span),
             message: message.into(),
+            severity: Severity::Error,
+        }
+    }
+
+    /// A warning at a span.
+    pub fn warning(span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::at(span, message)
         }
     }
 
@@ -167,6 +189,7 @@ impl Diagnostic {
         Diagnostic {
             location: Location::File(name.into()),
             message: message.into(),
+            severity: Severity::Error,
         }
     }
 
@@ -175,18 +198,24 @@ impl Diagnostic {
         Diagnostic {
             location: Location::None,
             message: message.into(),
+            severity: Severity::Error,
         }
     }
 
     /// Renders `FILE:LINE:COL: message`, then the offending line with a caret under the span.
     pub fn render(&self, sources: &SourceMap) -> String {
+        let kind = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
         match &self.location {
-            Location::None => format!("error: {}\n", self.message),
-            Location::File(name) => format!("{name}: {}\n", self.message),
+            Location::None if kind.is_empty() => format!("error: {}\n", self.message),
+            Location::None => format!("{kind}{}\n", self.message),
+            Location::File(name) => format!("{name}: {kind}{}\n", self.message),
             Location::Span(span) => {
                 let file = sources.file(span.file);
                 let (line, col) = file.line_col(span.start);
-                let mut out = format!("{}:{line}:{col}: {}\n", file.name, self.message);
+                let mut out = format!("{}:{line}:{col}: {kind}{}\n", file.name, self.message);
                 let text = file.line_text(line);
                 let gutter = line.to_string().len();
                 let (end_line, end_col) = file.line_col(span.end.max(span.start + 1) - 1);

@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rustworkx_core::connectivity::johnson_simple_cycles;
 
 use crate::scenario::{ContractSize, EntityId, FlowId, FlowKind, Role, Scenario, TrancheTiming};
-use crate::schedule::{contract_fractions, cost_growth_path, growth_factor};
+use crate::schedule::{ContractWeights, Growth, Origin, contract_weights, growth_path};
 
 /// What an edge stands for: a flow, or a stake bought before the horizon (an opening stock:
 /// money that went in earlier and can come back inside the horizon).
@@ -360,31 +360,32 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Nominal money moved by each flow inside the horizon, and the conditional part of it.
+/// Nominal money moved by each flow inside the horizon, and the conditional part of it: the
+/// engine's schedules (growth curves, contract weights, windows) with every input at its mean.
 pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
     let h = &s.horizon;
     let n = h.periods;
     let dt = h.step.years();
     let mut per_period = vec![vec![0.0; n]; s.flows.len()];
     let mut conditional = vec![0.0; s.flows.len()];
+    let curve = |growth, decay, start| {
+        let g = Growth::new(s.nominal(growth), s.nominal(decay));
+        let (mut levels, mut integrals) = (vec![0.0; n + 1], vec![0.0; n]);
+        growth_path(g, dt, Origin::of(h, start), &mut levels, &mut integrals);
+        integrals
+    };
     // Revenue first: revenue shares and costs depend on it.
     let mut revenue_into = vec![vec![0.0; n]; s.entities.len()];
     for (i, f) in s.flows.iter().enumerate() {
         if let FlowKind::Revenue(r) = &f.kind {
-            let start = r.start.map(|m| h.period_clamped(m)).unwrap_or(0);
-            let (g, decay) = (s.nominal(r.growth), s.nominal(r.decay));
-            let mut level = s.nominal(r.initial);
-            for p in 0..n {
-                if p >= start {
-                    per_period[i][p] = level * dt;
-                    revenue_into[f.to][p] += level * dt;
-                    level *= growth_factor(g, decay, h.years_at(p - start), dt);
-                }
+            let initial = s.nominal(r.initial);
+            for (p, integral) in curve(r.growth, r.decay, r.start).into_iter().enumerate() {
+                per_period[i][p] = initial * integral;
+                revenue_into[f.to][p] += initial * integral;
             }
         }
     }
-    let mut fractions = vec![0.0; n];
-    let mut growth = vec![0.0; n];
+    let mut weights = ContractWeights::default();
     for (i, f) in s.flows.iter().enumerate() {
         match &f.kind {
             FlowKind::Equity { tranches } => {
@@ -402,22 +403,23 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
                 }
             }
             FlowKind::Contract(c) => {
-                let total = match c.size {
-                    ContractSize::Value(v) => s.nominal(v),
-                    ContractSize::Capacity {
-                        gw,
-                        price_per_gw_year,
-                    } => s.nominal(gw) * s.nominal(price_per_gw_year) * s.nominal(c.duration_years),
-                };
-                contract_fractions(
+                contract_weights(
                     &c.profile,
                     c.start,
                     s.nominal(c.duration_years),
                     h,
-                    &mut fractions,
+                    &mut weights,
                 );
-                for p in 0..n {
-                    per_period[i][p] = total * fractions[p];
+                let scale = match c.size {
+                    ContractSize::Value(v) if weights.total > 0.0 => s.nominal(v) / weights.total,
+                    ContractSize::Value(_) => 0.0,
+                    ContractSize::Capacity {
+                        gw,
+                        price_per_gw_year,
+                    } => s.nominal(gw) * s.nominal(price_per_gw_year) / 12.0,
+                };
+                for (x, w) in per_period[i].iter_mut().zip(&weights.periods) {
+                    *x = scale * w;
                 }
             }
             FlowKind::RevenueShare {
@@ -428,27 +430,20 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
             } => {
                 let rate = s.nominal(*rate);
                 for p in 0..n {
-                    if !active(h, p, *start, *until) {
-                        continue;
-                    }
                     let base: f64 = if of.is_empty() {
                         revenue_into[f.from][p]
                     } else {
                         of.iter().map(|&r| per_period[r][p]).sum()
                     };
-                    per_period[i][p] = rate * base;
+                    per_period[i][p] = rate * base * window_share(h, p, *start, *until);
                 }
             }
             FlowKind::Cost(c) => {
                 let (fixed, share) = (s.nominal(c.fixed), s.nominal(c.share_of_revenue));
-                let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
-                // The engine's schedule, with every input at its mean.
-                let decay_step = (1.0 - s.nominal(c.decay)).powf(dt);
-                cost_growth_path(&mut growth, start, s.nominal(c.growth), decay_step, dt);
+                let growth = curve(c.growth, c.decay, c.start);
                 for p in 0..n {
-                    if active(h, p, c.start, c.until) {
-                        per_period[i][p] = fixed * growth[p] * dt + share * revenue_into[f.from][p];
-                    }
+                    per_period[i][p] = fixed * growth[p] * window_share(h, p, None, c.until)
+                        + share * revenue_into[f.from][p] * window_share(h, p, c.start, c.until);
                 }
             }
             FlowKind::PassThrough { .. } | FlowKind::Revenue(_) => {}
@@ -467,12 +462,19 @@ pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
     )
 }
 
-/// True when period `p` overlaps the months from `start` to `until`.
-pub fn active(
+/// The share of period `p`'s months that fall between `start` and `until` (either open).
+pub fn window_share(
     h: &crate::time::Horizon,
     p: usize,
     start: Option<crate::time::Month>,
     until: Option<crate::time::Month>,
-) -> bool {
-    start.is_none_or(|m| h.period_end(p) >= m) && until.is_none_or(|m| h.period_start(p) <= m)
+) -> f64 {
+    let (first, last) = (h.period_start(p).0, h.period_end(p).0);
+    let lo = start.map_or(first, |m| m.0.max(first));
+    let hi = until.map_or(last, |m| m.0.min(last));
+    if hi < lo {
+        0.0
+    } else {
+        f64::from(hi - lo + 1) / f64::from(last - first + 1)
+    }
 }

@@ -1,5 +1,19 @@
-//! Deterministic schedules shared by the engine and the nominal graph: contract payment
-//! profiles and revenue growth.
+//! Deterministic schedules shared by the engine and the nominal graph: contract payments by
+//! month, and growth curves in continuous time with their exact integrals over each period.
+//!
+//! A growing quantity (a revenue run-rate, a cost's fixed part) is a function of time, not of
+//! the step: with `g` its annual growth at the start and `d` the yearly decay of that growth,
+//!
+//! ```text
+//! L(t) = exp(kappa * phi(t)),   kappa = ln(1 + g),   lambda = -ln(1 - d),
+//! phi(t) = (1 - exp(-lambda t)) / lambda            (phi(t) = t when d = 0)
+//! ```
+//!
+//! so the continuous growth rate `kappa * exp(-lambda t)` shrinks by the factor `1 - d` every
+//! year, and with `d = 0` the level grows by `1 + g` a year. What a period books is the exact
+//! integral of `L` over the period, computed in closed form by a power series in the growth
+//! rate whose coefficients (the moments of `phi`) depend only on the period length and `lambda`
+//! (see [`Kernel`]), so a path pays for them once, not once per period.
 
 use crate::scenario::Profile;
 use crate::time::{Horizon, Month};
@@ -9,78 +23,263 @@ pub fn contract_months(duration_years: f64) -> usize {
     ((duration_years * 12.0).round() as usize).max(1)
 }
 
-/// Relative payment rate in contract month `k` (0-based).
-fn month_rate(profile: &Profile, start: Month, k: usize) -> f64 {
+/// Payment weight of contract month `k` (0-based): for a capacity contract, the share of the
+/// capacity in service that month; for a contract sized by value, its relative weight.
+fn month_weight(profile: &Profile, start: Month, k: usize) -> f64 {
     match profile {
         Profile::Flat => 1.0,
         Profile::Ramp { full_by } => {
+            // Capacity rises linearly from nothing at the start to all of it at the end of
+            // `full_by`; a month pays for its average capacity.
             let ramp_months = (full_by.0 - start.0 + 1).max(1) as f64;
-            ((k as f64 + 1.0) / ramp_months).min(1.0)
+            ((k as f64 + 0.5) / ramp_months).min(1.0)
         }
         Profile::YearlyWeights(w) => w.get(k / 12).copied().unwrap_or(0.0),
     }
 }
 
-/// Fills `out[p]` with the share of a contract's total value paid in period `p` of the horizon;
-/// returns the share paid after the horizon (the terminal backlog). Months before the horizon
-/// start are not in `out` and are returned as the second value.
-pub fn contract_fractions(
+/// A contract's payment weights on the horizon's periods.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContractWeights {
+    /// Weight paid in each period of the horizon.
+    pub periods: Vec<f64>,
+    /// Weight paid before the horizon starts.
+    pub before: f64,
+    /// Weight due after the horizon ends.
+    pub after: f64,
+    /// All weights added up.
+    pub total: f64,
+}
+
+/// Fills `out` with the weights of a contract's months, by period of the horizon.
+pub fn contract_weights(
     profile: &Profile,
     start: Month,
     duration_years: f64,
     horizon: &Horizon,
-    out: &mut [f64],
-) -> (f64, f64) {
-    out.iter_mut().for_each(|x| *x = 0.0);
-    let months = contract_months(duration_years);
-    let total: f64 = (0..months).map(|k| month_rate(profile, start, k)).sum();
-    if total <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let (mut before, mut after) = (0.0, 0.0);
-    for k in 0..months {
-        let share = month_rate(profile, start, k) / total;
+    out: &mut ContractWeights,
+) {
+    out.periods.clear();
+    out.periods.resize(horizon.periods, 0.0);
+    (out.before, out.after, out.total) = (0.0, 0.0, 0.0);
+    for k in 0..contract_months(duration_years) {
+        let w = month_weight(profile, start, k);
         let m = Month(start.0 + k as i32);
         match horizon.period_of(m) {
-            Some(p) => out[p] += share,
-            None if m < horizon.start => before += share,
-            None => after += share,
+            Some(p) => out.periods[p] += w,
+            None if m < horizon.start => out.before += w,
+            None => out.after += w,
         }
+        out.total += w;
     }
-    (before, after)
 }
 
-/// `(1 + g)^dt`, with the common quarterly and yearly steps done without `powf`.
-#[inline]
-pub fn period_growth(g: f64, dt: f64) -> f64 {
-    if dt == 0.25 {
-        (1.0 + g).sqrt().sqrt()
-    } else if dt == 1.0 {
-        1.0 + g
+/// `phi(t) = (1 - exp(-lambda t)) / lambda`, and `t` when `lambda` is 0.
+fn phi(lambda: f64, t: f64) -> f64 {
+    if lambda == 0.0 {
+        t
     } else {
-        (1.0 + g).powf(dt)
+        -(-lambda * t).exp_m1() / lambda
     }
 }
 
-/// Fills `out[p]` with the growth of a cost's fixed part in period `p` relative to its start:
-/// 1 up to `start`, then compounded each period at a rate that starts at `rate` and is
-/// multiplied by `decay_step` each period.
-pub fn cost_growth_path(out: &mut [f64], start: usize, rate: f64, decay_step: f64, dt: f64) {
-    let (mut level, mut rate) = (1.0, rate);
-    for (p, x) in out.iter_mut().enumerate() {
-        if p > start {
-            level *= period_growth(rate, dt);
-            rate *= decay_step;
+/// Growth whose continuous rate decays exponentially (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Growth {
+    /// Continuous growth rate at the start, `ln(1 + g)`.
+    pub kappa: f64,
+    /// Continuous decay rate of the growth rate, `-ln(1 - d)`.
+    pub lambda: f64,
+}
+
+impl Growth {
+    /// From the annual growth `g` (> -1) and the yearly decay `d` of that growth (in [0, 1]).
+    pub fn new(growth: f64, decay: f64) -> Growth {
+        let lambda = -(-decay).ln_1p();
+        if !lambda.is_finite() {
+            // A decay of 100% stops growth at once.
+            return Growth {
+                kappa: 0.0,
+                lambda: 0.0,
+            };
         }
-        *x = level;
+        Growth {
+            kappa: growth.ln_1p(),
+            lambda,
+        }
+    }
+
+    /// The level `t` years after the start, relative to the starting level.
+    pub fn level(&self, t: f64) -> f64 {
+        (self.kappa * phi(self.lambda, t)).exp()
     }
 }
 
-/// Growth factor of revenue over one period: `(1 + g)^dt` with the growth rate `g` decayed by
-/// `(1 - decay)` per year since the start.
-pub fn growth_factor(growth: f64, decay: f64, years_since_start: f64, dt: f64) -> f64 {
-    let g = growth * (1.0 - decay).powf(years_since_start);
-    (1.0 + g).powf(dt)
+/// Terms of the power series at most (enough for |c| h <= 2 to 1e-17).
+const MAX_TERMS: usize = 32;
+/// Extra terms of the backward recurrence for the moments (enough for r <= 1/2).
+const MAX_TAIL: usize = 60;
+
+/// The integral of `exp(c phi(u))` over `[0, h]` for any growth rate `c` with `|c| h <= 2`,
+/// as the series `sum_k c^k M_k / k!` whose moments `M_k = int_0^h phi(u)^k du` depend only on
+/// `lambda` and `h`. The moments come from the stable backward recurrence
+/// `M_k = F^(k+1) / (k+1) + lambda M_(k+1)` with `F = phi(h)` (from `d/du phi^(k+1) =
+/// (k+1) phi^k (1 - lambda phi)`); its tail shrinks by `r = lambda F = 1 - exp(-lambda h)`
+/// per term, and `h` is chosen so that `r <= 1/2`. Terms of the series alternate in sign at
+/// most by `exp(2 |c| h)`, so the result keeps about 14 significant digits.
+#[derive(Clone, Copy, Debug)]
+struct Kernel {
+    /// `phi(h)`: the log-level gained per unit of growth rate.
+    f: f64,
+    /// `exp(-lambda h)`: how much the growth rate shrinks over `h`.
+    q: f64,
+    coef: [f64; MAX_TERMS],
+    terms: usize,
+}
+
+impl Kernel {
+    fn new(lambda: f64, h: f64, c_max: f64) -> Kernel {
+        let f = phi(lambda, h);
+        let r = -(-lambda * h).exp_m1();
+        // Terms: until (|c| h)^k / k! is negligible.
+        let x = c_max * h;
+        let mut terms = 1;
+        let mut t = 1.0;
+        while terms < MAX_TERMS && t * x.exp() > 1e-17 {
+            t *= x / terms as f64;
+            terms += 1;
+        }
+        // Tail of the recurrence: until r^tail is negligible.
+        let tail = if r <= 0.0 {
+            1
+        } else {
+            ((1e-17 * (1.0 - r)).ln() / r.ln())
+                .ceil()
+                .clamp(1.0, MAX_TAIL as f64) as usize
+        };
+        let top = terms + tail;
+        let mut powers = [0.0; MAX_TERMS + MAX_TAIL + 2];
+        powers[0] = 1.0;
+        for k in 1..=top + 1 {
+            powers[k] = powers[k - 1] * f;
+        }
+        let mut moment = powers[top + 1] / (top + 1) as f64;
+        let mut coef = [0.0; MAX_TERMS];
+        for k in (0..top).rev() {
+            moment = powers[k + 1] / (k + 1) as f64 + lambda * moment;
+            if k < terms {
+                coef[k] = moment;
+            }
+        }
+        let mut factorial = 1.0;
+        for (k, c) in coef.iter_mut().enumerate().take(terms).skip(1) {
+            factorial *= k as f64;
+            *c /= factorial;
+        }
+        Kernel {
+            f,
+            q: (-lambda * h).exp(),
+            coef,
+            terms,
+        }
+    }
+
+    /// `(exp(c F), int_0^h exp(c phi(u)) du)`.
+    #[inline]
+    fn eval(&self, c: f64) -> (f64, f64) {
+        let mut sum = 0.0;
+        for k in (0..self.terms).rev() {
+            sum = sum * c + self.coef[k];
+        }
+        ((c * self.f).exp(), sum)
+    }
+}
+
+/// Integrates a [`Growth`] over consecutive spans of one length.
+#[derive(Clone, Copy, Debug)]
+struct Spans {
+    kernel: Kernel,
+    /// Pieces per span, so that each piece has `|c| h <= 2` and `r <= 1/2`.
+    pieces: usize,
+}
+
+impl Spans {
+    fn new(g: Growth, len: f64) -> Spans {
+        let pieces = ((g.kappa.abs() * len / 2.0).ceil())
+            .max((g.lambda * len / std::f64::consts::LN_2).ceil())
+            .clamp(1.0, 1e6) as usize;
+        let h = len / pieces as f64;
+        Spans {
+            kernel: Kernel::new(g.lambda, h, g.kappa.abs()),
+            pieces,
+        }
+    }
+
+    /// The integral of the level over the next span; moves `level` and the growth rate `c` to
+    /// the span's end.
+    #[inline]
+    fn advance(&self, c: &mut f64, level: &mut f64) -> f64 {
+        let mut total = 0.0;
+        for _ in 0..self.pieces {
+            let (growth, integral) = self.kernel.eval(*c);
+            total += *level * integral;
+            *level *= growth;
+            *c *= self.kernel.q;
+        }
+        total
+    }
+}
+
+/// Where a growing flow starts on the horizon.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Origin {
+    /// The period it starts in.
+    pub period: usize,
+    /// Years from that period's start to the flow's start.
+    pub offset: f64,
+}
+
+impl Origin {
+    /// The origin of a flow starting in month `start` (the horizon start when `None`).
+    pub fn of(h: &Horizon, start: Option<Month>) -> Origin {
+        let m = start.unwrap_or(h.start);
+        let period = h.period_clamped(m).min(h.periods);
+        let offset = if period < h.periods {
+            (m.0 - h.period_start(period).0) as f64 / 12.0
+        } else {
+            0.0
+        };
+        Origin { period, offset }
+    }
+}
+
+/// Fills `levels[p]` (`periods + 1` boundaries) with the level at the start of period `p`
+/// relative to the starting level (0 before the flow starts), and `integrals[p]` with the
+/// integral of the level over the part of period `p` after the start, in years.
+pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integrals: &mut [f64]) {
+    let n = integrals.len();
+    levels.fill(0.0);
+    integrals.fill(0.0);
+    if origin.period >= n {
+        return;
+    }
+    let (mut c, mut level) = (g.kappa, 1.0);
+    let mut p = origin.period;
+    if origin.offset > 0.0 {
+        integrals[p] = Spans::new(g, dt - origin.offset).advance(&mut c, &mut level);
+        p += 1;
+        levels[p] = level;
+    } else {
+        levels[p] = 1.0;
+    }
+    if p < n {
+        let spans = Spans::new(g, dt);
+        while p < n {
+            integrals[p] = spans.advance(&mut c, &mut level);
+            p += 1;
+            levels[p] = level;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -96,36 +295,113 @@ mod tests {
         }
     }
 
-    #[test]
-    fn flat_contract_spreads_evenly_and_keeps_the_rest_as_backlog() {
-        let mut out = vec![0.0; 28];
-        let (before, after) = contract_fractions(
-            &Profile::Flat,
-            Month::new(2025, 10),
-            7.0,
-            &horizon(),
-            &mut out,
-        );
-        assert_eq!(before, 0.0);
-        let inside: f64 = out.iter().sum();
-        assert!((inside + after - 1.0).abs() < 1e-12);
-        // 63 of 84 months fall inside 2025-10..2030-12.
-        assert!((inside - 63.0 / 84.0).abs() < 1e-12);
-        assert!((out[7] - 3.0 / 84.0).abs() < 1e-12);
+    fn weights(profile: Profile, start: Month, years: f64) -> ContractWeights {
+        let mut w = ContractWeights::default();
+        contract_weights(&profile, start, years, &horizon(), &mut w);
+        w
     }
 
     #[test]
-    fn ramp_reaches_full_rate_by_its_date() {
-        let mut out = vec![0.0; 28];
-        let full_by = Month::new(2026, 12);
-        contract_fractions(
-            &Profile::Ramp { full_by },
-            Month::new(2025, 10),
-            7.0,
-            &horizon(),
-            &mut out,
+    fn flat_contract_spreads_evenly_and_keeps_the_rest_as_backlog() {
+        let w = weights(Profile::Flat, Month::new(2025, 10), 7.0);
+        assert_eq!(w.before, 0.0);
+        assert_eq!(w.total, 84.0);
+        // 63 of 84 months fall inside 2025-10..2030-12.
+        assert_eq!(w.periods.iter().sum::<f64>(), 63.0);
+        assert_eq!(w.after, 21.0);
+        assert_eq!(w.periods[7], 3.0);
+    }
+
+    #[test]
+    fn a_ramp_pays_for_the_average_capacity_of_each_month() {
+        // A 12-month ramp from 2025-01: month k is in service (k + 0.5) / 12 on average, so the
+        // ramp year pays for 6 months of full capacity, and every month after it pays 1.
+        let w = weights(
+            Profile::Ramp {
+                full_by: Month::new(2025, 12),
+            },
+            Month::new(2025, 1),
+            3.0,
         );
-        assert!(out[7] < out[8] && out[8] < out[11]);
-        assert!((out[12] - out[20]).abs() < 1e-15);
+        let first_year: f64 = w.periods[4..8].iter().sum();
+        assert!((first_year - 6.0).abs() < 1e-12, "{first_year}");
+        assert_eq!(w.periods[8], 3.0);
+        assert!((w.total - 30.0).abs() < 1e-12);
+        assert!(w.periods[4] < w.periods[5] && w.periods[5] < w.periods[7]);
+    }
+
+    /// The integral by composite Simpson's rule on a fine grid.
+    fn simpson(g: Growth, a: f64, b: f64) -> f64 {
+        let n = 20_000;
+        let h = (b - a) / n as f64;
+        let mut s = g.level(a) + g.level(b);
+        for i in 1..n {
+            s += g.level(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        s * h / 3.0
+    }
+
+    #[test]
+    fn period_integrals_match_quadrature_for_growth_and_decay_of_every_sign() {
+        for (g, d) in [
+            (2.6, 0.33),
+            (0.2, 0.0),
+            (0.0, 0.5),
+            (-0.5, 0.2),
+            (-0.95, 0.0),
+            (9.0, 0.9),
+            (1e-9, 1e-9),
+            (3.0, 1.0),
+        ] {
+            let growth = Growth::new(g, d);
+            for (dt, offset) in [
+                (1.0 / 12.0, 0.0),
+                (0.25, 0.0),
+                (1.0, 0.0),
+                (0.25, 1.0 / 12.0),
+            ] {
+                let n = 12;
+                let (mut levels, mut integrals) = (vec![0.0; n + 1], vec![0.0; n]);
+                let origin = Origin { period: 2, offset };
+                growth_path(growth, dt, origin, &mut levels, &mut integrals);
+                assert_eq!(integrals[..2], [0.0, 0.0]);
+                for p in 2..n {
+                    let a = (p as f64 * dt - 2.0 * dt - offset).max(0.0);
+                    let b = (p + 1) as f64 * dt - 2.0 * dt - offset;
+                    let exact = simpson(growth, a, b);
+                    let rel = (integrals[p] - exact).abs() / exact;
+                    assert!(
+                        rel < 1e-12,
+                        "g {g} d {d} dt {dt} p {p}: {} vs {exact}",
+                        integrals[p]
+                    );
+                    let level = (levels[p + 1] - growth.level(b)).abs() / growth.level(b);
+                    assert!(level < 1e-12, "level g {g} d {d} p {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_year_booked_by_month_quarter_or_year_is_the_same_money() {
+        let g = Growth::new(2.6, 0.33);
+        let by = |dt: f64, n: usize| {
+            let (mut levels, mut integrals) = (vec![0.0; n + 1], vec![0.0; n]);
+            let origin = Origin {
+                period: 0,
+                offset: 0.0,
+            };
+            growth_path(g, dt, origin, &mut levels, &mut integrals);
+            integrals
+        };
+        let (months, quarters, years) = (by(1.0 / 12.0, 84), by(0.25, 28), by(1.0, 7));
+        for y in 0..7 {
+            let m: f64 = months[12 * y..12 * (y + 1)].iter().sum();
+            let q: f64 = quarters[4 * y..4 * (y + 1)].iter().sum();
+            assert!((m / years[y] - 1.0).abs() < 1e-12 && (q / years[y] - 1.0).abs() < 1e-12);
+        }
+        // Without decay, the level grows by exactly 1 + g a year.
+        let flat = Growth::new(0.5, 0.0);
+        assert!((flat.level(2.0) - 2.25).abs() < 1e-12);
     }
 }

@@ -77,37 +77,51 @@ impl Moments {
     }
 }
 
-/// Dense bucket counts for one sign, covering the keys seen so far.
+/// The value every entry of a bucket has, or [`MIXED`] once two differ. Merging is a
+/// semilattice (empty, one value, mixed), so it does not depend on the order of merges.
+const MIXED: f64 = f64::NAN;
+
+#[inline(always)]
+fn join(a_count: u64, a: f64, b_count: u64, b: f64) -> f64 {
+    if a_count == 0 {
+        b
+    } else if b_count == 0 || a == b {
+        a
+    } else {
+        MIXED
+    }
+}
+
+/// Dense bucket counts for one sign, covering the keys seen so far, with the bucket's value
+/// when all its entries are the same number (so exact values read back exactly).
 #[derive(Clone, Debug, Default)]
 struct Store {
     offset: i32,
     counts: Vec<u64>,
+    values: Vec<f64>,
 }
 
 impl Store {
     #[inline(always)]
-    fn add(&mut self, key: i32, n: u64) {
+    fn add(&mut self, key: i32, x: f64) {
         let i = key.wrapping_sub(self.offset) as u32 as usize;
-        match self.counts.get_mut(i) {
-            Some(c) => *c += n,
-            None => self.add_outside(key, n),
+        if i >= self.counts.len() {
+            self.cover(key, key);
         }
-    }
-
-    /// Grows the covered range to take a key outside it.
-    #[cold]
-    fn add_outside(&mut self, key: i32, n: u64) {
-        self.cover(key, key);
-        self.counts[(key - self.offset) as usize] += n;
+        let i = (key - self.offset) as usize;
+        self.values[i] = join(self.counts[i], self.values[i], 1, x);
+        self.counts[i] += 1;
     }
 
     /// Extends the covered range to include `lo..=hi`, with slack on the side that grows so
     /// that a stream of new minima or maxima does not move the counts each time.
+    #[cold]
     fn cover(&mut self, lo: i32, hi: i32) {
         const SLACK: i32 = 16;
         if self.counts.is_empty() {
             self.offset = lo;
             self.counts.resize((hi - lo + 1) as usize, 0);
+            self.values.resize((hi - lo + 1) as usize, 0.0);
             return;
         }
         let end = self.offset + self.counts.len() as i32;
@@ -115,11 +129,13 @@ impl Store {
             let new_offset = lo.saturating_sub(SLACK);
             let grow = (self.offset - new_offset) as usize;
             self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.values.splice(0..0, std::iter::repeat_n(0.0, grow));
             self.offset = new_offset;
         }
         if hi >= end {
             let new_end = hi.saturating_add(1 + SLACK);
             self.counts.resize((new_end - self.offset) as usize, 0);
+            self.values.resize((new_end - self.offset) as usize, 0.0);
         }
     }
 
@@ -130,10 +146,14 @@ impl Store {
         // Cover the other range once, then add the counts slice to slice.
         self.cover(o.offset, o.offset + o.counts.len() as i32 - 1);
         let start = (o.offset - self.offset) as usize;
-        for (a, b) in self.counts[start..start + o.counts.len()]
+        let range = start..start + o.counts.len();
+        for (((a, av), b), bv) in self.counts[range.clone()]
             .iter_mut()
+            .zip(&mut self.values[range])
             .zip(&o.counts)
+            .zip(&o.values)
         {
+            *av = join(*a, *av, *b, *bv);
             *a += b;
         }
     }
@@ -141,13 +161,24 @@ impl Store {
     fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// What bucket `i` reads as: its common value, or its middle.
+    fn read(&self, i: usize) -> f64 {
+        if self.values[i].is_nan() {
+            value_of(self.offset + i as i32)
+        } else {
+            self.values[i].abs()
+        }
+    }
 }
 
-/// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`].
+/// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`]; a quantile that falls on
+/// values that are all the same number reads that number exactly.
 #[derive(Clone, Debug)]
 pub struct Sketch {
     negative: Store,
     zero: u64,
+    zero_value: f64,
     positive: Store,
     /// Smallest and largest values (+inf and -inf when empty).
     min: f64,
@@ -159,6 +190,7 @@ impl Default for Sketch {
         Sketch {
             negative: Store::default(),
             zero: 0,
+            zero_value: 0.0,
             positive: Store::default(),
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
@@ -195,6 +227,7 @@ impl Sketch {
         }
         let a = x.abs();
         if a < MIN_MAGNITUDE {
+            self.zero_value = join(self.zero, self.zero_value, 1, x);
             self.zero += 1;
             return;
         }
@@ -205,13 +238,14 @@ impl Sketch {
         } else {
             &mut self.positive
         };
-        store.add(key_of(a), 1);
+        store.add(key_of(a), x);
     }
 
     /// Merges another sketch; the result does not depend on the order of merges.
     pub fn merge(&mut self, o: &Sketch) {
         self.negative.merge(&o.negative);
         self.positive.merge(&o.positive);
+        self.zero_value = join(self.zero, self.zero_value, o.zero, o.zero_value);
         self.zero += o.zero;
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
@@ -222,29 +256,35 @@ impl Sketch {
         self.negative.total() + self.zero + self.positive.total()
     }
 
-    /// The q-quantile (0 <= q <= 1), within the relative accuracy; NaN when empty.
+    /// The q-quantile (0 <= q <= 1), within the relative accuracy and never outside the
+    /// smallest and largest values; NaN when empty.
     pub fn quantile(&self, q: f64) -> f64 {
         let n = self.count();
         if n == 0 {
             return f64::NAN;
         }
         let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
-        let value = value_of;
         let mut seen = 0;
         for (i, &c) in self.negative.counts.iter().enumerate().rev() {
             seen += c;
             if seen > rank {
-                return self.clamp(-value(self.negative.offset + i as i32));
+                return self.clamp(-self.negative.read(i));
             }
         }
         seen += self.zero;
         if seen > rank {
-            return 0.0;
+            // `+ 0.0` turns -0 into 0.
+            let v = if self.zero_value.is_nan() {
+                0.0
+            } else {
+                self.zero_value
+            };
+            return self.clamp(v) + 0.0;
         }
         for (i, &c) in self.positive.counts.iter().enumerate() {
             seen += c;
             if seen > rank {
-                return self.clamp(value(self.positive.offset + i as i32));
+                return self.clamp(self.positive.read(i));
             }
         }
         self.max
@@ -312,11 +352,14 @@ impl Stat {
         self.sketch.merge(&o.sketch);
     }
 
-    /// The summary reported to users.
-    pub fn summary(&self) -> StatSummary {
-        let q = |p| finite_or_zero(self.sketch.quantile(p));
+    /// The summary reported to users; `None` when no path contributed.
+    pub fn summary(&self) -> Option<StatSummary> {
         let m = self.moments();
-        StatSummary {
+        if m.n == 0 {
+            return None;
+        }
+        let q = |p| self.sketch.quantile(p);
+        Some(StatSummary {
             mean: m.mean,
             std_error: m.std_error(),
             p5: q(0.05),
@@ -325,16 +368,12 @@ impl Stat {
             p75: q(0.75),
             p95: q(0.95),
             count: m.n,
-        }
+        })
     }
 }
 
-fn finite_or_zero(x: f64) -> f64 {
-    if x.is_finite() { x } else { 0.0 }
-}
-
 /// What `summary.json` holds for a metric.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct StatSummary {
     /// Mean over paths.
     pub mean: f64,

@@ -92,6 +92,7 @@ fn summary(name: &str) -> cfsim::report::Summary {
         quiet: true,
         no_charts: true,
         svg: false,
+        deny_warnings: false,
     };
     cfsim::cli::simulate(&s, &opts).ok().unwrap().0
 }

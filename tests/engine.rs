@@ -52,21 +52,29 @@ fn closed_form_answers() {
     let s = run(&scenario("closed-form.toml"), n, &[]);
     let bin_se = |p: f64| (p * (1.0 - p) / n as f64).sqrt();
 
-    // Lognormal revenue passing a target.
-    let p_target = 1.0 - cfsim::dist::normal_cdf((20f64.ln() - 2.851_871) / 0.6);
-    assert!((p_target - 0.40529).abs() < 1e-4);
-    within_4_se(
-        "P(target)",
-        f(&s["target"]["probability"]),
-        p_target,
-        bin_se(p_target),
-    );
+    // Revenue: the exact integral of the trend, times a mean-one shock.
     let rev = &s["target"]["revenue_in_year"];
     within_4_se(
         "E[revenue 2029]",
         f(&rev["mean"]),
-        20.736,
+        27.232_653_865,
         f(&rev["std_error"]),
+    );
+    // The value at the horizon: 10 x a lognormal run-rate.
+    let value = &s["company"]["value_at_horizon"];
+    within_4_se(
+        "E[value 2030]",
+        f(&value["mean"]),
+        357.487_189,
+        f(&value["std_error"]),
+    );
+    // The median of a lognormal with log-sd sqrt(0.9): the sketch's 0.39% plus the Monte Carlo
+    // error of a median (about 1.2533 sd / sqrt(n) in log terms).
+    let median = f(&value["p50"]);
+    let tolerance = 1.0 / 256.0 + 4.0 * 1.2533 * 0.9f64.sqrt() / (n as f64).sqrt();
+    assert!(
+        (median / 227.943_896 - 1.0).abs() < tolerance,
+        "median value {median}"
     );
 
     // A tranche released on a milestone with a constant hazard.
@@ -107,13 +115,30 @@ fn closed_form_answers() {
         10.0 * bin_se(p_release),
     );
 
-    // Cash at the end of 2025: 100 + 10 - 3 - 4, plus 10 when the tranche came in 2025.
+    // Cash at the end of 2025: 100 + revenue 2025 - 3 - 4, plus 10 when the tranche came in 2025.
     let cash = &s["periods"]["cash"][0];
     within_4_se(
         "E[cash 2025]",
         f(&cash["mean"]),
-        103.0 + 10.0 * p_first,
-        10.0 * bin_se(p_first),
+        93.0 + 13.133_031_378 + 10.0 * p_first,
+        f(&cash["std_error"]),
+    );
+}
+
+#[test]
+fn without_volatility_target_year_revenue_is_the_lognormal_start_times_the_integral() {
+    let n = 200_000;
+    let text = std::fs::read_to_string(scenario("closed-form.toml"))
+        .unwrap()
+        .replace("volatility = 0.3", "volatility = 0");
+    let dir = Dir::new();
+    let s = run(&dir.file("novol.toml", &text), n, &[]);
+    let p = 0.584_911_338;
+    within_4_se(
+        "P(target)",
+        f(&s["target"]["probability"]),
+        p,
+        (p * (1.0 - p) / n as f64).sqrt(),
     );
 }
 
@@ -122,24 +147,31 @@ fn deterministic_scenario_gives_the_exact_cash_path() {
     let text = std::fs::read_to_string(scenario("closed-form.toml"))
         .unwrap()
         .replace("volatility = 0.3", "volatility = 0")
+        .replace(
+            r#"initial = { dist = "lognormal", median = 10, sigma = 0.6 }"#,
+            "initial = 10",
+        )
         .replace("hazard = 0.3", "hazard = 0");
     let dir = Dir::new();
     let p = dir.file("det.toml", &text);
     let s = run(&p, 1000, &[]);
-    // 2025: 100 + 10 - 3 - 4; 2026: + 12 - 7 + 20 equity; ... the contract ends in 2028.
-    let revenue = [10.0, 12.0, 14.4, 17.28, 20.736, 24.8832];
+    // Revenue in year k is the integral of 10 x 1.2^t over it: 10 x 1.2^k x 0.2 / ln 1.2.
     let mut cash = 100.0;
-    for (y, r) in revenue.iter().enumerate() {
+    for y in 0..6 {
+        let r = 10.0 * 1.2f64.powi(y) * 0.2 / 1.2f64.ln();
+        // 2025: + revenue - 3 (contract) - 4 (costs); 2026: + 20 equity; the contract ends in 2028.
         cash += r - 4.0 - if y < 4 { 3.0 } else { 0.0 } + if y == 1 { 20.0 } else { 0.0 };
-        let got = &s["periods"]["cash"][y];
+        let got = &s["periods"]["cash"][y as usize];
         assert!(
             (f(&got["mean"]) - cash).abs() < 1e-9,
             "year {y}: {} vs {cash}",
             got["mean"]
         );
         assert!(f(&got["std_error"]) < 1e-9);
-        let got_rev = f(&s["periods"]["revenue"][y]["mean"]);
+        let got_rev = f(&s["periods"]["revenue"][y as usize]["mean"]);
         assert!((got_rev - r).abs() < 1e-9, "revenue {y}: {got_rev} vs {r}");
+        // Exact values read back exactly from the quantile sketch.
+        assert_eq!(f(&s["periods"]["revenue"][y as usize]["p50"]), got_rev);
     }
     assert_eq!(f(&s["tranches"][1]["release_probability"]), 0.0);
     assert_eq!(f(&s["investors"][0]["round_trip"]["mean"]), 12.0 / 20.0);

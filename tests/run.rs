@@ -61,7 +61,7 @@ fn run_prints_the_answers_and_writes_the_documented_files() {
     assert!(s["circularity"]["mean"].is_number());
     let csv = std::fs::read_to_string(out.join("periods.csv")).unwrap();
     assert_eq!(csv.lines().count(), 29);
-    assert!(csv.starts_with("period,cash_mean,"));
+    assert!(csv.starts_with("period,operating,cash_mean,"));
     assert!(csv.lines().nth(1).unwrap().starts_with("2024-Q1,"));
     let leftovers: Vec<_> = std::fs::read_dir(&out)
         .unwrap()

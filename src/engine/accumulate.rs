@@ -38,7 +38,8 @@ pub struct Accumulator {
     pub target_hits: u64,
     pub min_cash: Stat,
     pub company_value: Stat,
-    /// Per tranche: release period histogram, then "lapsed", then "pending at the horizon".
+    /// Per tranche: release period histogram, then "lapsed", "pending at the horizon" and
+    /// "amount 0: nothing to release".
     pub tranche_outcome: Vec<Counts>,
     pub tranche_amount: Vec<Stat>,
     pub investors: Vec<InvestorStats>,
@@ -69,7 +70,7 @@ impl Accumulator {
             target_hits: 0,
             min_cash: Stat::default(),
             company_value: Stat::default(),
-            tranche_outcome: (0..m.tranches.len()).map(|_| Counts::new(p + 2)).collect(),
+            tranche_outcome: (0..m.tranches.len()).map(|_| Counts::new(p + 3)).collect(),
             tranche_amount: stats(m.tranches.len()),
             investors: (0..m.investors.len())
                 .map(|_| InvestorStats {
@@ -85,10 +86,13 @@ impl Accumulator {
         }
     }
 
-    /// Adds one path.
+    /// Adds one path. Per-period and per-year accounts describe the paths still operating at
+    /// the end of the period (or year): a defaulted company's frozen cash and its zero revenue
+    /// would otherwise drag every band towards zero.
     pub fn push(&mut self, m: &Model, o: &PathOutput) {
         let p = m.periods;
         self.paths += 1;
+        let operating = o.default_period.unwrap_or(p);
         for (((((cash, revenue), costs), net_income), &c), (&r, &k)) in self
             .cash
             .iter_mut()
@@ -97,6 +101,7 @@ impl Accumulator {
             .zip(&mut self.net_income)
             .zip(&o.cash)
             .zip(o.revenue.iter().zip(&o.costs))
+            .take(operating)
         {
             cash.push(c);
             revenue.push(r);
@@ -104,6 +109,9 @@ impl Accumulator {
             net_income.push(r - k);
         }
         for (y, (_, periods)) in m.years.iter().enumerate() {
+            if periods.end > operating {
+                break;
+            }
             let revenue: f64 = o.revenue[periods.clone()].iter().sum();
             let costs: f64 = o.costs[periods.clone()].iter().sum();
             self.annual_revenue[y].push(revenue);
@@ -128,27 +136,24 @@ impl Accumulator {
                 }
                 TrancheState::Lapsed(_) => self.tranche_outcome[k].add(p),
                 TrancheState::Pending => self.tranche_outcome[k].add(p + 1),
+                TrancheState::Empty => self.tranche_outcome[k].add(p + 2),
             }
         }
-        let (mut received, mut invested) = (0.0, 0.0);
         for (i, &e) in m.investors.iter().enumerate() {
             let s = &mut self.investors[i];
-            let equity = o.stake[e] * o.company_value;
             s.invested.push(o.invested[e]);
             s.received.push(o.received[e]);
-            if o.invested[e] > 0.0 {
-                s.round_trip.push(o.received[e] / o.invested[e]);
+            if let Some(r) = o.round_trip(e) {
+                s.round_trip.push(r);
             }
             s.margin.push(o.margin[e]);
             s.stake.push(o.stake[e]);
-            s.equity_value.push(equity);
-            s.net_position.push(equity + o.margin[e] - o.invested[e]);
+            s.equity_value.push(o.stake[e] * o.company_value);
+            s.net_position.push(o.net_position(e));
             s.payback.add(o.payback[e].unwrap_or(p));
-            received += o.received[e];
-            invested += o.invested[e];
         }
-        if invested > 0.0 {
-            self.circularity.push(received / invested);
+        if let Some(c) = o.circularity(m) {
+            self.circularity.push(c);
         }
         for (i, &e) in m.sellers.iter().enumerate() {
             self.stranded[i].push(o.stranded[e]);

@@ -2,23 +2,24 @@
 //! allocation, no hashing of names and no dynamic dispatch.
 
 use crate::dist::Distribution;
-use crate::graph::{MoneyGraph, active};
+use crate::graph::{MoneyGraph, window_share};
 use crate::scenario::{
     Condition, ContractSize, EntityId, FlowId, FlowKind, MilestoneTiming, PostMoney, Profile,
     Scenario, TrancheTiming, Value,
 };
-use crate::schedule::{contract_fractions, cost_growth_path};
+use crate::schedule::{ContractWeights, Growth, Origin, contract_weights, growth_path};
+use crate::time::Month;
 
 use super::rng::name_key;
 
-/// An uncertain quantity with the key of its random stream.
+/// An uncertain quantity with the key of its random numbers.
 #[derive(Clone, Debug)]
 pub struct QuantityC {
     /// Its distribution.
     pub dist: Distribution,
     /// Drawn anew each period.
     pub per_period: bool,
-    /// Stream key (hash of its name).
+    /// Key of its draws (hash of its name).
     pub key: u64,
     /// Precomputed inverse CDF when the exact one is costly.
     pub table: Option<crate::dist::QuantileTable>,
@@ -35,6 +36,36 @@ impl QuantityC {
     }
 }
 
+/// A growth curve on the horizon: the level at each period boundary and its integral over
+/// each period (see [`crate::schedule`]).
+#[derive(Clone, Debug, Default)]
+pub struct Curve {
+    /// `periods + 1` levels relative to the start (0 before the start).
+    pub levels: Vec<f64>,
+    /// `periods` integrals of the level, in years.
+    pub integrals: Vec<f64>,
+}
+
+impl Curve {
+    /// The curve of a growth from an origin.
+    pub fn new(g: Growth, dt: f64, origin: Origin, periods: usize) -> Curve {
+        let mut c = Curve {
+            levels: vec![0.0; periods + 1],
+            integrals: vec![0.0; periods],
+        };
+        growth_path(g, dt, origin, &mut c.levels, &mut c.integrals);
+        c
+    }
+}
+
+/// The curve when growth and decay are constants (the same on every path, so built once).
+fn constant_curve(growth: Value, decay: Value, dt: f64, origin: Origin, n: usize) -> Option<Curve> {
+    match (growth, decay) {
+        (Value::Const(g), Value::Const(d)) => Some(Curve::new(Growth::new(g, d), dt, origin, n)),
+        _ => None,
+    }
+}
+
 /// A revenue process.
 #[derive(Clone, Debug)]
 pub struct RevenueC {
@@ -45,9 +76,11 @@ pub struct RevenueC {
     pub growth: Value,
     pub decay: Value,
     pub volatility: Value,
-    /// First period with revenue.
-    pub start: usize,
-    /// Stream key of its per-period shocks.
+    /// Where it starts.
+    pub origin: Origin,
+    /// Its growth curve when growth and decay are constants.
+    pub curve: Option<Curve>,
+    /// Key of its volatility shocks.
     pub shock_key: u64,
 }
 
@@ -61,15 +94,16 @@ pub struct CostC {
     pub growth: Value,
     pub decay: Value,
     pub share: Value,
-    /// Periods in which it applies.
-    pub active: Vec<bool>,
-    /// First period (growth of the fixed part counts from there).
-    pub start: usize,
+    /// Where its fixed part starts growing.
+    pub origin: Origin,
+    /// Share of each period's months up to `until`.
+    pub until_share: Vec<f64>,
+    /// Share of each period's months from `start` to `until` (for the share of revenue).
+    pub window: Vec<f64>,
     /// Revenue processes into the payer (indices into `revenues`), for the share of revenue.
     pub revenue_sources: Vec<usize>,
-    /// Growth of the fixed part in each period when its growth and decay are constants (the
-    /// same on every path, so computed once here rather than per path).
-    pub growth_path: Option<Vec<f64>>,
+    /// Integral of the fixed part's growth over each period when growth and decay are constants.
+    pub curve: Option<Curve>,
 }
 
 /// A contract.
@@ -81,11 +115,9 @@ pub struct ContractC {
     pub size: ContractSize,
     pub duration: Value,
     pub profile: Profile,
-    pub start: crate::time::Month,
-    /// Share of the total paid in each period, when the duration is fixed.
-    pub fractions: Option<Vec<f64>>,
-    /// Share paid before the horizon and after it, when the duration is fixed.
-    pub before_after: (f64, f64),
+    pub start: Month,
+    /// Payment weights, when the duration is fixed.
+    pub weights: Option<ContractWeights>,
 }
 
 /// A revenue share.
@@ -97,8 +129,8 @@ pub struct RevShareC {
     pub rate: Value,
     /// Revenue processes it applies to (indices into `revenues`).
     pub base: Vec<usize>,
-    /// Periods in which it applies.
-    pub active: Vec<bool>,
+    /// Share of each period's months inside its window.
+    pub window: Vec<f64>,
 }
 
 /// A pass-through.
@@ -114,10 +146,12 @@ pub struct PassC {
 /// When a tranche may be paid.
 #[derive(Clone, Debug)]
 pub enum TrancheWhen {
-    /// In this period.
-    Scheduled(usize),
-    /// In the first period of `from..=until` where the condition holds (until may be past the
-    /// horizon: then it is still pending at the end).
+    /// In this period, arriving this far into it (the start of its month, as a fraction of the
+    /// period).
+    Scheduled(usize, f64),
+    /// In the first period of `from..=until` at whose end the condition holds; it lapses at the
+    /// end of `until` when that is inside the horizon (`until == periods`: the window runs past
+    /// the horizon, and the tranche may still be pending at its end).
     Conditional {
         condition: Condition,
         from: usize,
@@ -135,14 +169,27 @@ pub struct TrancheC {
     pub post_money: PostMoney,
 }
 
+/// How a milestone's date is drawn, compiled.
+#[derive(Clone, Copy, Debug)]
+pub enum MilestoneRule {
+    /// A hazard rate per year.
+    Rate(Value),
+    /// A chance per year, turned into the rate `-ln(1 - p)` on each path.
+    Chance(Value),
+    /// A fractional calendar year.
+    Year(Value),
+}
+
 /// A milestone.
 #[derive(Clone, Debug)]
 pub struct MilestoneC {
-    pub timing: MilestoneTiming,
+    pub rule: MilestoneRule,
     /// First period it may happen.
     pub from: usize,
+    /// Years of each period from its `from` date on (the hazard's exposure).
+    pub exposure: Vec<f64>,
     pub condition: Option<Condition>,
-    /// Stream key of its threshold draw.
+    /// Key of its threshold draw.
     pub key: u64,
 }
 
@@ -154,6 +201,7 @@ pub struct RescueC {
     pub discount: Value,
     pub from: EntityId,
     pub max: u32,
+    /// Key of its draws, one per attempt.
     pub key: u64,
 }
 
@@ -193,6 +241,10 @@ pub struct Model {
     pub rescue: Option<RescueC>,
     /// Whether a receipt on each flow counts as money received back from the company.
     pub from_company: Vec<bool>,
+    /// Whether a payment on each flow brings money from the company into the investors' hands
+    /// for the first time (circularity counts each dollar once: a pass-through from one
+    /// investor to another is the same dollar again).
+    pub returned: Vec<bool>,
     /// The receiver's gross margin on each flow (equity: none).
     pub margin: Vec<Option<Value>>,
     /// True for equity flows (and the rescue flow).
@@ -203,8 +255,9 @@ pub struct Model {
     pub track_spend_with: bool,
     /// Entities reported as investors.
     pub investors: Vec<EntityId>,
-    /// Opening stakes: entity, fraction, invested before the horizon.
-    pub opening: Vec<(EntityId, Value, Value)>,
+    /// Opening stakes: entity, fraction, invested before the horizon, and the period at whose
+    /// end the fraction is held (`None`: at the start).
+    pub opening: Vec<(EntityId, Value, Value, Option<usize>)>,
     /// Entities that sell to the company under contracts.
     pub sellers: Vec<EntityId>,
     /// Cycles: for each, the links of each step.
@@ -224,6 +277,7 @@ impl Model {
     pub fn compile(s: &Scenario) -> Model {
         let h = &s.horizon;
         let n = h.periods;
+        let dt = h.step.years();
         let flows = s.flows.len();
         let quantities: Vec<QuantityC> = s
             .quantities
@@ -245,10 +299,10 @@ impl Model {
             .correlation
             .as_ref()
             .map(|c| (c.quantities.clone(), c.cholesky.clone()));
-        let active_periods = |start, until| {
+        let window = |start, until| {
             (0..n)
-                .map(|p| active(h, p, start, until))
-                .collect::<Vec<bool>>()
+                .map(|p| window_share(h, p, start, until))
+                .collect::<Vec<f64>>()
         };
 
         let mut revenues = Vec::new();
@@ -265,6 +319,7 @@ impl Model {
             from_company[i] = f.from == s.company;
             match &f.kind {
                 FlowKind::Revenue(r) => {
+                    let origin = Origin::of(h, r.start);
                     revenues.push(RevenueC {
                         flow: i,
                         from: f.from,
@@ -273,22 +328,14 @@ impl Model {
                         growth: r.growth,
                         decay: r.decay,
                         volatility: r.volatility,
-                        start: r.start.map(|m| h.period_clamped(m)).unwrap_or(0),
+                        origin,
+                        curve: constant_curve(r.growth, r.decay, dt, origin, n),
                         shock_key: name_key(&format!("{}.shock", f.id)),
                     });
                     margin[i] = Some(Value::Const(1.0));
                 }
                 FlowKind::Cost(c) => {
-                    let start = c.start.map(|m| h.period_clamped(m)).unwrap_or(0);
-                    let growth_path = match (c.growth, c.decay) {
-                        (Value::Const(g), Value::Const(d)) => {
-                            let mut path = vec![0.0; n];
-                            let step = (1.0 - d).powf(h.step.years());
-                            cost_growth_path(&mut path, start, g, step, h.step.years());
-                            Some(path)
-                        }
-                        _ => None,
-                    };
+                    let origin = Origin::of(h, c.start);
                     costs.push(CostC {
                         flow: i,
                         from: f.from,
@@ -297,21 +344,22 @@ impl Model {
                         growth: c.growth,
                         decay: c.decay,
                         share: c.share_of_revenue,
-                        active: active_periods(c.start, c.until),
-                        start,
+                        origin,
+                        until_share: window(None, c.until),
+                        window: window(c.start, c.until),
                         revenue_sources: Vec::new(),
-                        growth_path,
+                        curve: constant_curve(c.growth, c.decay, dt, origin, n),
                     });
                     margin[i] = Some(c.margin);
                 }
                 FlowKind::Contract(c) => {
-                    let (fractions, before_after) = match c.duration_years {
+                    let weights = match c.duration_years {
                         Value::Const(d) => {
-                            let mut out = vec![0.0; n];
-                            let ba = contract_fractions(&c.profile, c.start, d, h, &mut out);
-                            (Some(out), ba)
+                            let mut w = ContractWeights::default();
+                            contract_weights(&c.profile, c.start, d, h, &mut w);
+                            Some(w)
                         }
-                        Value::Random(_) => (None, (0.0, 0.0)),
+                        Value::Random(_) => None,
                     };
                     contracts.push(ContractC {
                         flow: i,
@@ -321,8 +369,7 @@ impl Model {
                         duration: c.duration_years,
                         profile: c.profile.clone(),
                         start: c.start,
-                        fractions,
-                        before_after,
+                        weights,
                     });
                     margin[i] = Some(c.margin);
                 }
@@ -335,7 +382,7 @@ impl Model {
                         to: f.to,
                         rate: *rate,
                         base: Vec::new(),
-                        active: active_periods(*start, *until),
+                        window: window(*start, *until),
                     });
                     margin[i] = Some(Value::Const(1.0));
                 }
@@ -358,7 +405,9 @@ impl Model {
                     for t in ts {
                         let when = match &t.timing {
                             TrancheTiming::Scheduled(m) => {
-                                TrancheWhen::Scheduled(h.period_clamped(*m).min(n - 1))
+                                let at = h.period_clamped(*m).min(n - 1);
+                                let into = (m.0 - h.period_start(at).0).max(0) as f64;
+                                TrancheWhen::Scheduled(at, into / h.step.months() as f64)
                             }
                             TrancheTiming::Conditional {
                                 condition,
@@ -367,11 +416,7 @@ impl Model {
                             } => TrancheWhen::Conditional {
                                 condition: condition.clone(),
                                 from: h.period_clamped(*from),
-                                until: if *until >= h.end_exclusive() {
-                                    n
-                                } else {
-                                    h.period_clamped(*until)
-                                },
+                                until: h.period_clamped(*until),
                             },
                         };
                         tranches.push(TrancheC {
@@ -447,8 +492,13 @@ impl Model {
             .milestones
             .iter()
             .map(|m| MilestoneC {
-                timing: m.timing,
+                rule: match m.timing {
+                    MilestoneTiming::Hazard(v) => MilestoneRule::Rate(v),
+                    MilestoneTiming::ChancePerYear(v) => MilestoneRule::Chance(v),
+                    MilestoneTiming::Year(v) => MilestoneRule::Year(v),
+                },
                 from: h.period_clamped(m.from),
+                exposure: window(Some(m.from), None).iter().map(|w| w * dt).collect(),
                 condition: m.condition.clone(),
                 key: name_key(&format!("milestone.{}", m.id)),
             })
@@ -466,11 +516,26 @@ impl Model {
                 investors.push(e);
             }
         }
+        // A payment brings money back to the investors once: when it leaves the company for an
+        // investor, or reaches an investor through someone who is not one.
+        let returned = (0..=flows)
+            .map(|f| {
+                f < flows && from_company[f] && investors.contains(&s.flows[f].to) && {
+                    let pass = matches!(s.flows[f].kind, FlowKind::PassThrough { .. });
+                    !(pass && investors.contains(&s.flows[f].from))
+                }
+            })
+            .collect();
         let opening = s
             .entities
             .iter()
             .enumerate()
-            .filter_map(|(e, ent)| ent.stake.as_ref().map(|st| (e, st.fraction, st.invested)))
+            .filter_map(|(e, ent)| {
+                ent.stake.as_ref().map(|st| {
+                    let at = st.as_of.map(|m| h.period_clamped(m).min(n - 1));
+                    (e, st.fraction, st.invested, at)
+                })
+            })
             .collect();
         let mut sellers: Vec<EntityId> = contracts
             .iter()
@@ -499,7 +564,7 @@ impl Model {
         Model {
             scenario: s.clone(),
             periods: n,
-            dt: h.step.years(),
+            dt,
             entities: s.entities.len(),
             company: s.company,
             flows,
@@ -517,6 +582,7 @@ impl Model {
             milestones,
             rescue,
             from_company,
+            returned,
             margin,
             track_spend_with: uses_spend_with(s),
             company_costs: (0..flows)
@@ -533,8 +599,7 @@ impl Model {
             company_revenues,
             years: (h.start.year()..=h.end_exclusive().year())
                 .filter(|&y| {
-                    crate::time::Month::new(y, 1) >= h.start
-                        && crate::time::Month::new(y + 1, 1) <= h.end_exclusive()
+                    Month::new(y, 1) >= h.start && Month::new(y + 1, 1) <= h.end_exclusive()
                 })
                 .map(|y| (y, h.periods_in_year(y)))
                 .collect(),

@@ -42,18 +42,11 @@ impl Extract {
                 .map(|(_, t)| f64::from(u8::from(o.target_revenue >= *t))),
             Extract::Insolvent => Some(f64::from(u8::from(o.default_period.is_some()))),
             Extract::PeakCashNeed => Some((-o.min_cash).max(0.0)),
-            Extract::Circularity => {
-                let (r, i) = m.investors.iter().fold((0.0, 0.0), |(r, i), &e| {
-                    (r + o.received[e], i + o.invested[e])
-                });
-                (i > 0.0).then(|| r / i)
-            }
+            Extract::Circularity => o.circularity(m),
             Extract::Invested(e) => Some(o.invested[e]),
             Extract::Received(e) => Some(o.received[e]),
-            Extract::RoundTrip(e) => (o.invested[e] > 0.0).then(|| o.received[e] / o.invested[e]),
-            Extract::NetPosition(e) => {
-                Some(o.stake[e] * o.company_value + o.margin[e] - o.invested[e])
-            }
+            Extract::RoundTrip(e) => o.round_trip(e),
+            Extract::NetPosition(e) => Some(o.net_position(e)),
             Extract::Released(k) => Some(f64::from(u8::from(matches!(
                 o.tranches[k].0,
                 TrancheState::Released(_)

@@ -2,27 +2,32 @@
 //!
 //! Each period, in this order:
 //! 1. per-period draws;
-//! 2. milestones (on the state at the end of the previous period);
-//! 3. revenue, then operating costs (fixed part and share of this period's revenue);
-//! 4. contract payments by their profiles;
-//! 5. revenue shares, then pass-throughs (in dependency order);
-//! 6. scheduled tranches, and conditional tranches whose condition holds inside their window
-//!    (conditions see this period's cash after steps 3-5); tranches past their window lapse;
-//! 7. insolvency: if the company's cash is below zero, a rescue is tried; if there is none or
-//!    it fails, the company defaults: its payments stop, the unpaid remainder of its contracts is
-//!    the sellers' stranded backlog, pending tranches lapse.
+//! 2. the operating flows: revenue (the exact integral of the run-rate over the period), then
+//!    operating costs, contract payments, revenue shares and pass-throughs (in dependency
+//!    order);
+//! 3. the state at the end of the period is what every condition and price reads: cash after
+//!    those flows, the run-rate at the period's end, the valuation (run-rate x multiple),
+//!    cumulative spend, the period's last month, the milestones reached so far;
+//! 4. milestones, on that state (a hazard accrues over the period for as long as its condition
+//!    held: the average of the condition at the start and at the end of the period);
+//! 5. equity: scheduled tranches, and conditional tranches whose condition holds, on the same
+//!    state; all tranches of a period are issued together, so each investor gets amount /
+//!    post-money and earlier holders are diluted once by the period's new shares; a window
+//!    that ends in this period lapses;
+//! 6. insolvency: if the company's cash is below zero, a rescue is tried (attempt k uses draw
+//!    k of the rescue); without one the company defaults: its payments stop, the unpaid
+//!    remainder of its contracts is the sellers' stranded backlog, pending tranches lapse.
 //!
 //! Every movement of money goes through [`PathState::pay`], so each entity's cash changes by
 //! exactly its inflows minus its outflows.
 
-use rand_distr::StandardNormal;
-
-use super::model::{Model, TrancheWhen};
-use super::rng::{Stream, draw, stream, uniform};
+use super::model::{MilestoneRule, Model, TrancheWhen};
+use super::rng::{draw, uniform_at, uniform_pair};
 use crate::dist::{normal_cdf, normal_quantile};
 use crate::graph::Link;
-use crate::scenario::{Condition, ContractSize, Metric, MilestoneTiming, PostMoney, Value};
-use crate::schedule::{contract_fractions, cost_growth_path, period_growth};
+use crate::scenario::{Condition, ContractSize, Metric, PostMoney, Value};
+use crate::schedule::{ContractWeights, Growth, contract_weights, growth_path};
+use crate::time::Month;
 
 /// Observes every payment and the end of every period (the engine's no-op in production,
 /// a ledger in the accounting tests).
@@ -54,6 +59,8 @@ pub enum TrancheState {
     Released(usize),
     /// Lapsed in this period (window expired, or the company defaulted).
     Lapsed(usize),
+    /// Its amount is 0 on this path: there is nothing to release.
+    Empty,
 }
 
 /// What one path produced, for the statistics.
@@ -71,7 +78,7 @@ pub struct PathOutput {
     pub rescues: u32,
     /// Company revenue over the target year.
     pub target_revenue: f64,
-    /// Lowest company cash over the horizon.
+    /// Lowest company cash at the end of a period, before any rescue: the largest shortfall.
     pub min_cash: f64,
     /// Company value at the horizon (with recovery if it defaulted).
     pub company_value: f64,
@@ -81,6 +88,8 @@ pub struct PathOutput {
     pub invested: Vec<f64>,
     /// Per entity: received back from the company (directly or passed through).
     pub received: Vec<f64>,
+    /// Money from the company that reached the investors, each dollar counted once.
+    pub returned: f64,
     /// Per entity: gross margin earned on what it received.
     pub margin: Vec<f64>,
     /// Per entity: stake in the company at the horizon.
@@ -97,45 +106,77 @@ pub struct PathOutput {
     pub flow_total: Vec<f64>,
 }
 
+impl PathOutput {
+    /// True when the company had not defaulted by the end of `period`.
+    #[inline]
+    pub fn operating_at(&self, period: usize) -> bool {
+        self.default_period.is_none_or(|d| d > period)
+    }
+
+    /// Money put in by all investors.
+    pub fn invested_total(&self, m: &Model) -> f64 {
+        m.investors.iter().map(|&e| self.invested[e]).sum()
+    }
+
+    /// Money that came back to the investors / money they put in; `None` when nothing was put
+    /// in.
+    pub fn circularity(&self, m: &Model) -> Option<f64> {
+        let invested = self.invested_total(m);
+        (invested > 0.0).then(|| self.returned / invested)
+    }
+
+    /// An investor's received / invested; `None` when it put nothing in.
+    pub fn round_trip(&self, e: usize) -> Option<f64> {
+        (self.invested[e] > 0.0).then(|| self.received[e] / self.invested[e])
+    }
+
+    /// An investor's equity value + margin earned - invested.
+    pub fn net_position(&self, e: usize) -> f64 {
+        self.stake[e] * self.company_value + self.margin[e] - self.invested[e]
+    }
+}
+
 /// Per-worker scratch state, reused across paths.
 pub struct PathState {
     draws: Vec<f64>,
     cash: Vec<f64>,
     flow_period: Vec<f64>,
     spend_with: Vec<f64>,
-    rev_level: Vec<f64>,
+    /// Revenue booked by each process in each period (`periods` per process), before any
+    /// default: computed when the path starts, since every input is drawn by then.
     rev_amount: Vec<f64>,
-    /// Annualised level of each revenue process at the start of each period, `periods + 1`
-    /// per process: computed when the path starts, since growth and volatility are drawn once
-    /// per path and the shocks depend on nothing else (a tight loop there pipelines the
-    /// `exp` and `sqrt` calls that would stall the period loop).
-    rev_path: Vec<f64>,
-    /// Growth of each cost's fixed part in each period, `periods` per cost.
+    /// Run-rate of each process at each period boundary (`periods + 1` per process).
+    rev_rate: Vec<f64>,
+    /// Scratch growth curve (levels and integrals) for inputs drawn per path.
+    levels: Vec<f64>,
+    integrals: Vec<f64>,
+    /// Integral of each cost's fixed-part growth over each period, `periods` per cost.
     cost_growth: Vec<f64>,
-    pp_streams: Vec<Stream>,
     corr_z: Vec<f64>,
-    contract_total: Vec<f64>,
-    contract_fracs: Vec<Vec<f64>>,
-    contract_before_after: Vec<(f64, f64)>,
+    contract_scale: Vec<f64>,
+    contract_weights: Vec<ContractWeights>,
     reached: Vec<bool>,
+    /// Whether each milestone's condition held at the end of the previous period.
+    held: Vec<bool>,
     hazard_acc: Vec<f64>,
     threshold: Vec<f64>,
     cum_invested: Vec<f64>,
+    /// Tranches released in the current period.
+    round: Vec<usize>,
+    /// Equity arriving in the current period: (fraction of the period, amount), in time order.
+    arrivals: Vec<(f64, f64)>,
+    /// Company cash at the start of the current period.
+    start_cash: f64,
+    /// Money raised in rescues so far.
+    rescued: f64,
     /// The period being simulated.
     period: usize,
+    /// The boundary whose run-rate the state shows (`p + 1` at the end of period `p`).
+    boundary: usize,
+    /// The month the state stands for (the last month of the period).
+    month: Month,
     /// The outputs of the last path run.
     pub out: PathOutput,
-}
-
-/// Growth of every cost's fixed part, the constant ones filled in once.
-fn cost_growth_init(m: &Model) -> Vec<f64> {
-    let mut out = vec![1.0; m.costs.len() * m.periods];
-    for (k, c) in m.costs.iter().enumerate() {
-        if let Some(path) = &c.growth_path {
-            out[k * m.periods..(k + 1) * m.periods].copy_from_slice(path);
-        }
-    }
-    out
 }
 
 impl PathState {
@@ -143,30 +184,46 @@ impl PathState {
     pub fn new(m: &Model) -> Self {
         let e = m.entities;
         let f = m.flows + 1;
-        let seed_stream = stream(0, 0, 0);
+        let n = m.periods;
+        let mut cost_growth = vec![0.0; m.costs.len() * n];
+        for (k, c) in m.costs.iter().enumerate() {
+            if let Some(curve) = &c.curve {
+                cost_growth[k * n..(k + 1) * n].copy_from_slice(&curve.integrals);
+            }
+        }
         PathState {
             draws: m.quantities.iter().map(|q| q.dist.mean()).collect(),
             cash: vec![0.0; e],
             flow_period: vec![0.0; f],
             spend_with: vec![0.0; e],
-            rev_level: vec![0.0; m.revenues.len()],
-            rev_amount: vec![0.0; m.revenues.len()],
-            rev_path: vec![0.0; m.revenues.len() * (m.periods + 1)],
-            cost_growth: cost_growth_init(m),
-            pp_streams: vec![seed_stream; m.per_period.len()],
+            rev_amount: vec![0.0; m.revenues.len() * n],
+            rev_rate: vec![0.0; m.revenues.len() * (n + 1)],
+            levels: vec![0.0; n + 1],
+            integrals: vec![0.0; n],
+            cost_growth,
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
-            contract_total: vec![0.0; m.contracts.len()],
-            contract_fracs: m.contracts.iter().map(|_| vec![0.0; m.periods]).collect(),
-            contract_before_after: vec![(0.0, 0.0); m.contracts.len()],
+            contract_scale: vec![0.0; m.contracts.len()],
+            contract_weights: m
+                .contracts
+                .iter()
+                .map(|c| c.weights.clone().unwrap_or_default())
+                .collect(),
             reached: vec![false; m.milestones.len()],
+            held: vec![false; m.milestones.len()],
             hazard_acc: vec![0.0; m.milestones.len()],
             threshold: vec![0.0; m.milestones.len()],
             cum_invested: vec![0.0; e],
+            round: Vec::with_capacity(m.tranches.len()),
+            arrivals: Vec::with_capacity(m.tranches.len() + 1),
+            start_cash: 0.0,
+            rescued: 0.0,
             period: 0,
+            boundary: 0,
+            month: m.scenario.horizon.start,
             out: PathOutput {
-                cash: vec![0.0; m.periods],
-                revenue: vec![0.0; m.periods],
-                costs: vec![0.0; m.periods],
+                cash: vec![0.0; n],
+                revenue: vec![0.0; n],
+                costs: vec![0.0; n],
                 default_period: None,
                 rescues: 0,
                 target_revenue: 0.0,
@@ -175,6 +232,7 @@ impl PathState {
                 tranches: vec![(TrancheState::Pending, 0.0); m.tranches.len()],
                 invested: vec![0.0; e],
                 received: vec![0.0; e],
+                returned: 0.0,
                 margin: vec![0.0; e],
                 stake: vec![0.0; e],
                 payback: vec![None; e],
@@ -223,6 +281,9 @@ impl PathState {
             if m.from_company[flow] {
                 self.out.received[to] += amount;
             }
+            if m.returned[flow] {
+                self.out.returned += amount;
+            }
         }
         t.payment(self.period, flow, from, to, amount);
     }
@@ -243,9 +304,15 @@ impl PathState {
         for &q in &m.per_path {
             self.draws[q] = m.quantities[q].quantile(self.draws[q]);
         }
-        for (k, &q) in m.per_period.iter().enumerate() {
-            self.pp_streams[k] = stream(seed, path, m.quantities[q].key);
-        }
+    }
+
+    /// The company's annualised revenue run-rate in the current state.
+    fn run_rate(&self, m: &Model) -> f64 {
+        let stride = m.periods + 1;
+        m.company_revenues
+            .iter()
+            .map(|&k| self.rev_rate[k * stride + self.boundary])
+            .sum()
     }
 
     fn metric(&self, m: &Model, metric: Metric) -> f64 {
@@ -258,11 +325,7 @@ impl PathState {
         }
     }
 
-    fn run_rate(&self, m: &Model) -> f64 {
-        m.company_revenues.iter().map(|&r| self.rev_level[r]).sum()
-    }
-
-    fn holds(&self, m: &Model, c: &Condition, period: usize) -> bool {
+    fn holds(&self, m: &Model, c: &Condition) -> bool {
         match c {
             Condition::Const(b) => *b,
             Condition::Reached(ms) => self.reached[*ms],
@@ -271,12 +334,10 @@ impl PathState {
                 cmp,
                 threshold,
             } => cmp.test(self.metric(m, *metric), self.v(*threshold)),
-            Condition::Date { cmp, month } => {
-                cmp.test(m.scenario.horizon.period_start(period), *month)
-            }
-            Condition::And(a, b) => self.holds(m, a, period) && self.holds(m, b, period),
-            Condition::Or(a, b) => self.holds(m, a, period) || self.holds(m, b, period),
-            Condition::Not(a) => !self.holds(m, a, period),
+            Condition::Date { cmp, month } => cmp.test(self.month, *month),
+            Condition::And(a, b) => self.holds(m, a) && self.holds(m, b),
+            Condition::Or(a, b) => self.holds(m, a) || self.holds(m, b),
+            Condition::Not(a) => !self.holds(m, a),
         }
     }
 
@@ -284,38 +345,39 @@ impl PathState {
     pub fn run<T: Trace>(&mut self, m: &Model, seed: u64, path: u64, t: &mut T) {
         self.reset(m, seed, path);
         let company = m.company;
-        let dt = m.dt;
+        let n = m.periods;
+        let h = &m.scenario.horizon;
         t.start(&self.cash);
-        for p in 0..m.periods {
+        for p in 0..n {
             self.period = p;
+            self.start_cash = self.cash[company];
+            self.round.clear();
             self.flow_period.iter_mut().for_each(|x| *x = 0.0);
-            for (k, &q) in m.per_period.iter().enumerate() {
-                let u = uniform(&mut self.pp_streams[k]);
+            for &q in &m.per_period {
+                let u = uniform_at(seed, m.quantities[q].key, path, p as u64);
                 self.draws[q] = m.quantities[q].quantile(u);
             }
             let alive = self.out.default_period.is_none();
-            if alive {
-                self.milestones(m, p);
-            }
             // Revenue.
             for (k, r) in m.revenues.iter().enumerate() {
-                self.rev_amount[k] = 0.0;
-                if p < r.start || (r.to == company && !alive) {
+                if r.to == company && !alive {
                     continue;
                 }
-                let amount = self.rev_level[k] * dt;
-                self.rev_amount[k] = amount;
+                let amount = self.rev_amount[k * n + p];
                 self.pay(m, t, r.flow, r.from, r.to, amount);
-                self.rev_level[k] = self.rev_path[k * (m.periods + 1) + p + 1];
             }
             // Costs.
             for (k, c) in m.costs.iter().enumerate() {
-                if !c.active[p] || (c.from == company && !alive) {
+                if c.window[p] == 0.0 && c.until_share[p] == 0.0 || (c.from == company && !alive) {
                     continue;
                 }
-                let revenue: f64 = c.revenue_sources.iter().map(|&k| self.rev_amount[k]).sum();
-                let growth = self.cost_growth[k * m.periods + p];
-                let amount = self.v(c.fixed) * growth * dt + self.v(c.share) * revenue;
+                let revenue: f64 = c
+                    .revenue_sources
+                    .iter()
+                    .map(|&r| self.flow_amount(m, r, p, alive))
+                    .sum();
+                let fixed = self.v(c.fixed) * self.cost_growth[k * n + p] * c.until_share[p];
+                let amount = fixed + self.v(c.share) * revenue * c.window[p];
                 self.pay(m, t, c.flow, c.from, c.to, amount);
             }
             // Contracts.
@@ -323,20 +385,20 @@ impl PathState {
                 if c.from == company && !alive {
                     continue;
                 }
-                let frac = match &c.fractions {
-                    Some(f) => f[p],
-                    None => self.contract_fracs[k][p],
-                };
-                let amount = self.contract_total[k] * frac;
+                let amount = self.contract_scale[k] * self.contract_weights[k].periods[p];
                 self.pay(m, t, c.flow, c.from, c.to, amount);
             }
             // Revenue shares.
             for rs in &m.revshares {
-                if !rs.active[p] || (rs.from == company && !alive) {
+                if rs.window[p] == 0.0 || (rs.from == company && !alive) {
                     continue;
                 }
-                let base: f64 = rs.base.iter().map(|&k| self.rev_amount[k]).sum();
-                let amount = self.v(rs.rate) * base;
+                let base: f64 = rs
+                    .base
+                    .iter()
+                    .map(|&r| self.flow_amount(m, r, p, alive))
+                    .sum();
+                let amount = self.v(rs.rate) * base * rs.window[p];
                 self.pay(m, t, rs.flow, rs.from, rs.to, amount);
             }
             // Pass-throughs, in dependency order.
@@ -344,17 +406,26 @@ impl PathState {
                 let amount = self.v(ps.share) * self.flow_period[ps.of];
                 self.pay(m, t, ps.flow, ps.from, ps.to, amount);
             }
+            // The state at the end of the period.
+            self.boundary = p + 1;
+            self.month = h.period_end(p);
             if alive {
+                self.milestones(m, p);
                 self.tranches(m, t, p);
                 self.insolvency(m, t, p, seed, path);
             }
+            self.opening_as_of(m, p);
             // Records.
-            let revenue: f64 = m.company_revenues.iter().map(|&k| self.rev_amount[k]).sum();
+            let revenue: f64 = m
+                .company_revenues
+                .iter()
+                .map(|&k| self.flow_amount(m, k, p, alive))
+                .sum();
             let costs: f64 = m.company_costs.iter().map(|&f| self.flow_period[f]).sum();
             self.out.cash[p] = self.cash[company];
+            self.out.min_cash = self.out.min_cash.min(self.cash[company] - self.rescued);
             self.out.revenue[p] = revenue;
             self.out.costs[p] = costs;
-            self.out.min_cash = self.out.min_cash.min(self.cash[company]);
             for &e in &m.investors {
                 if self.out.payback[e].is_none()
                     && self.cum_invested[e] > 0.0
@@ -368,9 +439,21 @@ impl PathState {
         self.finish(m);
     }
 
+    /// What revenue process `k` paid in period `p` (nothing into a company that had defaulted
+    /// before the period).
+    #[inline]
+    fn flow_amount(&self, m: &Model, k: usize, p: usize, alive: bool) -> f64 {
+        if m.revenues[k].to == m.company && !alive {
+            0.0
+        } else {
+            self.rev_amount[k * m.periods + p]
+        }
+    }
+
     fn reset(&mut self, m: &Model, seed: u64, path: u64) {
         self.draw_per_path(m, seed, path);
         let s = &m.scenario;
+        let h = &s.horizon;
         for (e, ent) in s.entities.iter().enumerate() {
             self.cash[e] = self.v(ent.cash);
         }
@@ -380,6 +463,7 @@ impl PathState {
         o.rescues = 0;
         o.target_revenue = 0.0;
         o.company_value = 0.0;
+        o.returned = 0.0;
         for v in [
             &mut o.invested,
             &mut o.received,
@@ -392,170 +476,296 @@ impl PathState {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
         o.payback.iter_mut().for_each(|x| *x = None);
-        o.tranches
-            .iter_mut()
-            .for_each(|x| *x = (TrancheState::Pending, 0.0));
         self.cum_invested.iter_mut().for_each(|x| *x = 0.0);
-        for &(e, fraction, invested) in &m.opening {
+        for &(e, fraction, invested, _) in &m.opening {
             self.out.stake[e] = self.v(fraction);
             let inv = self.v(invested);
             self.out.invested[e] += inv;
             self.cum_invested[e] += inv;
         }
-        self.out.min_cash = self.cash[m.company];
-        let (n, dt) = (m.periods, m.dt);
-        for (k, r) in m.revenues.iter().enumerate() {
-            let initial = self.v(r.initial);
-            let mut growth = self.v(r.growth);
-            let decay_step = (1.0 - self.v(r.decay)).powf(dt);
-            let sigma = self.v(r.volatility);
-            // Mean-preserving lognormal shocks: exp(vol z - drift) has mean 1.
-            let (vol, drift) = (sigma * dt.sqrt(), 0.5 * sigma * sigma * dt);
-            let mut shocks = stream(seed, path, r.shock_key);
-            let levels = &mut self.rev_path[k * (n + 1)..(k + 1) * (n + 1)];
-            levels[..=r.start.min(n)].fill(initial);
-            let mut level = initial;
-            for p in r.start..n {
-                let shock = if sigma > 0.0 {
-                    let z: f64 = rand::RngExt::sample(&mut shocks, StandardNormal);
-                    (vol * z - drift).exp()
-                } else {
-                    1.0
-                };
-                // Equivalent to schedule::growth_factor, kept incremental for speed.
-                level *= period_growth(growth, dt) * shock;
-                growth *= decay_step;
-                levels[p + 1] = level;
-            }
-            self.rev_level[k] = initial;
+        for (k, tr) in m.tranches.iter().enumerate() {
+            self.out.tranches[k] = if self.v(tr.amount) > 0.0 {
+                (TrancheState::Pending, 0.0)
+            } else {
+                (TrancheState::Empty, 0.0)
+            };
         }
+        self.out.min_cash = self.cash[m.company];
+        self.rescued = 0.0;
+        self.revenue_paths(m, seed, path);
+        let (n, dt) = (m.periods, m.dt);
         for (k, c) in m.costs.iter().enumerate() {
-            if c.growth_path.is_none() {
-                let (rate, step) = (self.v(c.growth), (1.0 - self.v(c.decay)).powf(dt));
+            if c.curve.is_none() {
+                let g = Growth::new(self.v(c.growth), self.v(c.decay));
                 let out = &mut self.cost_growth[k * n..(k + 1) * n];
-                cost_growth_path(out, c.start, rate, step, dt);
+                growth_path(g, dt, c.origin, &mut self.levels, out);
             }
         }
         for (k, c) in m.contracts.iter().enumerate() {
             let duration = self.v(c.duration);
-            self.contract_total[k] = match c.size {
-                ContractSize::Value(v) => self.v(v),
-                ContractSize::Capacity {
-                    gw,
-                    price_per_gw_year,
-                } => self.v(gw) * self.v(price_per_gw_year) * duration,
-            };
-            self.contract_before_after[k] = match &c.fractions {
-                Some(_) => c.before_after,
-                None => contract_fractions(
+            if c.weights.is_none() {
+                contract_weights(
                     &c.profile,
                     c.start,
                     duration,
-                    &m.scenario.horizon,
-                    &mut self.contract_fracs[k],
-                ),
+                    h,
+                    &mut self.contract_weights[k],
+                );
+            }
+            self.contract_scale[k] = match c.size {
+                // The stated value is the total, spread by the profile's weights.
+                ContractSize::Value(v) => {
+                    let total = self.contract_weights[k].total;
+                    if total > 0.0 { self.v(v) / total } else { 0.0 }
+                }
+                // Capacity is paid for each month it is in service.
+                ContractSize::Capacity {
+                    gw,
+                    price_per_gw_year,
+                } => self.v(gw) * self.v(price_per_gw_year) / 12.0,
             };
         }
+        // The state at the horizon's start, for conditions read at the start of period 0.
+        self.boundary = 0;
+        self.month = Month(h.start.0 - 1);
         for (i, ms) in m.milestones.iter().enumerate() {
             self.reached[i] = false;
             self.hazard_acc[i] = 0.0;
             let u = draw(seed, path, ms.key);
-            self.threshold[i] = match ms.timing {
-                // A unit exponential: reached when the accumulated hazard passes it.
-                MilestoneTiming::Hazard(_) => -(1.0 - u).ln(),
-                MilestoneTiming::Year(y) => self.v(y),
+            self.threshold[i] = match ms.rule {
+                // A unit exponential: reached when the accumulated hazard passes it (u < 1,
+                // so the threshold is > 0 and a hazard of 0 never fires).
+                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => -u.ln(),
+                MilestoneRule::Year(y) => self.v(y),
             };
+        }
+        for i in 0..m.milestones.len() {
+            self.held[i] = m.milestones[i]
+                .condition
+                .as_ref()
+                .is_none_or(|c| self.holds(m, c));
+        }
+    }
+
+    /// Revenue of each process in each period and its run-rate at each boundary.
+    ///
+    /// The run-rate is `initial x L(t) x M(t)`: `L` the growth curve, `M` a mean-one
+    /// geometric Brownian motion with the volatility, sampled at the period boundaries (its
+    /// increment over a span of `len` years has variance `volatility^2 x len`). A period books
+    /// `initial x (integral of L over it) x (M at its start + M at its end) / 2`: exact without
+    /// volatility, and exact in expectation with it.
+    fn revenue_paths(&mut self, m: &Model, seed: u64, path: u64) {
+        let (n, dt) = (m.periods, m.dt);
+        for (k, r) in m.revenues.iter().enumerate() {
+            let initial = self.v(r.initial);
+            let sigma = self.v(r.volatility);
+            let (levels, integrals) = match &r.curve {
+                Some(c) => (&c.levels, &c.integrals),
+                None => {
+                    let g = Growth::new(self.v(r.growth), self.v(r.decay));
+                    growth_path(g, dt, r.origin, &mut self.levels, &mut self.integrals);
+                    (&self.levels, &self.integrals)
+                }
+            };
+            let amounts = &mut self.rev_amount[k * n..(k + 1) * n];
+            let rates = &mut self.rev_rate[k * (n + 1)..(k + 1) * (n + 1)];
+            amounts.fill(0.0);
+            rates.fill(0.0);
+            let first = r.origin.period.min(n);
+            rates[first] = initial * levels[first];
+            let mut shock = 1.0;
+            let mut pair = [0.0; 2];
+            for p in first..n {
+                let len = if p == first { dt - r.origin.offset } else { dt };
+                let next = if sigma > 0.0 {
+                    // Two draws per block: fetch a block on even periods (or the first).
+                    let i = p as u64;
+                    if p == first || i & 1 == 0 {
+                        pair = uniform_pair(seed, r.shock_key, path, i >> 1);
+                    }
+                    let z = normal_quantile(pair[(i & 1) as usize]);
+                    let var = sigma * sigma * len;
+                    shock * (var.sqrt() * z - 0.5 * var).exp()
+                } else {
+                    1.0
+                };
+                amounts[p] = initial * integrals[p] * 0.5 * (shock + next);
+                rates[p + 1] = initial * levels[p + 1] * next;
+                shock = next;
+            }
         }
     }
 
     fn milestones(&mut self, m: &Model, p: usize) {
-        let h = &m.scenario.horizon;
+        let end = m.scenario.horizon.period_start(p + 1).as_year_fraction();
         for &i in &m.milestone_order {
+            if self.reached[i] {
+                continue;
+            }
             let ms = &m.milestones[i];
-            if self.reached[i] || p < ms.from {
-                continue;
-            }
-            if let Some(c) = &ms.condition
-                && !self.holds(m, c, p)
-            {
-                continue;
-            }
-            match ms.timing {
-                MilestoneTiming::Hazard(rate) => {
-                    self.hazard_acc[i] += self.v(rate) * m.dt;
-                    if self.hazard_acc[i] >= self.threshold[i] {
+            let held = ms.condition.as_ref().is_none_or(|c| self.holds(m, c));
+            match ms.rule {
+                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
+                    let held_share =
+                        0.5 * (f64::from(u8::from(self.held[i])) + f64::from(u8::from(held)));
+                    let exposure = ms.exposure[p] * held_share;
+                    if exposure > 0.0 {
+                        let rate = match ms.rule {
+                            MilestoneRule::Chance(c) => -(-self.v(c)).ln_1p(),
+                            MilestoneRule::Rate(r) | MilestoneRule::Year(r) => self.v(r),
+                        };
+                        self.hazard_acc[i] += rate * exposure;
+                        if self.hazard_acc[i] >= self.threshold[i] {
+                            self.reached[i] = true;
+                        }
+                    }
+                }
+                MilestoneRule::Year(_) => {
+                    if held && p >= ms.from && self.threshold[i] < end {
                         self.reached[i] = true;
                     }
                 }
-                MilestoneTiming::Year(_) => {
-                    let end = h.period_start(p).as_year_fraction() + m.dt;
-                    if self.threshold[i] < end {
-                        self.reached[i] = true;
-                    }
-                }
             }
+            self.held[i] = held;
         }
     }
 
     fn tranches<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize) {
+        // Which tranches are released, all on the same state.
         for (k, tr) in m.tranches.iter().enumerate() {
             if self.out.tranches[k].0 != TrancheState::Pending {
                 continue;
             }
-            let pay = match &tr.when {
-                TrancheWhen::Scheduled(at) => *at == p,
+            match &tr.when {
+                TrancheWhen::Scheduled(at, _) => {
+                    if *at == p {
+                        self.round.push(k);
+                    }
+                }
                 TrancheWhen::Conditional {
                     condition,
                     from,
                     until,
                 } => {
-                    if p > *until {
+                    if p >= *from && p <= *until && self.holds(m, condition) {
+                        self.round.push(k);
+                    } else if p >= *until {
                         self.out.tranches[k].0 = TrancheState::Lapsed(p);
-                        false
-                    } else {
-                        p >= *from && self.holds(m, condition, p)
                     }
                 }
-            };
-            if pay {
-                let amount = self.v(tr.amount);
-                let post = match tr.post_money {
-                    PostMoney::Stated(v) => self.v(v),
-                    PostMoney::Market => self.run_rate(m) * self.v(m.multiple),
-                };
-                self.pay(m, t, tr.flow, tr.investor, m.company, amount);
-                self.issue_stake(tr.investor, amount, post);
-                self.out.tranches[k] = (TrancheState::Released(p), amount);
+            }
+        }
+        if self.round.is_empty() {
+            return;
+        }
+        // Priced together: "market" tranches form one round at the company's value as
+        // pre-money; a post-money below what the period's tranches put in is raised to it.
+        let value = self.run_rate(m) * self.v(m.multiple);
+        let (mut total, mut market) = (0.0, 0.0);
+        for &k in &self.round {
+            let amount = self.v(m.tranches[k].amount);
+            total += amount;
+            if matches!(m.tranches[k].post_money, PostMoney::Market) {
+                market += amount;
+            }
+        }
+        let post_money = |st: &Self, k: usize| {
+            match m.tranches[k].post_money {
+                PostMoney::Stated(v) => st.v(v),
+                PostMoney::Market => value + market,
+            }
+            .max(total)
+        };
+        // Earlier holders are diluted once by all the period's new shares.
+        let issued: f64 = self
+            .round
+            .iter()
+            .map(|&k| self.v(m.tranches[k].amount) / post_money(self, k))
+            .sum();
+        let keep = (1.0 - issued).max(0.0);
+        self.out.stake.iter_mut().for_each(|s| *s *= keep);
+        for i in 0..self.round.len() {
+            let k = self.round[i];
+            let tr = &m.tranches[k];
+            let amount = self.v(tr.amount);
+            self.out.stake[tr.investor] += amount / post_money(self, k);
+            self.pay(m, t, tr.flow, tr.investor, m.company, amount);
+            self.out.tranches[k] = (TrancheState::Released(p), amount);
+        }
+    }
+
+    /// Stakes stated as of a date are what their holders hold at the end of that period.
+    fn opening_as_of(&mut self, m: &Model, p: usize) {
+        for &(e, fraction, _, at) in &m.opening {
+            if at == Some(p) {
+                self.out.stake[e] = self.v(fraction);
             }
         }
     }
 
-    /// Prices new shares at a post-money valuation (at least the amount) and dilutes holders.
-    fn issue_stake(&mut self, investor: usize, amount: f64, post_money: f64) {
-        if amount <= 0.0 {
-            return;
-        }
-        let new = amount / post_money.max(amount);
-        self.out.stake.iter_mut().for_each(|s| *s *= 1.0 - new);
-        self.out.stake[investor] += new;
-    }
-
+    /// Insolvency in continuous time: within the period the operating flows accrue evenly, a
+    /// scheduled tranche arrives at the start of its month and a conditional one at the end.
+    /// Whenever the company's cash would cross zero, a rescue is tried there (attempt k uses
+    /// draw k of the rescue, so more money never makes a path default earlier); without one,
+    /// the company defaults in this period. The step only sets how often the state is read,
+    /// not when cash runs out.
     fn insolvency<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize, seed: u64, path: u64) {
         let company = m.company;
-        if self.cash[company] >= 0.0 {
-            return;
+        self.arrivals.clear();
+        for &k in &self.round {
+            let at = match m.tranches[k].when {
+                TrancheWhen::Scheduled(_, at) => at,
+                TrancheWhen::Conditional { .. } => 1.0,
+            };
+            self.arrivals.push((at, self.out.tranches[k].1));
         }
-        if let Some(r) = &m.rescue
-            && self.out.rescues < r.max
-            && draw(seed, path, r.key ^ p as u64) < self.v(r.probability)
+        self.arrivals
+            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let equity: f64 = self.arrivals.iter().map(|a| a.1).sum();
+        // Operating flows of the period, spread evenly over it.
+        let rate = self.cash[company] - self.start_cash - equity;
+        let (mut cash, mut at) = (self.start_cash, 0.0);
+        for i in 0..=self.arrivals.len() {
+            let (next, amount) = self.arrivals.get(i).copied().unwrap_or((1.0, 0.0));
+            cash += rate * (next - at);
+            while cash < 0.0 {
+                match self.rescue(m, t, seed, path) {
+                    Some(raised) => cash += raised,
+                    None => {
+                        self.default(p);
+                        return;
+                    }
+                }
+            }
+            cash += amount;
+            at = next;
+        }
+    }
+
+    /// Tries the next rescue; the money raised, or `None` when there is none.
+    fn rescue<T: Trace>(&mut self, m: &Model, t: &mut T, seed: u64, path: u64) -> Option<f64> {
+        let r = m.rescue.as_ref()?;
+        // A rescue buys new shares at a pre-money valuation, so it never takes the whole
+        // company; a company with no value cannot be rescued.
+        let pre = self.run_rate(m) * self.v(m.multiple) * (1.0 - self.v(r.discount));
+        let attempt = u64::from(self.out.rescues);
+        if self.out.rescues >= r.max
+            || pre <= 0.0
+            || uniform_at(seed, r.key, path, attempt) >= self.v(r.probability)
         {
-            let amount = self.v(r.amount).max(-self.cash[company]);
-            let post = self.run_rate(m) * self.v(m.multiple) * (1.0 - self.v(r.discount));
-            self.pay(m, t, m.flows, r.from, company, amount);
-            self.issue_stake(r.from, amount, post);
-            self.out.rescues += 1;
-            return;
+            return None;
         }
+        let amount = self.v(r.amount);
+        self.pay(m, t, m.flows, r.from, m.company, amount);
+        let new = amount / (pre + amount);
+        self.out.stake.iter_mut().for_each(|s| *s *= 1.0 - new);
+        self.out.stake[r.from] += new;
+        self.out.rescues += 1;
+        self.rescued += amount;
+        Some(amount)
+    }
+
+    fn default(&mut self, p: usize) {
         self.out.default_period = Some(p);
         for st in self.out.tranches.iter_mut() {
             // A defaulted company receives no more equity, scheduled or conditional.
@@ -578,15 +788,16 @@ impl PathState {
             if c.from != company {
                 continue;
             }
-            let (before, after) = self.contract_before_after[k];
-            let total = self.contract_total[k];
-            let unpaid = (total * (1.0 - before) - self.out.flow_total[c.flow]).max(0.0);
+            let (scale, w) = (self.contract_scale[k], &self.contract_weights[k]);
             if self.out.default_period.is_some() {
-                self.out.stranded[c.to] += unpaid;
+                let unpaid = scale * (w.total - w.before) - self.out.flow_total[c.flow];
+                self.out.stranded[c.to] += unpaid.max(0.0);
             } else {
-                self.out.backlog[c.to] += total * after;
+                self.out.backlog[c.to] += scale * w.after;
             }
         }
+        // A defaulted company keeps the run-rate it had when it defaulted.
+        self.boundary = self.out.default_period.map_or(m.periods, |d| d + 1);
         let value = self.run_rate(m) * self.v(m.multiple);
         let recovered = if self.out.default_period.is_some() {
             self.v(m.recovery)

@@ -1,14 +1,40 @@
-//! Random streams keyed by (seed, path, quantity name): adding or removing one quantity does
-//! not change the draws of the others, and two scenarios that share a quantity's name share its
-//! draws (common random numbers). The streams are independent of the thread that runs a path.
+//! Counter-based random numbers: every draw is a pure function of (seed, quantity key, path,
+//! index), so adding or removing one quantity does not change the draws of the others, two
+//! scenarios that share a quantity's name share its draws (common random numbers), and no draw
+//! depends on the thread, the chunk or the order in which paths run.
+//!
+//! The function is Threefry-2x64 with 20 rounds (Salmon et al., "Parallel random numbers: as
+//! easy as 1, 2, 3", SC 2011), keyed by (seed, quantity key) with the counter (path, index).
+//! For a given key it is a bijection of the 128-bit counter, so two different (path, index)
+//! pairs of one quantity can never share a draw; seeds and quantities are mixed by the cipher's
+//! key schedule, so seeds that differ in one bit give unrelated draws (the old `seed ^ key`
+//! construction let seeds S and S ^ 1 share rescue draws).
 
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+/// Rotation constants of Threefry-2x64 (Random123, `threefry.h`).
+const ROTATIONS: [u32; 8] = [16, 42, 12, 31, 16, 32, 24, 21];
+/// Skein's key-schedule parity constant.
+const PARITY: u64 = 0x1BD1_1BDA_A9FC_1A22;
 
-/// The generator behind every stream: portable and stable across releases.
-pub type Stream = Xoshiro256PlusPlus;
+/// Threefry-2x64 with `ROUNDS` rounds of `counter` under `key`.
+#[inline]
+pub fn threefry2x64<const ROUNDS: usize>(counter: [u64; 2], key: [u64; 2]) -> [u64; 2] {
+    let ks = [key[0], key[1], PARITY ^ key[0] ^ key[1]];
+    let mut x0 = counter[0].wrapping_add(ks[0]);
+    let mut x1 = counter[1].wrapping_add(ks[1]);
+    for round in 0..ROUNDS {
+        x0 = x0.wrapping_add(x1);
+        x1 = x1.rotate_left(ROTATIONS[round % 8]);
+        x1 ^= x0;
+        if round % 4 == 3 {
+            let i = round / 4 + 1;
+            x0 = x0.wrapping_add(ks[i % 3]);
+            x1 = x1.wrapping_add(ks[(i + 1) % 3]).wrapping_add(i as u64);
+        }
+    }
+    [x0, x1]
+}
 
-/// SplitMix64's finalizer: a bijective 64-bit mix.
+/// SplitMix64's finalizer: a bijective 64-bit mix (for hashing names).
 #[inline]
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -27,37 +53,31 @@ pub fn name_key(name: &str) -> u64 {
     mix(h)
 }
 
-/// One 64-bit value for (seed, path, key).
+/// Two independent uniforms in (0, 1): draws `2 * pair` and `2 * pair + 1` of a quantity on a
+/// path.
 #[inline]
-fn cell(seed: u64, path: u64, key: u64) -> u64 {
-    mix(mix(seed ^ key) ^ path)
+pub fn uniform_pair(seed: u64, key: u64, path: u64, pair: u64) -> [f64; 2] {
+    let [a, b] = threefry2x64::<20>([path, pair], [seed, key]);
+    [unit(a), unit(b)]
 }
 
-/// The stream of a quantity on a path, for quantities that take many draws (per-period
-/// quantities, revenue shocks).
+/// Draw number `index` of a quantity on a path, uniform in (0, 1).
 #[inline]
-pub fn stream(seed: u64, path: u64, key: u64) -> Stream {
-    Stream::seed_from_u64(cell(seed, path, key))
+pub fn uniform_at(seed: u64, key: u64, path: u64, index: u64) -> f64 {
+    uniform_pair(seed, key, path, index >> 1)[(index & 1) as usize]
 }
 
-/// The single draw of a quantity on a path, in (0, 1): a counter-based hash of (seed, path,
-/// key), so a quantity drawn once per path costs a few multiplications instead of seeding a
-/// generator to take one number from it.
+/// The single draw of a quantity drawn once per path (its draw number 0).
 #[inline]
 pub fn draw(seed: u64, path: u64, key: u64) -> f64 {
-    unit(mix(cell(seed, path, key)))
+    uniform_at(seed, key, path, 0)
 }
 
-/// A uniform draw in the open interval (0, 1).
-#[inline]
-pub fn uniform(rng: &mut Stream) -> f64 {
-    unit(rng.next_u64())
-}
-
-/// The top 53 bits of `bits` as a point in the open interval (0, 1).
+/// The top 52 bits of `bits` as a point strictly inside (0, 1): the extremes are 2^-53 and
+/// 1 - 2^-53, both exact, so neither `ln(u)` nor `ln(1 - u)` is ever 0 or infinite.
 #[inline]
 fn unit(bits: u64) -> f64 {
-    ((bits >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    ((bits >> 12) as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
 }
 
 #[cfg(test)]
@@ -65,32 +85,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streams_differ_by_key_and_path_and_repeat_exactly() {
-        let a = uniform(&mut stream(1, 0, name_key("growth")));
-        let b = uniform(&mut stream(1, 0, name_key("multiple")));
-        let c = uniform(&mut stream(1, 1, name_key("growth")));
-        let a2 = uniform(&mut stream(1, 0, name_key("growth")));
-        assert_ne!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(a.to_bits(), a2.to_bits());
-        assert!(a > 0.0 && a < 1.0);
+    fn threefry_matches_the_random123_known_answers() {
+        // random123/tests/kat_vectors: threefry2x64, 20 rounds, counter, key, output.
+        let cases: [([u64; 2], [u64; 2], [u64; 2]); 3] = [
+            ([0, 0], [0, 0], [0xc2b6e3a8c2c69865, 0x6f81ed42f350084d]),
+            (
+                [u64::MAX, u64::MAX],
+                [u64::MAX, u64::MAX],
+                [0xe02cb7c4d95d277a, 0xd06633d0893b8b68],
+            ),
+            (
+                [0x243f6a8885a308d3, 0x13198a2e03707344],
+                [0xa4093822299f31d0, 0x082efa98ec4e6c89],
+                [0x263c7d30bb0f0af1, 0x56be8361d3311526],
+            ),
+        ];
+        for (counter, key, expected) in cases {
+            assert_eq!(threefry2x64::<20>(counter, key), expected);
+        }
+        // 13 rounds, the first vector, checks the key injection schedule once more.
+        assert_eq!(
+            threefry2x64::<13>([0, 0], [0, 0]),
+            [0xf167b032c3b480bd, 0xe91f9fee4b7a6fb5]
+        );
     }
 
     #[test]
-    fn single_draws_are_uniform_and_independent_across_paths_and_keys() {
+    fn unit_stays_strictly_inside_zero_one() {
+        assert_eq!(unit(0), 0.5 / (1u64 << 52) as f64);
+        assert!(unit(u64::MAX) < 1.0);
+        assert!((1.0 - unit(u64::MAX)) > 0.0);
+        assert!((-(1.0 - unit(u64::MAX)).ln()).is_finite());
+        assert!(-unit(0).ln() > 0.0 && -(1.0 - unit(0)).ln() > 0.0);
+    }
+
+    #[test]
+    fn draws_differ_by_key_path_index_and_repeat_exactly() {
+        let (g, m) = (name_key("growth"), name_key("multiple"));
+        let a = uniform_at(1, g, 0, 0);
+        assert_ne!(a, uniform_at(1, m, 0, 0));
+        assert_ne!(a, uniform_at(1, g, 1, 0));
+        assert_ne!(a, uniform_at(1, g, 0, 1));
+        assert_ne!(a, uniform_at(2, g, 0, 0));
+        assert_eq!(a.to_bits(), uniform_at(1, g, 0, 0).to_bits());
+        assert_eq!(a.to_bits(), draw(1, 0, g).to_bits());
+    }
+
+    #[test]
+    fn single_draws_are_uniform_and_independent_across_paths_keys_and_seeds() {
         // Over 100k paths: the mean and variance of a uniform, and no correlation between two
-        // keys or between neighbouring paths (each within about 5 standard errors).
+        // keys, between neighbouring paths, or between seeds one bit apart (each within about
+        // 5 standard errors).
         let n = 100_000;
         let (k1, k2) = (name_key("growth"), name_key("multiple"));
-        let (mut sum, mut sum_sq, mut cross, mut lag) = (0.0, 0.0, 0.0, 0.0);
+        let (mut sum, mut sum_sq, mut cross, mut lag, mut seeds) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let mut previous = 0.5;
         for path in 0..n {
             let (a, b) = (draw(7, path, k1), draw(7, path, k2));
-            assert!(a > 0.0 && a < 1.0);
+            let c = draw(7 ^ 1, path, k1);
             sum += a;
             sum_sq += a * a;
             cross += (a - 0.5) * (b - 0.5);
             lag += (a - 0.5) * (previous - 0.5);
+            seeds += (a - 0.5) * (c - 0.5);
             previous = a;
         }
         let n = n as f64;
@@ -99,9 +156,8 @@ mod tests {
         assert!((sum_sq / n - 1.0 / 3.0).abs() < 5.0 * 0.09 / n.sqrt());
         // The product of two independent centred uniforms has sd 1/12.
         let se_product = 1.0 / 12.0 / n.sqrt();
-        assert!((cross / n).abs() < 5.0 * se_product, "cross {}", cross / n);
-        assert!((lag / n).abs() < 5.0 * se_product, "lag {}", lag / n);
-        assert_eq!(draw(7, 3, k1).to_bits(), draw(7, 3, k1).to_bits());
-        assert_ne!(draw(7, 3, k1), draw(8, 3, k1));
+        for (what, x) in [("keys", cross), ("paths", lag), ("seeds", seeds)] {
+            assert!((x / n).abs() < 5.0 * se_product, "{what}: {}", x / n);
+        }
     }
 }

@@ -23,10 +23,11 @@ pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `periods.csv`: one row per period with the bands of cash, revenue, costs and net income, and
-/// P(insolvent by then).
+/// `periods.csv`: one row per period with the share of paths still operating, the bands of cash,
+/// revenue, costs and net income among them (empty cells when none is), and P(insolvent by
+/// then).
 pub fn periods_csv(s: &Summary) -> String {
-    let mut out = String::from("period");
+    let mut out = String::from("period,operating");
     for series in ["cash", "revenue", "costs", "net_income"] {
         for stat in ["mean", "p5", "p25", "p50", "p75", "p95"] {
             let _ = write!(out, ",{series}_{stat}");
@@ -36,10 +37,15 @@ pub fn periods_csv(s: &Summary) -> String {
     let p = &s.periods;
     for (i, label) in p.labels.iter().enumerate() {
         out.push_str(label);
+        let _ = write!(out, ",{}", p.operating[i]);
         for series in [&p.cash, &p.revenue, &p.costs, &p.net_income] {
-            let x = &series[i];
-            for v in [x.mean, x.p5, x.p25, x.p50, x.p75, x.p95] {
-                let _ = write!(out, ",{v}");
+            match &series[i] {
+                Some(x) => {
+                    for v in [x.mean, x.p5, x.p25, x.p50, x.p75, x.p95] {
+                        let _ = write!(out, ",{v}");
+                    }
+                }
+                None => out.push_str(",,,,,,"),
             }
         }
         let _ = writeln!(out, ",{}", p.insolvent_by[i]);
@@ -95,7 +101,10 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         s.unit.scale
     );
     if let Some(t) = &s.target {
-        let _ = writeln!(out, "\nRevenue target");
+        let _ = writeln!(
+            out,
+            "\nRevenue target (all paths: a company in default misses it)"
+        );
         let _ = writeln!(
             out,
             "  P(revenue {} >= {})   {:>7}  {}",
@@ -117,22 +126,30 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         );
     }
     if !s.years.is_empty() {
-        let _ = writeln!(out, "\nCompany accounts by year (medians)");
+        let _ = writeln!(
+            out,
+            "\nCompany accounts by year (medians over the paths still operating at the year's end)"
+        );
         let mut line = String::from("  year       ");
         for y in &s.years {
             let _ = write!(line, "{:>9}", y.year);
         }
         let _ = writeln!(out, "{line}");
-        type Pick = fn(&summary::YearSummary) -> f64;
+        let mut line = format!("  {:11}", "operating");
+        for y in &s.years {
+            let _ = write!(line, "{:>9}", percent(y.operating));
+        }
+        let _ = writeln!(out, "{line}");
+        type Pick = fn(&summary::YearSummary) -> Option<f64>;
         let rows: [(&str, Pick); 3] = [
-            ("revenue", |y| y.revenue.p50),
-            ("costs", |y| y.costs.p50),
-            ("net income", |y| y.net_income.p50),
+            ("revenue", |y| y.revenue.map(|x| x.p50)),
+            ("costs", |y| y.costs.map(|x| x.p50)),
+            ("net income", |y| y.net_income.map(|x| x.p50)),
         ];
         for (name, pick) in rows {
             let mut line = format!("  {name:11}");
             for y in &s.years {
-                let _ = write!(line, "{:>9}", m(pick(y)));
+                let _ = write!(line, "{:>9}", pick(y).map_or("-".to_string(), m));
             }
             let _ = writeln!(out, "{line}");
         }
@@ -182,7 +199,15 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             "tranche", "investor", "released", "95% interval", "lapsed", "pending", "median at"
         );
         for t in &s.tranches {
-            let _ = writeln!(
+            if t.empty_probability >= 1.0 {
+                let _ = writeln!(
+                    out,
+                    "  {:w$}  {:12}  amount 0 on every path: nothing to release",
+                    t.id, t.investor
+                );
+                continue;
+            }
+            let _ = write!(
                 out,
                 "  {:w$}  {:12}  {:>9}  {:>16}  {:>8}  {:>8}  {:>9}",
                 t.id,
@@ -193,6 +218,14 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
                 percent(t.pending_probability),
                 t.median_release_period.as_deref().unwrap_or("-")
             );
+            if t.empty_probability > 0.0 {
+                let _ = write!(
+                    out,
+                    "  (amount 0 on {} of paths)",
+                    percent(t.empty_probability)
+                );
+            }
+            out.push('\n');
         }
     }
     if !s.investors.is_empty() {
@@ -227,10 +260,9 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
                 i.id,
                 m(i.invested.p50),
                 m(i.received.p50),
-                if i.round_trip.count > 0 {
-                    format!("{:.2}x", i.round_trip.p50)
-                } else {
-                    "-".into()
+                match &i.round_trip {
+                    Some(r) => format!("{:.2}x", r.p50),
+                    None => "-".into(),
                 },
                 m(i.margin_earned.p50),
                 percent(i.stake.p50),
@@ -245,16 +277,17 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             );
         }
     }
-    let c = &s.circularity;
-    let _ = writeln!(
-        out,
-        "\nCircularity (received back by investors / invested by them): median {:.2}, mean {:.3} (+-{:.3}), range {:.2} to {:.2}",
-        c.p50,
-        c.mean,
-        1.96 * c.std_error,
-        c.p5,
-        c.p95
-    );
+    if let Some(c) = &s.circularity {
+        let _ = writeln!(
+            out,
+            "\nCircularity (money from the company that reached the investors, each dollar once / money they invested): median {:.2}, mean {:.3} (+-{:.3}), range {:.2} to {:.2}",
+            c.p50,
+            c.mean,
+            1.96 * c.std_error,
+            c.p5,
+            c.p95
+        );
+    }
     if !s.cycles.is_empty() {
         let _ = writeln!(
             out,

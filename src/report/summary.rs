@@ -34,8 +34,9 @@ pub struct Summary {
     pub tranches: Vec<TrancheSummary>,
     /// Investors.
     pub investors: Vec<InvestorSummary>,
-    /// Total received back by investors / total invested by them.
-    pub circularity: StatSummary,
+    /// Money from the company that reached the investors (each dollar once) / money they
+    /// invested.
+    pub circularity: Option<StatSummary>,
     /// Cycles of the graph and the money that went round each.
     pub cycles: Vec<CycleSummary>,
     /// Sellers to the company: stranded and terminal backlog.
@@ -50,6 +51,37 @@ pub struct Summary {
     pub years: Vec<YearSummary>,
     /// Per-period bands.
     pub periods: PeriodsSummary,
+    /// Which paths each part of the summary describes.
+    pub populations: Populations,
+}
+
+/// Which paths each figure describes.
+#[derive(Clone, Debug, Serialize)]
+pub struct Populations {
+    /// `target`.
+    pub target: &'static str,
+    /// `periods` and `years`.
+    pub accounts: &'static str,
+    /// `insolvency`, `tranches`, `company`, `sellers`, `cycles`, `flows`.
+    pub outcomes: &'static str,
+    /// `investors` (but `round_trip`).
+    pub investors: &'static str,
+    /// Each investor's `round_trip`.
+    pub round_trip: &'static str,
+    /// `circularity`.
+    pub circularity: &'static str,
+}
+
+impl Populations {
+    /// The populations of this version of cfsim.
+    pub const ALL: Populations = Populations {
+        target: "all paths: a company that defaulted before or during the target year misses the target",
+        accounts: "paths still operating (not in default) at the end of the period or year; `operating` is their share of all paths",
+        outcomes: "all paths",
+        investors: "all paths",
+        round_trip: "paths on which the investor put money in",
+        circularity: "paths on which the investors put money in",
+    };
 }
 
 /// One calendar year of the company's accounts.
@@ -57,12 +89,14 @@ pub struct Summary {
 pub struct YearSummary {
     /// The year.
     pub year: i32,
+    /// Share of paths still operating at the end of the year (the population of the rest).
+    pub operating: f64,
     /// Revenue over the year.
-    pub revenue: StatSummary,
+    pub revenue: Option<StatSummary>,
     /// Costs (all payments but equity) over the year.
-    pub costs: StatSummary,
+    pub costs: Option<StatSummary>,
     /// Revenue minus costs.
-    pub net_income: StatSummary,
+    pub net_income: Option<StatSummary>,
 }
 
 /// Unit of amounts.
@@ -159,10 +193,12 @@ pub struct TrancheSummary {
     pub pending_probability: f64,
     /// P(released in each period).
     pub release_by_period: Vec<f64>,
+    /// P(its amount is 0 on the path: nothing to release).
+    pub empty_probability: f64,
     /// Median release period among releases.
     pub median_release_period: Option<String>,
-    /// Amount when released.
-    pub amount: StatSummary,
+    /// Amount when released (null when it never was).
+    pub amount: Option<StatSummary>,
     /// Provenance note.
     pub source: Option<String>,
 }
@@ -178,8 +214,8 @@ pub struct InvestorSummary {
     pub invested: StatSummary,
     /// Money received back from the company (contracts, revenue share, costs, pass-through).
     pub received: StatSummary,
-    /// received / invested.
-    pub round_trip: StatSummary,
+    /// received / invested, on paths where it invested (null when it never did).
+    pub round_trip: Option<StatSummary>,
     /// Gross margin earned on what was received.
     pub margin_earned: StatSummary,
     /// Stake at the horizon.
@@ -262,14 +298,16 @@ pub struct PeriodsSummary {
     pub labels: Vec<String>,
     /// Start of each period as a fractional calendar year (2026.25 is 2026-04).
     pub start_year: Vec<f64>,
+    /// Share of paths not in default at the end of each period: the population of the bands.
+    pub operating: Vec<f64>,
     /// Company cash at the end of each period.
-    pub cash: Vec<StatSummary>,
+    pub cash: Vec<Option<StatSummary>>,
     /// Company revenue in each period.
-    pub revenue: Vec<StatSummary>,
+    pub revenue: Vec<Option<StatSummary>>,
     /// Company costs in each period.
-    pub costs: Vec<StatSummary>,
+    pub costs: Vec<Option<StatSummary>>,
     /// Revenue minus costs.
-    pub net_income: Vec<StatSummary>,
+    pub net_income: Vec<Option<StatSummary>>,
     /// P(defaulted by the end of each period).
     pub insolvent_by: Vec<f64>,
 }
@@ -306,6 +344,9 @@ impl Summary {
         let p = m.periods;
         let label = |i: usize| h.label(i);
         let stat = |x: &Stat| x.summary();
+        // A statistic over every path: there is at least one path.
+        let all = |x: &Stat| x.summary().unwrap_or_default();
+        let share = |k: u64| k as f64 / n.max(1) as f64;
         let defaults: u64 = a.default_period.counts[..p].iter().sum();
         let insolvency_prop = wilson(defaults, n);
         let first_period = shares(&a.default_period, n)[..p].to_vec();
@@ -333,8 +374,9 @@ impl Summary {
                     conditional: matches!(tr.timing, TrancheTiming::Conditional { .. }),
                     release_probability: prop.probability,
                     ci95: prop.ci95,
-                    lapsed_probability: c.counts[p] as f64 / n.max(1) as f64,
-                    pending_probability: c.counts[p + 1] as f64 / n.max(1) as f64,
+                    lapsed_probability: share(c.counts[p]),
+                    pending_probability: share(c.counts[p + 1]),
+                    empty_probability: share(c.counts[p + 2]),
                     release_by_period: shares(c, n)[..p].to_vec(),
                     median_release_period: median_label(c, p, label),
                     amount: stat(&a.tranche_amount[k]),
@@ -352,13 +394,13 @@ impl Summary {
                 InvestorSummary {
                     id: s.entities[e].id.clone(),
                     name: s.entities[e].name.clone(),
-                    invested: stat(&st.invested),
-                    received: stat(&st.received),
+                    invested: all(&st.invested),
+                    received: all(&st.received),
                     round_trip: stat(&st.round_trip),
-                    margin_earned: stat(&st.margin),
-                    stake: stat(&st.stake),
-                    equity_value: stat(&st.equity_value),
-                    net_position: stat(&st.net_position),
+                    margin_earned: all(&st.margin),
+                    stake: all(&st.stake),
+                    equity_value: all(&st.equity_value),
+                    net_position: all(&st.net_position),
                     payback_probability: paid as f64 / n.max(1) as f64,
                     median_payback_period: median_label(&st.payback, p, label),
                 }
@@ -379,7 +421,7 @@ impl Summary {
                     .iter()
                     .map(|links| links.iter().map(|l| l.name(s)).collect())
                     .collect(),
-                volume: stat(&a.cycles[c]),
+                volume: all(&a.cycles[c]),
             })
             .collect();
         let sellers = m
@@ -388,8 +430,8 @@ impl Summary {
             .enumerate()
             .map(|(i, &e)| SellerSummary {
                 id: s.entities[e].id.clone(),
-                stranded_backlog: stat(&a.stranded[i]),
-                terminal_backlog: stat(&a.backlog[i]),
+                stranded_backlog: all(&a.stranded[i]),
+                terminal_backlog: all(&a.backlog[i]),
             })
             .collect();
         let mut flows: Vec<FlowSummary> = s
@@ -401,7 +443,7 @@ impl Summary {
                 kind: f.kind.name().to_string(),
                 from: s.entities[f.from].id.clone(),
                 to: s.entities[f.to].id.clone(),
-                total: stat(&a.flow_total[i]),
+                total: all(&a.flow_total[i]),
                 source: f.source.clone(),
             })
             .collect();
@@ -415,7 +457,7 @@ impl Summary {
                 .to_string(),
                 from: s.entities[r.from].id.clone(),
                 to: s.entities[s.company].id.clone(),
-                total: stat(&a.flow_total[m.flows]),
+                total: all(&a.flow_total[m.flows]),
                 source: None,
             });
         }
@@ -474,7 +516,7 @@ impl Summary {
                     revenue: t.revenue,
                     probability: prop.probability,
                     ci95: prop.ci95,
-                    revenue_in_year: stat(&a.target_revenue),
+                    revenue_in_year: all(&a.target_revenue),
                     revenue_percentiles: (1..100)
                         .map(|q| a.target_revenue.sketch.quantile(q as f64 / 100.0))
                         .collect(),
@@ -486,7 +528,7 @@ impl Summary {
                 median_period: median_label(&a.default_period, p, label),
                 first_period,
                 by_period: by_period.clone(),
-                rescues: stat(&a.rescues),
+                rescues: all(&a.rescues),
             },
             tranches,
             investors,
@@ -495,8 +537,8 @@ impl Summary {
             sellers,
             company: CompanySummary {
                 id: s.entities[s.company].id.clone(),
-                min_cash: stat(&a.min_cash),
-                value_at_horizon: stat(&a.company_value),
+                min_cash: all(&a.min_cash),
+                value_at_horizon: all(&a.company_value),
             },
             flows,
             params,
@@ -506,6 +548,7 @@ impl Summary {
                 .enumerate()
                 .map(|(y, (year, _))| YearSummary {
                     year: *year,
+                    operating: share(a.annual_revenue[y].moments().n),
                     revenue: stat(&a.annual_revenue[y]),
                     costs: stat(&a.annual_costs[y]),
                     net_income: stat(&a.annual_net_income[y]),
@@ -516,12 +559,14 @@ impl Summary {
                 start_year: (0..p)
                     .map(|i| h.period_start(i).as_year_fraction())
                     .collect(),
+                operating: a.cash.iter().map(|c| share(c.moments().n)).collect(),
                 cash: a.cash.iter().map(stat).collect(),
                 revenue: a.revenue.iter().map(stat).collect(),
                 costs: a.costs.iter().map(stat).collect(),
                 net_income: a.net_income.iter().map(stat).collect(),
                 insolvent_by: by_period,
             },
+            populations: Populations::ALL,
         }
     }
 

@@ -8,11 +8,14 @@ use super::reader::{Bounds, Diags, Fields, array, count, date, ident, number, st
 use super::value::{Draw, ParamDef, Quantities, Range};
 use super::*;
 use crate::correlation::{self, CorrelationMethod};
-use crate::diagnostic::{Diagnostics, SourceMap, Span, suggestion};
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap, Span, suggestion};
 use crate::time::{Horizon, Month, Step};
 
 /// Most periods a horizon may have (100 years of months).
 const MAX_PERIODS: usize = 1200;
+
+/// Most rescues a path may have.
+const MAX_RESCUES: u32 = 1000;
 
 /// The flow kinds as written.
 const FLOW_KINDS: [&str; 6] = [
@@ -152,6 +155,15 @@ pub(super) fn build(
     if !b.d.items.is_empty() {
         return Err(into_diagnostics(b.d));
     }
+    let warnings = warnings(
+        &b,
+        top.file,
+        &params,
+        &entities,
+        company,
+        &flows,
+        &milestones,
+    );
     Ok(Scenario {
         name: name.unwrap_or_else(|| stem.to_string()),
         description: description.unwrap_or_default(),
@@ -169,7 +181,87 @@ pub(super) fn build(
         target,
         valuation,
         rescue,
+        warnings,
     })
+}
+
+/// What is valid but probably not what was meant: params no field uses, revenue paid to an
+/// entity that is not the company, tranche windows that run past the horizon, milestones that
+/// no condition reads. Unused params and milestones are reported only when the file itself
+/// defines them: a file that extends another and removes a flow leaves some of the other's
+/// params unused on purpose.
+fn warnings(
+    b: &Builder<'_>,
+    file: crate::diagnostic::FileId,
+    params: &[Param],
+    entities: &[Entity],
+    company: EntityId,
+    flows: &[Flow],
+    milestones: &[Milestone],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let used = b.q.used.borrow();
+    for p in params
+        .iter()
+        .filter(|p| p.span.file == file && !used.contains(&p.name))
+    {
+        out.push(Diagnostic::warning(
+            p.span,
+            format!(
+                "param `{}` is not used by any field, distribution or condition",
+                p.name
+            ),
+        ));
+    }
+    let mut read = Vec::new();
+    for f in flows {
+        match &f.kind {
+            FlowKind::Revenue(_) if f.to != company => out.push(Diagnostic::warning(
+                f.span,
+                format!(
+                    "revenue flow `{}` is paid to `{}`, not to the company `{}`: it does not count in the company's revenue, run-rate or target",
+                    f.id, entities[f.to].id, entities[company].id
+                ),
+            )),
+            FlowKind::Equity { tranches } => {
+                for t in tranches {
+                    if let TrancheTiming::Conditional {
+                        condition, until, ..
+                    } = &t.timing
+                    {
+                        condition.milestones(&mut read);
+                        if *until > b.bounds.last {
+                            out.push(Diagnostic::warning(
+                                t.span,
+                                format!(
+                                    "the window of tranche `{}` ends {until}, after the horizon ({}): on paths where it is not released it is still pending at the end, neither released nor lapsed",
+                                    t.id, b.bounds.last
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for m in milestones {
+        if let Some(c) = &m.condition {
+            c.milestones(&mut read);
+        }
+    }
+    for (i, m) in milestones.iter().enumerate() {
+        if m.span.file == file && !read.contains(&i) {
+            out.push(Diagnostic::warning(
+                m.span,
+                format!(
+                    "milestone `{}` is not read by any condition: it changes nothing",
+                    m.id
+                ),
+            ));
+        }
+    }
+    out
 }
 
 fn into_diagnostics(d: Diags) -> Diagnostics {
@@ -262,12 +354,15 @@ impl Resolver for CondNames<'_> {
     }
     fn param(&mut self, id: &str) -> Result<Value, String> {
         match self.q.params.get(id) {
-            Some(p) => match p.value {
-                Value::Random(q) if self.q.list[q].per_period => Err(format!(
-                    "param `{id}` is drawn per period; a threshold takes one value per path"
-                )),
-                v => Ok(v),
-            },
+            Some(p) => {
+                self.q.used.borrow_mut().insert(id.to_string());
+                match p.value {
+                    Value::Random(q) if self.q.list[q].per_period => Err(format!(
+                        "param `{id}` is drawn per period; a threshold takes one value per path"
+                    )),
+                    v => Ok(v),
+                }
+            }
             None => Err(format!(
                 "unknown param `{id}`{}",
                 suggestion(id, self.q.params.keys().map(String::as_str))
@@ -491,11 +586,13 @@ impl Builder<'_> {
             Draw::PerPath,
             Some(0.0),
         );
+        let as_of = self.start_date(&mut f, "as_of");
         let source = source_of(&mut f, &mut self.d);
         f.finish(&mut self.d);
         Some(OpeningStake {
             fraction: fraction?,
             invested: invested?,
+            as_of: as_of?,
             source,
         })
     }
@@ -961,6 +1058,17 @@ impl Builder<'_> {
             None => Some(Profile::Flat),
             Some(n) => self.profile(n, start, duration),
         };
+        if let (Some(ContractSize::Capacity { .. }), Some(Profile::YearlyWeights(w))) =
+            (&size, &profile)
+            && w.iter().any(|&x| x > 1.0)
+        {
+            let span = f.key("profile").map(|k| k.span).unwrap_or(f.span);
+            self.d.error(
+                span,
+                "weights: for a capacity contract each weight is the share of the capacity in service that year, between 0 and 1",
+            );
+            return None;
+        }
         Some(FlowKind::Contract(Contract {
             size: size?,
             start: start?,
@@ -1176,8 +1284,12 @@ impl Builder<'_> {
         let owner = id.clone().unwrap_or_default();
         f.what = format!("milestone `{owner}`");
         let name = f.opt("name").and_then(|n| string(n, "name", &mut self.d));
-        let timing = match (f.has("hazard"), f.has("year")) {
-            (true, false) => self
+        let rules: Vec<&'static str> = ["hazard", "chance_per_year", "year"]
+            .into_iter()
+            .filter(|k| f.has(k))
+            .collect();
+        let timing = match rules.as_slice() {
+            ["hazard"] => self
                 .value(
                     &mut f,
                     "hazard",
@@ -1187,23 +1299,34 @@ impl Builder<'_> {
                     None,
                 )
                 .map(MilestoneTiming::Hazard),
-            (false, true) => self
+            ["chance_per_year"] => self
+                .value(
+                    &mut f,
+                    "chance_per_year",
+                    &owner,
+                    Range::Unit,
+                    Draw::PerPath,
+                    None,
+                )
+                .map(MilestoneTiming::ChancePerYear),
+            [_] => self
                 .value(&mut f, "year", &owner, Range::Any, Draw::PerPath, None)
                 .map(MilestoneTiming::Year),
-            (true, true) => {
-                let span = f.key("year").map(|k| k.span).unwrap_or(f.span);
-                f.opt("hazard");
-                f.opt("year");
+            [] => {
                 self.d.error(
-                    span,
-                    "a milestone has either a `hazard` per year or a `year` distribution, not both",
+                    f.span,
+                    format!("missing required field `hazard` in milestone `{owner}`: expected a `hazard` rate per year, a `chance_per_year`, or a `year` (a distribution over its date)"),
                 );
                 None
             }
-            (false, false) => {
+            [_, second, ..] => {
+                let span = f.key(second).map(|k| k.span).unwrap_or(f.span);
+                for k in ["hazard", "chance_per_year", "year"] {
+                    f.opt(k);
+                }
                 self.d.error(
-                    f.span,
-                    format!("missing required field `hazard` in milestone `{owner}`: expected a `hazard` per year, or a `year` (a distribution over its date)"),
+                    span,
+                    "a milestone has one of `hazard` (a rate per year), `chance_per_year` or `year` (a distribution over its date), not several",
                 );
                 None
             }
@@ -1432,7 +1555,7 @@ impl Builder<'_> {
             &mut f,
             "amount",
             "rescue",
-            Range::NonNegative,
+            Range::Positive,
             Draw::PerPath,
             None,
         );
@@ -1449,7 +1572,17 @@ impl Builder<'_> {
             None => Some(self.entity_ids.len() - 1),
         };
         let max = match f.opt("max") {
-            Some(n) => count(n, "max", &mut self.d),
+            Some(n) => count(n, "max", &mut self.d).and_then(|max| {
+                if max > MAX_RESCUES {
+                    self.d.error(
+                        n.span,
+                        format!("max: at most {MAX_RESCUES} rescues per path, got {max}"),
+                    );
+                    None
+                } else {
+                    Some(max)
+                }
+            }),
             None => Some(1),
         };
         f.finish(&mut self.d);

@@ -63,6 +63,8 @@ pub struct Scenario {
     pub valuation: Valuation,
     /// Emergency-raise rule on insolvency; `None` means default.
     pub rescue: Option<Rescue>,
+    /// What the file says that is valid but probably not what was meant.
+    pub warnings: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// A number in the scenario: a constant or an uncertain quantity.
@@ -170,6 +172,9 @@ pub struct OpeningStake {
     pub fraction: Value,
     /// Paid in before the horizon (counts as invested in round-trip ratios).
     pub invested: Value,
+    /// The month at whose end the holder has `fraction` (rounds before then are already in
+    /// it); `None`: at the horizon's start.
+    pub as_of: Option<Month>,
     /// Provenance note.
     pub source: Option<String>,
 }
@@ -382,8 +387,11 @@ pub struct Milestone {
 /// How a milestone's date is drawn.
 #[derive(Clone, Copy, Debug)]
 pub enum MilestoneTiming {
-    /// A constant hazard per year (itself possibly uncertain, drawn per path).
+    /// A constant hazard rate per year (itself possibly uncertain, drawn per path): reached by
+    /// `t` years with probability `1 - exp(-rate t)`.
     Hazard(Value),
+    /// A constant chance per year `p` of happening: the hazard rate `-ln(1 - p)`.
+    ChancePerYear(Value),
     /// A distribution over its date, as a fractional calendar year (2029.5 is mid-2029).
     Year(Value),
 }

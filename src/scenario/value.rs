@@ -66,6 +66,8 @@ pub struct Quantities {
     pub list: Vec<Quantity>,
     /// Params whose own value was rejected: their uses are not reported again.
     pub broken: Vec<String>,
+    /// Params some field, distribution or condition refers to.
+    pub used: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
 impl Quantities {
@@ -199,7 +201,10 @@ impl Quantities {
         }
         if is_ident(s) {
             return match self.params.get(s) {
-                Some(p) => Some(p.value),
+                Some(p) => {
+                    self.used.borrow_mut().insert(s.to_string());
+                    Some(p.value)
+                }
                 None if self.broken.iter().any(|b| b == s) => None,
                 None => {
                     d.error(
@@ -261,7 +266,10 @@ impl Quantities {
                 Some(ParamDef {
                     value: Value::Const(c),
                     ..
-                }) => Some(*c),
+                }) => {
+                    self.used.borrow_mut().insert(s.clone());
+                    Some(*c)
+                }
                 Some(_) => {
                     d.error(
                         node.span,

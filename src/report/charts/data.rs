@@ -18,11 +18,20 @@ pub struct Bands {
 }
 
 impl Bands {
-    fn new(s: &Summary, series: &[StatSummary], scale: f64) -> Bands {
+    /// The bands of the periods that have paths (a period where every path had defaulted has
+    /// none).
+    fn new(s: &Summary, series: &[Option<StatSummary>], scale: f64) -> Bands {
         let half = s.horizon.years_per_period / 2.0;
-        let pick = |f: fn(&StatSummary) -> f64| series.iter().map(|x| f(x) * scale).collect();
+        let present: Vec<(f64, &StatSummary)> = s
+            .periods
+            .start_year
+            .iter()
+            .zip(series)
+            .filter_map(|(y, x)| x.as_ref().map(|x| (y + half, x)))
+            .collect();
+        let pick = |f: fn(&StatSummary) -> f64| present.iter().map(|(_, x)| f(x) * scale).collect();
         Bands {
-            x: s.periods.start_year.iter().map(|y| y + half).collect(),
+            x: present.iter().map(|(x, _)| *x).collect(),
             p5: pick(|x| x.p5),
             p25: pick(|x| x.p25),
             p50: pick(|x| x.p50),
@@ -39,10 +48,13 @@ impl Bands {
     }
 }
 
-/// `cash.png`: company cash with bands, and P(insolvent by then).
+/// `cash.png`: company cash with bands among the paths still operating, and P(insolvent by
+/// then).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CashChart {
     pub cash: Bands,
+    /// Middle of every period.
+    pub x: Vec<f64>,
     /// P(defaulted by the end of each period).
     pub insolvent_by: Vec<f64>,
 }
@@ -133,8 +145,10 @@ pub struct FlowsChart {
 
 /// The cash chart's data.
 pub fn cash(s: &Summary) -> CashChart {
+    let half = s.horizon.years_per_period / 2.0;
     CashChart {
         cash: Bands::new(s, &s.periods.cash, 1.0),
+        x: s.periods.start_year.iter().map(|y| y + half).collect(),
         insolvent_by: s.periods.insolvent_by.clone(),
     }
 }
@@ -224,7 +238,7 @@ pub fn investors(s: &Summary) -> Vec<InvestorBars> {
             invested: t(&i.invested),
             received: t(&i.received),
             net_position: t(&i.net_position),
-            round_trip: (i.round_trip.count > 0).then_some(i.round_trip.p50),
+            round_trip: i.round_trip.map(|r| r.p50),
         })
         .collect()
 }

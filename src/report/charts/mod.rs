@@ -151,8 +151,8 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
     match chart {
         Chart::Run(name, s) => {
             let title = match name {
-                "cash" => "Company cash",
-                "revenue" => "Annualised revenue",
+                "cash" => "Company cash (paths still operating)",
+                "revenue" => "Annualised revenue (paths still operating)",
                 "target" => "Revenue in the target year",
                 "tranches" => "Equity tranches: release probability and timing",
                 "investors" => "Investors: money in, money back, net position",
@@ -324,7 +324,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .map_err(err)?;
     chart
         .draw_secondary_series(LineSeries::new(
-            b.x.iter().copied().zip(d.insolvent_by.iter().copied()),
+            d.x.iter().copied().zip(d.insolvent_by.iter().copied()),
             VERMILLION.stroke_width(3),
         ))
         .map_err(err)?
@@ -1136,7 +1136,7 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         .bold_line_style(LIGHT)
         .x_desc("year")
         .y_desc(format!(
-            "cash ({}{}): median, band 25-75% of paths",
+            "cash ({}{}): median, band 25-75% of paths still operating",
             r.unit.currency, r.unit.scale
         ))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
