@@ -119,6 +119,26 @@ impl Growth {
 const MAX_TERMS: usize = 32;
 /// Extra terms of the backward recurrence for the moments (enough for r <= 1/2).
 const MAX_TAIL: usize = 60;
+/// `1 / k` for k up to the longest recurrence (entry 0 unused).
+const RECIPROCALS: [f64; MAX_TERMS + MAX_TAIL + 3] = {
+    let mut r = [0.0; MAX_TERMS + MAX_TAIL + 3];
+    let mut k = 1;
+    while k < r.len() {
+        r[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    r
+};
+/// `1 / k!` for the series' terms.
+const INVERSE_FACTORIALS: [f64; MAX_TERMS] = {
+    let mut r = [1.0; MAX_TERMS];
+    let mut k = 1;
+    while k < MAX_TERMS {
+        r[k] = r[k - 1] / k as f64;
+        k += 1;
+    }
+    r
+};
 
 /// The integral of `exp(c phi(u))` over `[0, h]` for any growth rate `c` with `|c| h <= 2`,
 /// as the series `sum_k c^k M_k / k!` whose moments `M_k = int_0^h phi(u)^k du` depend only on
@@ -143,9 +163,8 @@ impl Kernel {
         let r = -(-lambda * h).exp_m1();
         // Terms: until (|c| h)^k / k! is negligible.
         let x = c_max * h;
-        let mut terms = 1;
-        let mut t = 1.0;
-        while terms < MAX_TERMS && t * x.exp() > 1e-17 {
+        let (mut terms, mut t, bound) = (1, 1.0, 1e-17 / x.exp());
+        while terms < MAX_TERMS && t > bound {
             t *= x / terms as f64;
             terms += 1;
         }
@@ -158,23 +177,20 @@ impl Kernel {
                 .clamp(1.0, MAX_TAIL as f64) as usize
         };
         let top = terms + tail;
-        let mut powers = [0.0; MAX_TERMS + MAX_TAIL + 2];
-        powers[0] = 1.0;
-        for k in 1..=top + 1 {
-            powers[k] = powers[k - 1] * f;
+        // F^(k+1) / (k+1) for every k, then the recurrence (no division on its chain).
+        let mut scaled = [0.0; MAX_TERMS + MAX_TAIL + 2];
+        let mut power = 1.0;
+        for (k, x) in scaled.iter_mut().enumerate().take(top + 1) {
+            power *= f;
+            *x = power * RECIPROCALS[k + 1];
         }
-        let mut moment = powers[top + 1] / (top + 1) as f64;
+        let mut moment = scaled[top];
         let mut coef = [0.0; MAX_TERMS];
         for k in (0..top).rev() {
-            moment = powers[k + 1] / (k + 1) as f64 + lambda * moment;
+            moment = scaled[k] + lambda * moment;
             if k < terms {
-                coef[k] = moment;
+                coef[k] = moment * INVERSE_FACTORIALS[k];
             }
-        }
-        let mut factorial = 1.0;
-        for (k, c) in coef.iter_mut().enumerate().take(terms).skip(1) {
-            factorial *= k as f64;
-            *c /= factorial;
         }
         Kernel {
             f,
@@ -187,10 +203,10 @@ impl Kernel {
     /// `(exp(c F), int_0^h exp(c phi(u)) du)`.
     #[inline]
     fn eval(&self, c: f64) -> (f64, f64) {
-        let mut sum = 0.0;
-        for k in (0..self.terms).rev() {
-            sum = sum * c + self.coef[k];
-        }
+        let sum = self.coef[..self.terms]
+            .iter()
+            .rev()
+            .fold(0.0, |sum, &coef| sum * c + coef);
         ((c * self.f).exp(), sum)
     }
 }
@@ -272,13 +288,38 @@ pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integ
     } else {
         levels[p] = 1.0;
     }
-    if p < n {
-        let spans = Spans::new(g, dt);
+    if p >= n {
+        return;
+    }
+    let spans = Spans::new(g, dt);
+    if spans.pieces > 1 {
         while p < n {
             integrals[p] = spans.advance(&mut c, &mut level);
             p += 1;
             levels[p] = level;
         }
+        return;
+    }
+    // One piece per period: every period's growth rate is known in advance (it shrinks by `q`
+    // each period), so the series of all periods are evaluated together, term by term (a loop
+    // that vectorises, instead of one long chain of dependent multiply-adds per period), and
+    // their exponentials are independent of each other.
+    let k = &spans.kernel;
+    let (rates, sums) = (&mut levels[p + 1..], &mut integrals[p..]);
+    for r in rates.iter_mut() {
+        *r = c;
+        c *= k.q;
+    }
+    sums.fill(0.0);
+    for &coef in k.coef[..k.terms].iter().rev() {
+        for (sum, &rate) in sums.iter_mut().zip(rates.iter()) {
+            *sum = *sum * rate + coef;
+        }
+    }
+    for (sum, rate) in sums.iter_mut().zip(rates.iter_mut()) {
+        *sum *= level;
+        level *= (*rate * k.f).exp();
+        *rate = level;
     }
 }
 

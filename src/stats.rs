@@ -77,51 +77,37 @@ impl Moments {
     }
 }
 
-/// The value every entry of a bucket has, or [`MIXED`] once two differ. Merging is a
-/// semilattice (empty, one value, mixed), so it does not depend on the order of merges.
-const MIXED: f64 = f64::NAN;
-
-#[inline(always)]
-fn join(a_count: u64, a: f64, b_count: u64, b: f64) -> f64 {
-    if a_count == 0 {
-        b
-    } else if b_count == 0 || a == b {
-        a
-    } else {
-        MIXED
-    }
-}
-
-/// Dense bucket counts for one sign, covering the keys seen so far, with the bucket's value
-/// when all its entries are the same number (so exact values read back exactly).
+/// Dense bucket counts for one sign, covering the keys seen so far.
 #[derive(Clone, Debug, Default)]
 struct Store {
     offset: i32,
     counts: Vec<u64>,
-    values: Vec<f64>,
 }
 
 impl Store {
     #[inline(always)]
-    fn add(&mut self, key: i32, x: f64) {
+    fn add(&mut self, key: i32, n: u64) {
         let i = key.wrapping_sub(self.offset) as u32 as usize;
-        if i >= self.counts.len() {
-            self.cover(key, key);
+        match self.counts.get_mut(i) {
+            Some(c) => *c += n,
+            None => self.add_outside(key, n),
         }
-        let i = (key - self.offset) as usize;
-        self.values[i] = join(self.counts[i], self.values[i], 1, x);
-        self.counts[i] += 1;
+    }
+
+    /// Grows the covered range to take a key outside it.
+    #[cold]
+    fn add_outside(&mut self, key: i32, n: u64) {
+        self.cover(key, key);
+        self.counts[(key - self.offset) as usize] += n;
     }
 
     /// Extends the covered range to include `lo..=hi`, with slack on the side that grows so
     /// that a stream of new minima or maxima does not move the counts each time.
-    #[cold]
     fn cover(&mut self, lo: i32, hi: i32) {
         const SLACK: i32 = 16;
         if self.counts.is_empty() {
             self.offset = lo;
             self.counts.resize((hi - lo + 1) as usize, 0);
-            self.values.resize((hi - lo + 1) as usize, 0.0);
             return;
         }
         let end = self.offset + self.counts.len() as i32;
@@ -129,13 +115,11 @@ impl Store {
             let new_offset = lo.saturating_sub(SLACK);
             let grow = (self.offset - new_offset) as usize;
             self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.values.splice(0..0, std::iter::repeat_n(0.0, grow));
             self.offset = new_offset;
         }
         if hi >= end {
             let new_end = hi.saturating_add(1 + SLACK);
             self.counts.resize((new_end - self.offset) as usize, 0);
-            self.values.resize((new_end - self.offset) as usize, 0.0);
         }
     }
 
@@ -146,14 +130,10 @@ impl Store {
         // Cover the other range once, then add the counts slice to slice.
         self.cover(o.offset, o.offset + o.counts.len() as i32 - 1);
         let start = (o.offset - self.offset) as usize;
-        let range = start..start + o.counts.len();
-        for (((a, av), b), bv) in self.counts[range.clone()]
+        for (a, b) in self.counts[start..start + o.counts.len()]
             .iter_mut()
-            .zip(&mut self.values[range])
             .zip(&o.counts)
-            .zip(&o.values)
         {
-            *av = join(*a, *av, *b, *bv);
             *a += b;
         }
     }
@@ -161,25 +141,83 @@ impl Store {
     fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
+}
 
-    /// What bucket `i` reads as: its common value, or its middle.
-    fn read(&self, i: usize) -> f64 {
-        if self.values[i].is_nan() {
-            value_of(self.offset + i as i32)
-        } else {
-            self.values[i].abs()
+/// How many distinct values a [`Sketch`] counts exactly.
+const EXACT: usize = 4;
+
+/// The [`EXACT`] smallest distinct values seen, each with its exact count.
+///
+/// A value is dropped only when `EXACT` smaller ones have been seen, so it can never come back
+/// into the set, and the values kept have complete counts; merging keeps the smallest of the
+/// union, which is associative and commutative (the merge order changes nothing). When a
+/// bucket of the sketch holds exactly as many entries as one of these values has, every entry
+/// of the bucket is that value, and a quantile falling there reads it exactly.
+#[derive(Clone, Copy, Debug)]
+struct Exact {
+    values: [f64; EXACT],
+    counts: [u64; EXACT],
+    len: usize,
+}
+
+impl Default for Exact {
+    fn default() -> Self {
+        Exact {
+            values: [f64::INFINITY; EXACT],
+            counts: [0; EXACT],
+            len: 0,
         }
     }
 }
 
-/// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`]; a quantile that falls on
-/// values that are all the same number reads that number exactly.
+impl Exact {
+    /// Values at or above this are not kept (+inf until the set is full).
+    #[inline(always)]
+    fn bar(&self) -> f64 {
+        if self.len < EXACT {
+            f64::INFINITY
+        } else {
+            self.values[EXACT - 1]
+        }
+    }
+
+    /// Counts `n` entries of `x`; the values stay sorted.
+    fn add(&mut self, x: f64, n: u64) {
+        if let Some(i) = self.values[..self.len].iter().position(|&v| v == x) {
+            self.counts[i] += n;
+            return;
+        }
+        if self.len == EXACT {
+            if x >= self.values[EXACT - 1] {
+                return;
+            }
+            self.len -= 1;
+        }
+        let at = self.values[..self.len].partition_point(|&v| v < x);
+        self.values.copy_within(at..self.len, at + 1);
+        self.counts.copy_within(at..self.len, at + 1);
+        self.values[at] = x;
+        self.counts[at] = n;
+        self.len += 1;
+    }
+
+    /// The value kept that fills a whole bucket of `count` entries, if any.
+    fn filling(&self, in_bucket: impl Fn(f64) -> bool, count: u64) -> Option<f64> {
+        (0..self.len)
+            .find(|&i| self.counts[i] == count && in_bucket(self.values[i]))
+            .map(|i| self.values[i])
+    }
+}
+
+/// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`]; a quantile that falls on a
+/// run of identical values among the four smallest distinct values seen reads that value
+/// exactly, and no quantile lies outside the smallest and largest values.
 #[derive(Clone, Debug)]
 pub struct Sketch {
     negative: Store,
     zero: u64,
-    zero_value: f64,
     positive: Store,
+    exact: Exact,
     /// Smallest and largest values (+inf and -inf when empty).
     min: f64,
     max: f64,
@@ -190,8 +228,8 @@ impl Default for Sketch {
         Sketch {
             negative: Store::default(),
             zero: 0,
-            zero_value: 0.0,
             positive: Store::default(),
+            exact: Exact::default(),
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
         }
@@ -225,9 +263,11 @@ impl Sketch {
         if x > self.max {
             self.max = x;
         }
+        if x < self.exact.bar() {
+            self.exact.add(x, 1);
+        }
         let a = x.abs();
         if a < MIN_MAGNITUDE {
-            self.zero_value = join(self.zero, self.zero_value, 1, x);
             self.zero += 1;
             return;
         }
@@ -238,15 +278,17 @@ impl Sketch {
         } else {
             &mut self.positive
         };
-        store.add(key_of(a), x);
+        store.add(key_of(a), 1);
     }
 
     /// Merges another sketch; the result does not depend on the order of merges.
     pub fn merge(&mut self, o: &Sketch) {
         self.negative.merge(&o.negative);
         self.positive.merge(&o.positive);
-        self.zero_value = join(self.zero, self.zero_value, o.zero, o.zero_value);
         self.zero += o.zero;
+        for i in 0..o.exact.len {
+            self.exact.add(o.exact.values[i], o.exact.counts[i]);
+        }
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
     }
@@ -264,27 +306,29 @@ impl Sketch {
             return f64::NAN;
         }
         let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        // A bucket reads as the value that fills it, or as its middle.
+        let read = |key: i32, count: u64, sign: f64| {
+            let in_bucket = |v: f64| v * sign >= MIN_MAGNITUDE && key_of(v.abs()) == key;
+            let exact = self.exact.filling(in_bucket, count);
+            self.clamp(exact.unwrap_or(sign * value_of(key)))
+        };
         let mut seen = 0;
         for (i, &c) in self.negative.counts.iter().enumerate().rev() {
             seen += c;
             if seen > rank {
-                return self.clamp(-self.negative.read(i));
+                return read(self.negative.offset + i as i32, c, -1.0);
             }
         }
         seen += self.zero;
         if seen > rank {
+            let exact = self.exact.filling(|v| v.abs() < MIN_MAGNITUDE, self.zero);
             // `+ 0.0` turns -0 into 0.
-            let v = if self.zero_value.is_nan() {
-                0.0
-            } else {
-                self.zero_value
-            };
-            return self.clamp(v) + 0.0;
+            return self.clamp(exact.unwrap_or(0.0)) + 0.0;
         }
         for (i, &c) in self.positive.counts.iter().enumerate() {
             seen += c;
             if seen > rank {
-                return self.clamp(self.positive.read(i));
+                return read(self.positive.offset + i as i32, c, 1.0);
             }
         }
         self.max

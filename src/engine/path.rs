@@ -158,7 +158,9 @@ pub struct PathState {
     reached: Vec<bool>,
     /// Whether each milestone's condition held at the end of the previous period.
     held: Vec<bool>,
+    /// Years of exposure each hazard milestone has had.
     hazard_acc: Vec<f64>,
+    /// Years of exposure at which it is reached (hazard), or its date (year).
     threshold: Vec<f64>,
     cum_invested: Vec<f64>,
     /// Tranches released in the current period.
@@ -533,9 +535,10 @@ impl PathState {
             self.hazard_acc[i] = 0.0;
             let u = draw(seed, path, ms.key);
             self.threshold[i] = match ms.rule {
-                // A unit exponential: reached when the accumulated hazard passes it (u < 1,
-                // so the threshold is > 0 and a hazard of 0 never fires).
-                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => -u.ln(),
+                // A unit exponential over the rate: the years of exposure after which it is
+                // reached (u < 1, so a rate of 0 gives +inf and never fires).
+                MilestoneRule::Rate(r) => -u.ln() / self.v(r),
+                MilestoneRule::Chance(c) => -u.ln() / -(-self.v(c)).ln_1p(),
                 MilestoneRule::Year(y) => self.v(y),
             };
         }
@@ -610,11 +613,7 @@ impl PathState {
                         0.5 * (f64::from(u8::from(self.held[i])) + f64::from(u8::from(held)));
                     let exposure = ms.exposure[p] * held_share;
                     if exposure > 0.0 {
-                        let rate = match ms.rule {
-                            MilestoneRule::Chance(c) => -(-self.v(c)).ln_1p(),
-                            MilestoneRule::Rate(r) | MilestoneRule::Year(r) => self.v(r),
-                        };
-                        self.hazard_acc[i] += rate * exposure;
+                        self.hazard_acc[i] += exposure;
                         if self.hazard_acc[i] >= self.threshold[i] {
                             self.reached[i] = true;
                         }
