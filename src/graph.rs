@@ -150,11 +150,12 @@ impl MoneyGraph {
             let mut step_amounts = Vec::new();
             for k in 0..entities.len() {
                 let (a, b) = (entities[k], entities[(k + 1) % entities.len()]);
-                let links: Vec<&Edge> = self
+                let mut links: Vec<&Edge> = self
                     .graph
                     .edge_weights()
                     .filter(|e| e.link.ends(s) == (a, b))
                     .collect();
+                links.sort_by_key(|e| e.link.name(s));
                 let amount = links.iter().map(|e| e.nominal).sum();
                 let flows: Vec<Link> = links.iter().map(|e| e.link).collect();
                 steps.push(flows);
@@ -168,11 +169,19 @@ impl MoneyGraph {
                 volume,
             });
         }
+        // Largest first; ties in file-order-free terms (ids), so reordering a file changes
+        // nothing.
+        let ids = |c: &Cycle| -> Vec<&str> {
+            c.entities
+                .iter()
+                .map(|&e| s.entities[e].id.as_str())
+                .collect()
+        };
         cycles.sort_by(|a, b| {
             b.volume
                 .total_cmp(&a.volume)
                 .then_with(|| a.entities.len().cmp(&b.entities.len()))
-                .then_with(|| a.entities.cmp(&b.entities))
+                .then_with(|| ids(a).cmp(&ids(b)))
         });
         cycles
     }
@@ -323,8 +332,8 @@ impl MoneyGraph {
     }
 }
 
-/// Starts a cycle at its smallest-index entity other than the company, so cycles read
-/// "investor -> company -> investor" and the listing is stable.
+/// Starts a cycle at its entity with the smallest id other than the company, so cycles read
+/// "investor -> company -> investor" and the listing does not depend on the file's order.
 fn rotate_to_smallest(
     mut entities: Vec<EntityId>,
     steps: &mut [Vec<Link>],
@@ -333,7 +342,7 @@ fn rotate_to_smallest(
 ) -> Vec<EntityId> {
     let first = (0..entities.len())
         .filter(|&i| entities[i] != s.company)
-        .min_by_key(|&i| entities[i])
+        .min_by_key(|&i| &s.entities[entities[i]].id)
         .unwrap_or(0);
     entities.rotate_left(first);
     steps.rotate_left(first);

@@ -136,6 +136,13 @@ impl PathOutput {
     }
 }
 
+/// The years of exposure after which a milestone with hazard `rate` happens, from its uniform
+/// draw `u` in (0, 1): a unit exponential over the rate. `-ln(u)` is never 0 (u < 1), so a rate
+/// of 0 gives +inf and never fires, even for the draws where `1 - u` would round to 1.
+fn exposure_to_reach(u: f64, rate: f64) -> f64 {
+    -u.ln() / rate
+}
+
 /// Per-worker scratch state, reused across paths.
 pub struct PathState {
     draws: Vec<f64>,
@@ -535,10 +542,8 @@ impl PathState {
             self.hazard_acc[i] = 0.0;
             let u = draw(seed, path, ms.key);
             self.threshold[i] = match ms.rule {
-                // A unit exponential over the rate: the years of exposure after which it is
-                // reached (u < 1, so a rate of 0 gives +inf and never fires).
-                MilestoneRule::Rate(r) => -u.ln() / self.v(r),
-                MilestoneRule::Chance(c) => -u.ln() / -(-self.v(c)).ln_1p(),
+                MilestoneRule::Rate(r) => exposure_to_reach(u, self.v(r)),
+                MilestoneRule::Chance(c) => exposure_to_reach(u, -(-self.v(c)).ln_1p()),
                 MilestoneRule::Year(y) => self.v(y),
             };
         }
@@ -827,5 +832,21 @@ impl PathState {
                 })
                 .fold(f64::INFINITY, f64::min);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_to_reach;
+
+    #[test]
+    fn a_hazard_of_zero_never_fires_even_on_extreme_draws() {
+        // The extremes `unit` can return: 2^-53 and 1 - 2^-53.
+        for u in [f64::EPSILON / 2.0, 1.0 - f64::EPSILON / 2.0, 1e-300, 0.5] {
+            assert_eq!(exposure_to_reach(u, 0.0), f64::INFINITY, "{u}");
+            assert!(exposure_to_reach(u, 0.3) > 0.0, "{u}");
+        }
+        // A certain event (a chance of 1 is an infinite rate) fires at the first exposure.
+        assert_eq!(exposure_to_reach(0.5, f64::INFINITY), 0.0);
     }
 }
