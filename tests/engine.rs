@@ -9,27 +9,6 @@ use cfsim::diagnostic::SourceMap;
 use cfsim::engine::{Model, PathState, Trace};
 use common::*;
 use proptest::prelude::*;
-use serde_json::Value as Json;
-
-/// Runs a scenario file and returns its summary.json.
-fn run(file: &Path, paths: u64, extra: &[&str]) -> Json {
-    let dir = Dir::new();
-    let out = dir.path().join("out");
-    cfsim()
-        .arg("run")
-        .arg(file)
-        .args(["--paths", &paths.to_string(), "--quiet", "--out"])
-        .arg(&out)
-        .args(extra)
-        .assert()
-        .success();
-    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn f(j: &Json) -> f64 {
-    j.as_f64().unwrap_or_else(|| panic!("not a number: {j}"))
-}
 
 fn scenario(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,28 +28,28 @@ fn within_4_se(what: &str, estimate: f64, exact: f64, se: f64) {
 #[test]
 fn closed_form_answers() {
     let n = 200_000;
-    let s = run(&scenario("closed-form.toml"), n, &[]);
+    let s = run_summary(&scenario("closed-form.toml"), n, &[]);
     let bin_se = |p: f64| (p * (1.0 - p) / n as f64).sqrt();
 
     // Revenue: the exact integral of the trend, times a mean-one shock.
     let rev = &s["target"]["revenue_in_year"];
     within_4_se(
         "E[revenue 2029]",
-        f(&rev["mean"]),
+        num(&rev["mean"]),
         27.232_653_865,
-        f(&rev["std_error"]),
+        num(&rev["std_error"]),
     );
     // The value at the horizon: 10 x a lognormal run-rate.
     let value = &s["company"]["value_at_horizon"];
     within_4_se(
         "E[value 2030]",
-        f(&value["mean"]),
+        num(&value["mean"]),
         357.487_189,
-        f(&value["std_error"]),
+        num(&value["std_error"]),
     );
     // The median of a lognormal with log-sd sqrt(0.9): the sketch's 0.39% plus the Monte Carlo
     // error of a median (about 1.2533 sd / sqrt(n) in log terms).
-    let median = f(&value["p50"]);
+    let median = num(&value["p50"]);
     let tolerance = 1.0 / 256.0 + 4.0 * 1.2533 * 0.9f64.sqrt() / (n as f64).sqrt();
     assert!(
         (median / 227.943_896 - 1.0).abs() < tolerance,
@@ -87,30 +66,30 @@ fn closed_form_answers() {
     let p_release = 1.0 - (-0.9f64).exp();
     within_4_se(
         "P(release)",
-        f(&tranche["release_probability"]),
+        num(&tranche["release_probability"]),
         p_release,
         bin_se(p_release),
     );
     let p_first = 1.0 - (-0.3f64).exp();
     within_4_se(
         "P(release in 2025)",
-        f(&tranche["release_by_period"][0]),
+        num(&tranche["release_by_period"][0]),
         p_first,
         bin_se(p_first),
     );
     assert_eq!(
-        f(&tranche["lapsed_probability"]) + f(&tranche["release_probability"]),
+        num(&tranche["lapsed_probability"]) + num(&tranche["release_probability"]),
         1.0
     );
 
     // Never insolvent; the contract is paid in full.
-    assert_eq!(f(&s["insolvency"]["probability"]), 0.0);
+    assert_eq!(num(&s["insolvency"]["probability"]), 0.0);
     let inv = &s["investors"][0];
-    assert!((f(&inv["received"]["mean"]) - 12.0).abs() < 1e-9);
-    assert!((f(&inv["margin_earned"]["mean"]) - 6.0).abs() < 1e-9);
+    assert!((num(&inv["received"]["mean"]) - 12.0).abs() < 1e-9);
+    assert!((num(&inv["margin_earned"]["mean"]) - 6.0).abs() < 1e-9);
     within_4_se(
         "E[invested]",
-        f(&inv["invested"]["mean"]),
+        num(&inv["invested"]["mean"]),
         20.0 + 10.0 * p_release,
         10.0 * bin_se(p_release),
     );
@@ -119,9 +98,9 @@ fn closed_form_answers() {
     let cash = &s["periods"]["cash"][0];
     within_4_se(
         "E[cash 2025]",
-        f(&cash["mean"]),
+        num(&cash["mean"]),
         93.0 + 13.133_031_378 + 10.0 * p_first,
-        f(&cash["std_error"]),
+        num(&cash["std_error"]),
     );
 }
 
@@ -132,11 +111,11 @@ fn without_volatility_target_year_revenue_is_the_lognormal_start_times_the_integ
         .unwrap()
         .replace("volatility = 0.3", "volatility = 0");
     let dir = Dir::new();
-    let s = run(&dir.file("novol.toml", &text), n, &[]);
+    let s = run_summary(&dir.file("novol.toml", &text), n, &[]);
     let p = 0.584_911_338;
     within_4_se(
         "P(target)",
-        f(&s["target"]["probability"]),
+        num(&s["target"]["probability"]),
         p,
         (p * (1.0 - p) / n as f64).sqrt(),
     );
@@ -154,7 +133,7 @@ fn deterministic_scenario_gives_the_exact_cash_path() {
         .replace("hazard = 0.3", "hazard = 0");
     let dir = Dir::new();
     let p = dir.file("det.toml", &text);
-    let s = run(&p, 1000, &[]);
+    let s = run_summary(&p, 1000, &[]);
     // Revenue in year k is the integral of 10 x 1.2^t over it: 10 x 1.2^k x 0.2 / ln 1.2.
     let mut cash = 100.0;
     for y in 0..6 {
@@ -163,18 +142,18 @@ fn deterministic_scenario_gives_the_exact_cash_path() {
         cash += r - 4.0 - if y < 4 { 3.0 } else { 0.0 } + if y == 1 { 20.0 } else { 0.0 };
         let got = &s["periods"]["cash"][y as usize];
         assert!(
-            (f(&got["mean"]) - cash).abs() < 1e-9,
+            (num(&got["mean"]) - cash).abs() < 1e-9,
             "year {y}: {} vs {cash}",
             got["mean"]
         );
-        assert!(f(&got["std_error"]) < 1e-9);
-        let got_rev = f(&s["periods"]["revenue"][y as usize]["mean"]);
+        assert!(num(&got["std_error"]) < 1e-9);
+        let got_rev = num(&s["periods"]["revenue"][y as usize]["mean"]);
         assert!((got_rev - r).abs() < 1e-9, "revenue {y}: {got_rev} vs {r}");
         // Exact values read back exactly from the quantile sketch.
-        assert_eq!(f(&s["periods"]["revenue"][y as usize]["p50"]), got_rev);
+        assert_eq!(num(&s["periods"]["revenue"][y as usize]["p50"]), got_rev);
     }
-    assert_eq!(f(&s["tranches"][1]["release_probability"]), 0.0);
-    assert_eq!(f(&s["investors"][0]["round_trip"]["mean"]), 12.0 / 20.0);
+    assert_eq!(num(&s["tranches"][1]["release_probability"]), 0.0);
+    assert_eq!(num(&s["investors"][0]["round_trip"]["mean"]), 12.0 / 20.0);
 }
 
 #[test]
@@ -210,8 +189,8 @@ fn results_are_bit_identical_for_any_thread_count() {
 
 #[test]
 fn different_seeds_give_different_results() {
-    let a = run(&scenario("closed-form.toml"), 5000, &["--seed", "1"]);
-    let b = run(&scenario("closed-form.toml"), 5000, &["--seed", "2"]);
+    let a = run_summary(&scenario("closed-form.toml"), 5000, &["--seed", "1"]);
+    let b = run_summary(&scenario("closed-form.toml"), 5000, &["--seed", "2"]);
     assert_ne!(a["target"]["probability"], b["target"]["probability"]);
 }
 
@@ -220,8 +199,8 @@ fn adding_a_quantity_leaves_the_other_draws_unchanged() {
     let text = std::fs::read_to_string(scenario("closed-form.toml")).unwrap();
     let extra = text.replace("[horizon]", "[params]\nunused = \"1 to 2\"\nnoise = { dist = \"normal\", mean = 0, sd = 1 }\n\n[horizon]");
     let dir = Dir::new();
-    let a = run(&dir.file("a.toml", &text), 20_000, &[]);
-    let b = run(&dir.file("b.toml", &extra), 20_000, &[]);
+    let a = run_summary(&dir.file("a.toml", &text), 20_000, &[]);
+    let b = run_summary(&dir.file("b.toml", &extra), 20_000, &[]);
     assert_eq!(a["target"], b["target"]);
     assert_eq!(a["tranches"], b["tranches"]);
     assert_eq!(a["periods"], b["periods"]);
@@ -229,7 +208,7 @@ fn adding_a_quantity_leaves_the_other_draws_unchanged() {
 
 #[test]
 fn baseline_is_calibrated_to_the_reported_losses() {
-    let s = run(&scenario("baseline.toml"), 50_000, &[]);
+    let s = run_summary(&scenario("baseline.toml"), 50_000, &[]);
     for (year, loss) in [(2024, 5.0), (2025, 8.0), (2026, 14.0)] {
         let y = s["years"]
             .as_array()
@@ -237,7 +216,7 @@ fn baseline_is_calibrated_to_the_reported_losses() {
             .iter()
             .find(|y| y["year"] == year)
             .unwrap();
-        let median = -f(&y["net_income"]["p50"]);
+        let median = -num(&y["net_income"]["p50"]);
         assert!(
             (median - loss).abs() <= 0.25 * loss,
             "{year}: median loss {median} vs {loss}"

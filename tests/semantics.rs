@@ -21,39 +21,9 @@ fn baseline_text() -> String {
     std::fs::read_to_string(scenario("baseline.toml")).unwrap()
 }
 
-/// Runs a scenario file with extra arguments and returns its summary.json.
-fn run(file: &Path, paths: u64, extra: &[&str]) -> Json {
-    let dir = Dir::new();
-    let out = dir.path().join("out");
-    let run = cfsim()
-        .arg("run")
-        .arg(file)
-        .args([
-            "--paths",
-            &paths.to_string(),
-            "--quiet",
-            "--no-charts",
-            "--out",
-        ])
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
-}
-
 fn run_text(text: &str, paths: u64, extra: &[&str]) -> Json {
     let dir = Dir::new();
-    run(&dir.file("s.toml", text), paths, extra)
-}
-
-fn f(j: &Json) -> f64 {
-    j.as_f64().unwrap_or_else(|| panic!("not a number: {j}"))
+    run_summary(&dir.file("s.toml", text), paths, extra)
 }
 
 fn by_id<'a>(list: &'a Json, id: &str) -> &'a Json {
@@ -144,7 +114,7 @@ fn with_volatility_probabilities_agree_across_steps() {
         .map(|s| run_text(&with_step(&text, s), 200_000, &[]))
         .collect();
     for key in [("target", "probability"), ("insolvency", "probability")] {
-        let p: Vec<f64> = runs.iter().map(|r| f(&r[key.0][key.1])).collect();
+        let p: Vec<f64> = runs.iter().map(|r| num(&r[key.0][key.1])).collect();
         for q in &p[1..] {
             assert!(
                 (q - p[0]).abs() <= 0.015,
@@ -204,7 +174,7 @@ fn capacity_is_paid_for_while_in_service_and_values_keep_their_total() {
     // capacity, then 36 full months: 4 GW-years x 5 x 6 / 5 = 120. A contract of value 150
     // with the same profile pays 150.
     let s = run_text(CAPACITY, 100, &[]);
-    let total = |id: &str| f(&by_id(&s["flows"], id)["total"]["mean"]);
+    let total = |id: &str| num(&by_id(&s["flows"], id)["total"]["mean"]);
     assert!((total("gw") - 120.0).abs() < 1e-9, "{}", total("gw"));
     assert!(
         (total("valued") - 150.0).abs() < 1e-9,
@@ -212,7 +182,7 @@ fn capacity_is_paid_for_while_in_service_and_values_keep_their_total() {
         total("valued")
     );
     // At full capacity a year costs exactly GW x price: the 2028 cash change is -30 - 37.5.
-    let cash = |i: usize| f(&s["periods"]["cash"][i]["mean"]);
+    let cash = |i: usize| num(&s["periods"]["cash"][i]["mean"]);
     let year_2028 = cash(15) - cash(11);
     assert!((year_2028 + 30.0 + 150.0 / 4.0).abs() < 1e-9, "{year_2028}");
 }
@@ -272,7 +242,7 @@ multiple = 10
 #[test]
 fn a_round_prices_its_tranches_together() {
     let s = run_text(ROUND, 10, &[]);
-    let stake = |id: &str| f(&by_id(&s["investors"], id)["stake"]["p50"]);
+    let stake = |id: &str| num(&by_id(&s["investors"], id)["stake"]["p50"]);
     assert!((stake("a") - 15.0 / 730.0).abs() < 1e-15, "{}", stake("a"));
     assert!((stake("b") - 60.0 / 730.0).abs() < 1e-15);
     assert!((stake("early") - 0.5 * (1.0 - 75.0 / 730.0)).abs() < 1e-15);
@@ -346,7 +316,7 @@ fn reordering_a_file_changes_no_figure() {
     }
     let reordered = toml::to_string(&doc).unwrap();
     assert_ne!(reordered, text);
-    let a = run(&scenario("baseline.toml"), 20_000, &[]);
+    let a = run_summary(&scenario("baseline.toml"), 20_000, &[]);
     let b = run_text(&reordered, 20_000, &[]);
     assert_same_figures(&a, &b, "summary");
 }
@@ -355,23 +325,23 @@ fn reordering_a_file_changes_no_figure() {
 
 #[test]
 fn per_period_figures_describe_the_paths_still_operating() {
-    let s = run(&scenario("baseline.toml"), 20_000, &[]);
-    let n = f(&s["paths"]);
+    let s = run_summary(&scenario("baseline.toml"), 20_000, &[]);
+    let n = num(&s["paths"]);
     let periods = &s["periods"];
     let last = periods["labels"].as_array().unwrap().len() - 1;
     for i in 0..=last {
-        let operating = f(&periods["operating"][i]);
-        assert!((operating - (1.0 - f(&periods["insolvent_by"][i]))).abs() < 1e-12);
-        let count = f(&periods["revenue"][i]["count"]);
+        let operating = num(&periods["operating"][i]);
+        assert!((operating - (1.0 - num(&periods["insolvent_by"][i]))).abs() < 1e-12);
+        let count = num(&periods["revenue"][i]["count"]);
         assert!((count - operating * n).abs() < 0.5, "period {i}");
     }
     // Some paths default, yet the last period's median revenue and net income are those of
     // companies still running, not the zeros of defaulted ones.
-    assert!(f(&periods["operating"][last]) < 0.9);
-    assert!(f(&periods["revenue"][last]["p50"]) > 10.0);
+    assert!(num(&periods["operating"][last]) < 0.9);
+    assert!(num(&periods["revenue"][last]["p50"]) > 10.0);
     let y2030 = by_id_year(&s["years"], 2030);
-    assert!(f(&y2030["net_income"]["p50"]).abs() > 0.1);
-    assert!(f(&y2030["operating"]) < 0.9);
+    assert!(num(&y2030["net_income"]["p50"]).abs() > 0.1);
+    assert!(num(&y2030["operating"]) < 0.9);
     // P(target) stays over all paths.
     assert!(
         s["populations"]["target"]
@@ -640,43 +610,43 @@ fn circularity_counts_each_dollar_once() {
     // also an investor. The chipmaker's own round trip counts the 4 it received; the system's
     // circularity counts the 8 once: 8 / (10 + 2), not 12 / 12.
     let s = run_text(SMALL, 100, &[]);
-    assert!((f(&s["circularity"]["mean"]) - 8.0 / 12.0).abs() < 1e-12);
-    assert!((f(&by_id(&s["investors"], "chips")["round_trip"]["mean"]) - 2.0).abs() < 1e-12);
+    assert!((num(&s["circularity"]["mean"]) - 8.0 / 12.0).abs() < 1e-12);
+    assert!((num(&by_id(&s["investors"], "chips")["round_trip"]["mean"]) - 2.0).abs() < 1e-12);
 }
 
 #[test]
 fn a_window_closing_in_the_last_period_lapses() {
     let s = run_text(SMALL, 100, &[]);
     let t = by_id(&s["tranches"], "never");
-    assert_eq!(f(&t["lapsed_probability"]), 1.0);
-    assert_eq!(f(&t["pending_probability"]), 0.0);
+    assert_eq!(num(&t["lapsed_probability"]), 1.0);
+    assert_eq!(num(&t["pending_probability"]), 0.0);
 }
 
 #[test]
 fn a_tranche_of_amount_zero_is_reported_as_such_and_a_round_trip_without_money_is_null() {
     let s = run_text(SMALL, 100, &[]);
     let t = by_id(&s["tranches"], "nothing");
-    assert_eq!(f(&t["release_probability"]), 0.0);
-    assert_eq!(f(&t["empty_probability"]), 1.0);
+    assert_eq!(num(&t["release_probability"]), 0.0);
+    assert_eq!(num(&t["empty_probability"]), 1.0);
     assert!(t["amount"].is_null());
     let idle = by_id(&s["investors"], "idle");
     assert!(idle["round_trip"].is_null(), "{}", idle["round_trip"]);
-    assert_eq!(f(&idle["invested"]["mean"]), 0.0);
+    assert_eq!(num(&idle["invested"]["mean"]), 0.0);
 }
 
 #[test]
 fn quantiles_of_exact_values_are_exact_and_within_the_range() {
     // Amazon invests 15, or 50 when its conditional tranche comes: the median reads 15, not a
     // bucket's middle.
-    let s = run(&scenario("baseline.toml"), 20_000, &[]);
+    let s = run_summary(&scenario("baseline.toml"), 20_000, &[]);
     let amazon = &by_id(&s["investors"], "amazon")["invested"];
-    assert_eq!(f(&amazon["p50"]), 15.0);
-    assert_eq!(f(&amazon["p5"]), 15.0);
+    assert_eq!(num(&amazon["p50"]), 15.0);
+    assert_eq!(num(&amazon["p5"]), 15.0);
     for inv in s["investors"].as_array().unwrap() {
         for key in ["invested", "received", "net_position", "stake"] {
             let x = &inv[key];
-            let (lo, hi) = (f(&x["p5"]), f(&x["p95"]));
-            assert!(lo <= f(&x["p50"]) && f(&x["p50"]) <= hi, "{key}");
+            let (lo, hi) = (num(&x["p5"]), num(&x["p95"]));
+            assert!(lo <= num(&x["p50"]) && num(&x["p50"]) <= hi, "{key}");
         }
     }
 }
@@ -730,15 +700,15 @@ fn rescues_buy_at_pre_money_and_their_money_shows_in_the_lowest_cash() {
     // Burning 10 a year from 5: rescues of 4 whenever cash would cross zero, each priced at a
     // pre-money of 10 x 2 x 0.5 = 10, so each buys 4 / 14 of the company, never all of it.
     let s = run_text(RESCUE, 10, &[]);
-    let rescues = f(&s["insolvency"]["rescues"]["mean"]);
+    let rescues = num(&s["insolvency"]["rescues"]["mean"]);
     // 30 burnt over three years from 5 of cash: 25 / 4 = 6.25, so 7 rescues.
     assert_eq!(rescues, 7.0);
     let fund = by_id(&s["investors"], "fund");
     let kept = (1.0 - 4.0 / 14.0f64).powi(7);
-    assert!((f(&fund["stake"]["p50"]) - (1.0 - kept)).abs() < 1e-12);
+    assert!((num(&fund["stake"]["p50"]) - (1.0 - kept)).abs() < 1e-12);
     // Cash ends at 5 - 30 + 28 = 3; without the 28 raised it would be -25.
-    assert!((f(&s["company"]["min_cash"]["p50"]) + 25.0).abs() < 1e-9);
-    assert_eq!(f(&s["insolvency"]["probability"]), 0.0);
+    assert!((num(&s["company"]["min_cash"]["p50"]) + 25.0).abs() < 1e-9);
+    assert_eq!(num(&s["insolvency"]["probability"]), 0.0);
 }
 
 #[test]
@@ -748,7 +718,7 @@ fn a_milestone_with_a_hazard_of_zero_never_happens() {
         .replace("hazard = 0.3", "hazard = 0");
     let s = run_text(&text, 100_000, &["--seed", "9"]);
     assert_eq!(
-        f(&by_id(&s["tranches"], "on_milestone")["release_probability"]),
+        num(&by_id(&s["tranches"], "on_milestone")["release_probability"]),
         0.0
     );
 }
@@ -836,8 +806,8 @@ fn the_baseline_values_the_round_at_its_price_and_microsoft_at_27_percent_after_
         .replace("start = \"2026-Q3\"", "start = \"2026-Q1\"")
         .replace("year = 2029", "year = 2025");
     let s = run_text(&text, 20_000, &[]);
-    let value = f(&s["company"]["value_at_horizon"]["p50"]);
+    let value = num(&s["company"]["value_at_horizon"]["p50"]);
     assert!((value / 730.0 - 1.0).abs() < 0.15, "median value {value}");
-    let msft = f(&by_id(&s["investors"], "microsoft")["stake"]["p50"]);
+    let msft = num(&by_id(&s["investors"], "microsoft")["stake"]["p50"]);
     assert!((msft - 0.27 * (1.0 - 75.0 / 730.0)).abs() < 1e-12, "{msft}");
 }

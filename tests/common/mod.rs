@@ -85,6 +85,39 @@ hazard = 0.1
 multiple = "multiple"
 "#;
 
+/// Runs `cfsim run` on a scenario file (quietly, without charts) and returns its summary.json;
+/// fails the test with cfsim's stderr when the run fails.
+pub fn run_summary(file: &Path, paths: u64, extra: &[&str]) -> serde_json::Value {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let run = cfsim()
+        .arg("run")
+        .arg(file)
+        .args([
+            "--paths",
+            &paths.to_string(),
+            "--quiet",
+            "--no-charts",
+            "--out",
+        ])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// A JSON number as f64.
+pub fn num(j: &serde_json::Value) -> f64 {
+    j.as_f64().unwrap_or_else(|| panic!("not a number: {j}"))
+}
+
 /// A temporary folder holding scenario files.
 pub struct Dir {
     pub dir: tempfile::TempDir,
