@@ -47,7 +47,7 @@ fn inspect_png(path: &Path) -> (u32, u32, usize) {
 fn every_chart_is_a_non_blank_png_of_the_stated_size() {
     for name in ["baseline.toml", "closed-form.toml"] {
         let (_dir, out) = run_with_charts(name, &[]);
-        for chart in charts::NAMES {
+        for chart in charts::RunChart::ALL.map(charts::RunChart::file) {
             let path = out.join(format!("{chart}.png"));
             let (w, h, colours) = inspect_png(&path);
             assert_eq!((w, h), charts::SIZE, "{name} {chart}");
@@ -68,7 +68,7 @@ fn every_chart_is_a_non_blank_png_of_the_stated_size() {
 #[test]
 fn svg_on_request_and_no_charts_on_request() {
     let (_dir, out) = run_with_charts("closed-form.toml", &["--svg"]);
-    for chart in charts::NAMES {
+    for chart in charts::RunChart::ALL.map(charts::RunChart::file) {
         let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
         assert!(
             svg.starts_with("<svg") && svg.contains("closed-form"),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use accumulate::Accumulator;
 pub use model::Model;
-pub use paired::{Extract, PairedAccumulator, PairedMetric, comparison_metrics};
+pub use paired::{Extract, MetricKind, PairedAccumulator, PairedMetric, comparison_metrics};
 pub use path::{NoTrace, PathOutput, PathState, Trace, TrancheState};
 
 /// Paths per chunk: the unit of parallel work and of ordered merging.

@@ -32,7 +32,43 @@ pub enum Extract {
     Released(usize),
 }
 
+/// What a compared metric measures, which decides how it is estimated and shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// A share of paths (a 0/1 value per path).
+    Probability,
+    /// Money, in the scenario's unit.
+    Amount,
+    /// A ratio of two amounts.
+    Ratio,
+}
+
+impl std::fmt::Display for MetricKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetricKind::Probability => "probability",
+            MetricKind::Amount => "amount",
+            MetricKind::Ratio => "ratio",
+        })
+    }
+}
+
 impl Extract {
+    /// What the metric measures.
+    pub fn kind(self) -> MetricKind {
+        match self {
+            Extract::TargetHit | Extract::Insolvent | Extract::Released(_) => {
+                MetricKind::Probability
+            }
+            Extract::Circularity | Extract::RoundTrip(_) => MetricKind::Ratio,
+            Extract::PeakCashNeed
+            | Extract::Invested(_)
+            | Extract::Received(_)
+            | Extract::NetPosition(_) => MetricKind::Amount,
+        }
+    }
+
     /// The metric's value on a path, when it is defined there.
     pub fn value(self, m: &Model, o: &PathOutput) -> Option<f64> {
         match self {
@@ -63,6 +99,25 @@ pub struct PairedMetric {
     pub name: String,
     /// One extractor per scenario, the reference first.
     pub per_scenario: Vec<Option<Extract>>,
+}
+
+impl PairedMetric {
+    /// What it measures (the same in every scenario that has it).
+    pub fn kind(&self) -> MetricKind {
+        self.per_scenario
+            .iter()
+            .flatten()
+            .next()
+            .map_or(MetricKind::Amount, |e| e.kind())
+    }
+
+    /// True for the release of a tranche.
+    pub fn is_release(&self) -> bool {
+        self.per_scenario
+            .iter()
+            .flatten()
+            .any(|e| matches!(e, Extract::Released(_)))
+    }
 }
 
 /// Per-scenario values and paired differences of the compared metrics.

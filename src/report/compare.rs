@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::engine::{ManyResult, Model, PairedMetric};
+use crate::engine::{ManyResult, MetricKind, Model, PairedMetric};
 use crate::format::percent;
 use crate::report::Summary;
 use crate::stats::{Stat, wilson};
@@ -41,7 +41,10 @@ pub struct MetricRow {
     /// Name.
     pub name: String,
     /// probability, amount or ratio.
-    pub kind: String,
+    pub kind: MetricKind,
+    /// True for a tranche's release.
+    #[serde(skip)]
+    pub release: bool,
     /// Per scenario, the reference first (null where the metric does not exist).
     pub values: Vec<Option<Estimate>>,
     /// Per scenario, the difference against the reference (null for the reference itself).
@@ -78,16 +81,6 @@ pub struct Comparison {
     pub metrics: Vec<MetricRow>,
 }
 
-fn kind(name: &str) -> &'static str {
-    if name.starts_with("P(") {
-        "probability"
-    } else if name.ends_with("round trip") || name == "circularity" {
-        "ratio"
-    } else {
-        "amount"
-    }
-}
-
 fn estimate(s: &Stat, probability: bool) -> Option<Estimate> {
     let m = s.moments();
     if m.n == 0 {
@@ -119,7 +112,7 @@ impl Comparison {
             .iter()
             .enumerate()
             .map(|(k, metric)| {
-                let probability = kind(&metric.name) == "probability";
+                let probability = metric.kind() == MetricKind::Probability;
                 let values: Vec<Option<Estimate>> = run.paired.values[k]
                     .iter()
                     .map(|s| estimate(s, probability))
@@ -147,7 +140,8 @@ impl Comparison {
                     .collect();
                 MetricRow {
                     name: metric.name.clone(),
-                    kind: kind(&metric.name).to_string(),
+                    kind: metric.kind(),
+                    release: metric.is_release(),
                     values,
                     diff_vs_reference: diffs,
                 }
@@ -174,20 +168,20 @@ impl Comparison {
         }
     }
 
-    fn fmt(&self, kind: &str, x: f64) -> String {
+    fn fmt(&self, kind: MetricKind, x: f64) -> String {
         let s = &self.scenarios[0].summary;
         match kind {
-            "probability" => percent(x),
-            "ratio" => format!("{x:.2}"),
-            _ => s.money(x),
+            MetricKind::Probability => percent(x),
+            MetricKind::Ratio => format!("{x:.2}"),
+            MetricKind::Amount => s.money(x),
         }
     }
 
-    fn fmt_diff(&self, kind: &str, x: f64) -> String {
+    fn fmt_diff(&self, kind: MetricKind, x: f64) -> String {
         let sign = if x >= 0.0 { "+" } else { "-" };
         match kind {
-            "probability" => format!("{sign}{:.1}pt", x.abs() * 100.0),
-            _ => format!("{sign}{}", self.fmt(kind, x.abs())),
+            MetricKind::Probability => format!("{sign}{:.1}pt", x.abs() * 100.0),
+            MetricKind::Ratio | MetricKind::Amount => format!("{sign}{}", self.fmt(kind, x.abs())),
         }
     }
 
@@ -238,8 +232,7 @@ impl Comparison {
         for m in &self.metrics {
             // Tranches paid on almost every path of every scenario (they show as 100%) say
             // nothing in a table; comparison.json and .csv keep them.
-            let certain = m.name.starts_with("P(released")
-                && m.values.iter().flatten().all(|v| v.mean >= 0.9995);
+            let certain = m.release && m.values.iter().flatten().all(|v| v.mean >= 0.9995);
             if certain {
                 continue;
             }
@@ -247,15 +240,15 @@ impl Comparison {
             let mut diff = format!("{:name_w$}", "");
             for (v, d) in m.values.iter().zip(&m.diff_vs_reference) {
                 let cell = v
-                    .map(|v| self.fmt(&m.kind, v.mean))
+                    .map(|v| self.fmt(m.kind, v.mean))
                     .unwrap_or_else(|| "-".into());
                 let _ = write!(line, "  {cell:>col_w$}");
                 let dcell = match d {
                     Some(d) => format!(
                         "{} [{}, {}]",
-                        self.fmt_diff(&m.kind, d.diff),
-                        self.fmt_diff(&m.kind, d.diff_ci95_paired[0]),
-                        self.fmt_diff(&m.kind, d.diff_ci95_paired[1])
+                        self.fmt_diff(m.kind, d.diff),
+                        self.fmt_diff(m.kind, d.diff_ci95_paired[0]),
+                        self.fmt_diff(m.kind, d.diff_ci95_paired[1])
                     ),
                     None => String::new(),
                 };

@@ -17,16 +17,6 @@ const MAX_PERIODS: usize = 1200;
 /// Most rescues a path may have.
 const MAX_RESCUES: u32 = 1000;
 
-/// The flow kinds as written.
-const FLOW_KINDS: [&str; 6] = [
-    "equity",
-    "contract",
-    "pass_through",
-    "revenue",
-    "revenue_share",
-    "cost",
-];
-
 /// The id of the built-in outside-world entity.
 pub const WORLD: &str = "world";
 
@@ -765,27 +755,24 @@ impl Builder<'_> {
         let id = self.id(&mut f, "flow");
         let owner = id.clone().unwrap_or_default();
         f.what = format!("flow `{owner}`");
-        let kind_node = f.req(
-            "kind",
-            "one of equity, contract, pass_through, revenue, revenue_share, cost",
-            &mut self.d,
-        );
-        let kind = kind_node.and_then(|n| string(n, "kind", &mut self.d));
-        let kind = match (kind, kind_node) {
-            (Some(k), Some(n)) if !FLOW_KINDS.contains(&k.as_str()) => {
+        let names = KindTag::ALL.map(KindTag::name);
+        let kind_node = f.req("kind", &format!("one of {}", names.join(", ")), &mut self.d);
+        let kind = kind_node.and_then(|n| {
+            let k = string(n, "kind", &mut self.d)?;
+            let tag = KindTag::parse(&k);
+            if tag.is_none() {
                 self.d.error(
                     n.span,
-                    format!("unknown flow kind `{k}`{}", suggestion(&k, FLOW_KINDS)),
+                    format!("unknown flow kind `{k}`{}", suggestion(&k, names)),
                 );
-                None
             }
-            (k, _) => k,
-        };
+            tag
+        });
         let from = f
             .req("from", "the id of the paying entity", &mut self.d)
             .and_then(|n| self.entity_ref(n, "from"));
-        let to = match (kind.as_deref(), f.opt("to")) {
-            (Some("cost"), None) => Some(entities.len() - 1),
+        let to = match (kind, f.opt("to")) {
+            (Some(KindTag::Cost), None) => Some(entities.len() - 1),
             (_, Some(n)) => self.entity_ref(n, "to"),
             (_, None) => {
                 f.req("to", "the id of the receiving entity", &mut self.d);
@@ -797,13 +784,13 @@ impl Builder<'_> {
             f.finish(&mut self.d);
             return None;
         };
-        let flow_kind = match kind.as_str() {
-            "equity" => self.equity(&mut f, &owner),
-            "contract" => self.contract(&mut f, &owner),
-            "pass_through" => self.pass_through(&mut f, &owner),
-            "revenue" => self.revenue(&mut f, &owner),
-            "revenue_share" => self.revenue_share(&mut f, &owner),
-            _ => self.cost(&mut f, &owner),
+        let flow_kind = match kind {
+            KindTag::Equity => self.equity(&mut f, &owner),
+            KindTag::Contract => self.contract(&mut f, &owner),
+            KindTag::PassThrough => self.pass_through(&mut f, &owner),
+            KindTag::Revenue => self.revenue(&mut f, &owner),
+            KindTag::RevenueShare => self.revenue_share(&mut f, &owner),
+            KindTag::Cost => self.cost(&mut f, &owner),
         };
         f.finish(&mut self.d);
         let (id, from, to, flow_kind) = (id?, from?, to?, flow_kind?);

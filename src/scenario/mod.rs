@@ -233,16 +233,68 @@ pub enum FlowKind {
 }
 
 impl FlowKind {
+    /// Which kind it is.
+    pub fn tag(&self) -> KindTag {
+        match self {
+            FlowKind::Equity { .. } => KindTag::Equity,
+            FlowKind::Contract(_) => KindTag::Contract,
+            FlowKind::PassThrough { .. } => KindTag::PassThrough,
+            FlowKind::Revenue(_) => KindTag::Revenue,
+            FlowKind::RevenueShare { .. } => KindTag::RevenueShare,
+            FlowKind::Cost(_) => KindTag::Cost,
+        }
+    }
+
     /// The kind's name as written.
     pub fn name(&self) -> &'static str {
+        self.tag().name()
+    }
+}
+
+/// The kinds of flow, without their terms: what a file names in `kind = "..."`. Every match on
+/// it is exhaustive, so a new kind is a compile error wherever it must be handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindTag {
+    /// `equity`
+    Equity,
+    /// `contract`
+    Contract,
+    /// `pass_through`
+    PassThrough,
+    /// `revenue`
+    Revenue,
+    /// `revenue_share`
+    RevenueShare,
+    /// `cost`
+    Cost,
+}
+
+impl KindTag {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [KindTag; 6] = [
+        KindTag::Equity,
+        KindTag::Contract,
+        KindTag::PassThrough,
+        KindTag::Revenue,
+        KindTag::RevenueShare,
+        KindTag::Cost,
+    ];
+
+    /// The name as written.
+    pub fn name(self) -> &'static str {
         match self {
-            FlowKind::Equity { .. } => "equity",
-            FlowKind::Contract(_) => "contract",
-            FlowKind::PassThrough { .. } => "pass_through",
-            FlowKind::Revenue(_) => "revenue",
-            FlowKind::RevenueShare { .. } => "revenue_share",
-            FlowKind::Cost(_) => "cost",
+            KindTag::Equity => "equity",
+            KindTag::Contract => "contract",
+            KindTag::PassThrough => "pass_through",
+            KindTag::Revenue => "revenue",
+            KindTag::RevenueShare => "revenue_share",
+            KindTag::Cost => "cost",
         }
+    }
+
+    /// The kind a name stands for.
+    pub fn parse(name: &str) -> Option<KindTag> {
+        KindTag::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -502,5 +554,23 @@ impl Scenario {
     /// Formats an amount in the scenario's unit: `$14.2B`.
     pub fn money(&self, x: f64) -> String {
         crate::format::money(x, &self.currency, &self.scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KindTag;
+
+    #[test]
+    fn every_flow_kind_reads_back_from_its_name_and_only_then() {
+        for k in KindTag::ALL {
+            assert_eq!(KindTag::parse(k.name()), Some(k));
+        }
+        let mut names = KindTag::ALL.map(KindTag::name).to_vec();
+        names.dedup();
+        assert_eq!(names.len(), KindTag::ALL.len());
+        for bad in ["Cost", "costs", "loan", ""] {
+            assert_eq!(KindTag::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -22,15 +22,99 @@ use crate::report::compare::Comparison;
 /// Default size, legible at half-page width.
 pub const SIZE: (u32, u32) = (1600, 1000);
 
-/// The chart files, in the order they are written.
-pub const NAMES: [&str; 6] = [
-    "cash",
-    "revenue",
-    "target",
-    "tranches",
-    "investors",
-    "flows",
-];
+/// The charts of a run, in the order they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunChart {
+    /// `cash.png`
+    Cash,
+    /// `revenue.png`
+    Revenue,
+    /// `target.png`
+    Target,
+    /// `tranches.png`
+    Tranches,
+    /// `investors.png`
+    Investors,
+    /// `flows.png`
+    Flows,
+}
+
+impl RunChart {
+    /// Every run chart, in the order they are written.
+    pub const ALL: [RunChart; 6] = [
+        RunChart::Cash,
+        RunChart::Revenue,
+        RunChart::Target,
+        RunChart::Tranches,
+        RunChart::Investors,
+        RunChart::Flows,
+    ];
+
+    /// The file's name without its extension.
+    pub fn file(self) -> &'static str {
+        match self {
+            RunChart::Cash => "cash",
+            RunChart::Revenue => "revenue",
+            RunChart::Target => "target",
+            RunChart::Tranches => "tranches",
+            RunChart::Investors => "investors",
+            RunChart::Flows => "flows",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            RunChart::Cash => "Company cash (paths still operating)",
+            RunChart::Revenue => "Annualised revenue (paths still operating)",
+            RunChart::Target => "Revenue in the target year",
+            RunChart::Tranches => "Equity tranches: release probability and timing",
+            RunChart::Investors => "Investors: money in, money back, net position",
+            RunChart::Flows => "Money-flow network",
+        }
+    }
+}
+
+/// The charts of a comparison, in the order they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareChart {
+    /// `compare_metrics.png`
+    Metrics,
+    /// `compare_cash.png`
+    Cash,
+    /// `compare_target.png`
+    Target,
+    /// `compare_investors.png`
+    Investors,
+}
+
+impl CompareChart {
+    /// Every comparison chart, in the order they are written.
+    pub const ALL: [CompareChart; 4] = [
+        CompareChart::Metrics,
+        CompareChart::Cash,
+        CompareChart::Target,
+        CompareChart::Investors,
+    ];
+
+    /// The file's name without its extension.
+    pub fn file(self) -> &'static str {
+        match self {
+            CompareChart::Metrics => "compare_metrics",
+            CompareChart::Cash => "compare_cash",
+            CompareChart::Target => "compare_target",
+            CompareChart::Investors => "compare_investors",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            CompareChart::Metrics => "Key probabilities by funding structure",
+            CompareChart::Cash => "Company cash by funding structure",
+            CompareChart::Target => "Target-year revenue by funding structure",
+            CompareChart::Investors => "Investors' net position by funding structure",
+        }
+    }
+}
 
 // Okabe-Ito palette.
 const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
@@ -64,27 +148,19 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 /// A chart to draw: one of a run's, or one of a comparison's.
 #[derive(Clone, Copy)]
 enum Chart<'a> {
-    Run(&'a str, &'a Summary),
-    Compare(&'a str, &'a Comparison),
+    Run(RunChart, &'a Summary),
+    Compare(CompareChart, &'a Comparison),
 }
 
 /// Writes every chart of a run into `dir` as PNG, and as SVG too when `svg`; returns the files.
 pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
-    let charts: Vec<Chart> = NAMES.iter().map(|n| Chart::Run(n, s)).collect();
+    let charts: Vec<Chart> = RunChart::ALL.map(|c| Chart::Run(c, s)).to_vec();
     write_charts(&charts, dir, svg)
 }
 
-/// The comparison chart files.
-pub const COMPARE_NAMES: [&str; 4] = [
-    "compare_metrics",
-    "compare_cash",
-    "compare_target",
-    "compare_investors",
-];
-
 /// Writes the comparison charts into `dir`; returns the files written.
 pub fn write_comparison(c: &Comparison, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
-    let charts: Vec<Chart> = COMPARE_NAMES.iter().map(|n| Chart::Compare(n, c)).collect();
+    let charts: Vec<Chart> = CompareChart::ALL.map(|k| Chart::Compare(k, c)).to_vec();
     write_charts(&charts, dir, svg)
 }
 
@@ -93,7 +169,8 @@ fn write_charts(charts: &[Chart], dir: &Path, svg: bool) -> Result<Vec<PathBuf>>
     let mut written = Vec::new();
     for &chart in charts {
         let name = match chart {
-            Chart::Run(n, _) | Chart::Compare(n, _) => n,
+            Chart::Run(c, _) => c.file(),
+            Chart::Compare(c, _) => c.file(),
         };
         let png = dir.join(format!("{name}.png"));
         // The encoder picks the format from the extension, so the temporary name ends in .png.
@@ -149,15 +226,8 @@ fn frame<DB: DrawingBackend>(
 
 fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Result {
     match chart {
-        Chart::Run(name, s) => {
-            let title = match name {
-                "cash" => "Company cash (paths still operating)",
-                "revenue" => "Annualised revenue (paths still operating)",
-                "target" => "Revenue in the target year",
-                "tranches" => "Equity tranches: release probability and timing",
-                "investors" => "Investors: money in, money back, net position",
-                _ => "Money-flow network",
-            };
+        Chart::Run(chart, s) => {
+            let title = chart.title();
             let footer = format!(
                 "seed {} | {} paths | cfsim {} | {} | amounts in {}{}",
                 s.seed,
@@ -168,22 +238,17 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 s.unit.scale
             );
             let body = frame(root, &format!("{}: {title}", s.scenario), &footer)?;
-            match name {
-                "cash" => cash(s, &body),
-                "revenue" => revenue(s, &body),
-                "target" => target(s, &body),
-                "tranches" => tranches(s, &body),
-                "investors" => investors(s, &body),
-                _ => flows(s, &body),
+            match chart {
+                RunChart::Cash => cash(s, &body),
+                RunChart::Revenue => revenue(s, &body),
+                RunChart::Target => target(s, &body),
+                RunChart::Tranches => tranches(s, &body),
+                RunChart::Investors => investors(s, &body),
+                RunChart::Flows => flows(s, &body),
             }
         }
-        Chart::Compare(name, c) => {
-            let title = match name {
-                "compare_metrics" => "Key probabilities by funding structure",
-                "compare_cash" => "Company cash by funding structure",
-                "compare_target" => "Target-year revenue by funding structure",
-                _ => "Investors' net position by funding structure",
-            };
+        Chart::Compare(chart, c) => {
+            let title = chart.title();
             let r = &c.scenarios[0].summary;
             let footer = format!(
                 "seed {} | {} paths per scenario, common random numbers | cfsim {} | reference: {} | amounts in {}{}",
@@ -199,11 +264,11 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 &format!("{} scenarios compared: {title}", c.scenarios.len()),
                 &footer,
             )?;
-            match name {
-                "compare_metrics" => compare_metrics(c, &body),
-                "compare_cash" => compare_cash(c, &body),
-                "compare_target" => compare_target(c, &body),
-                _ => compare_investors(c, &body),
+            match chart {
+                CompareChart::Metrics => compare_metrics(c, &body),
+                CompareChart::Cash => compare_cash(c, &body),
+                CompareChart::Target => compare_target(c, &body),
+                CompareChart::Investors => compare_investors(c, &body),
             }
         }
     }
@@ -1026,7 +1091,7 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
     let rows: Vec<&crate::report::compare::MetricRow> = c
         .metrics
         .iter()
-        .filter(|m| m.kind == "probability" && is_informative(m))
+        .filter(|m| m.kind == crate::engine::MetricKind::Probability && is_informative(m))
         .collect();
     if rows.is_empty() {
         return message(area, "No uncertain probabilities to compare.");
