@@ -11,6 +11,7 @@ pub mod dist;
 pub mod engine;
 pub mod format;
 pub mod graph;
+pub mod order;
 pub mod report;
 pub mod scenario;
 pub mod schedule;

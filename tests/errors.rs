@@ -620,3 +620,64 @@ fn a_bad_capacity_price_is_the_only_error_of_its_contract() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("unknown field"), "cascade: {err}");
 }
+
+#[test]
+fn milestones_waiting_for_each_other_are_a_loop() {
+    let text = BASE.to_string()
+        + r#"
+[[milestone]]
+id = "ipo"
+hazard = 0.2
+when = "reached(listing)"
+
+[[milestone]]
+id = "listing"
+hazard = 0.2
+when = "reached(ipo) and revenue >= 5"
+"#;
+    let line = text
+        .lines()
+        .position(|l| l.contains("id = \"ipo\""))
+        .unwrap();
+    // The error points at the first milestone of the loop (its [[milestone]] header).
+    rejects_at(
+        &text,
+        line,
+        1,
+        &["milestone conditions form a loop: ipo -> listing -> ipo"],
+    );
+}
+
+#[test]
+fn pass_throughs_passing_each_other_on_are_a_loop() {
+    let text = BASE.to_string()
+        + r#"
+[[flow]]
+id = "back"
+kind = "pass_through"
+from = "lab"
+to = "inv"
+of = "forth"
+share = 0.5
+margin = 0.1
+
+[[flow]]
+id = "forth"
+kind = "pass_through"
+from = "inv"
+to = "lab"
+of = "back"
+share = 0.5
+margin = 0.1
+"#;
+    let line = text
+        .lines()
+        .position(|l| l.contains("id = \"back\""))
+        .unwrap();
+    rejects_at(
+        &text,
+        line,
+        1,
+        &["pass-throughs form a loop: back -> forth -> back"],
+    );
+}

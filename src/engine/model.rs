@@ -469,25 +469,7 @@ impl Model {
             })
             .collect();
 
-        let mut milestone_order = Vec::new();
-        let mut placed = vec![false; s.milestones.len()];
-        while milestone_order.len() < s.milestones.len() {
-            let before = milestone_order.len();
-            for (i, m) in s.milestones.iter().enumerate() {
-                let mut deps = Vec::new();
-                if let Some(c) = &m.condition {
-                    c.milestones(&mut deps);
-                }
-                if !placed[i] && deps.iter().all(|&d| placed[d] || d == i) {
-                    placed[i] = true;
-                    milestone_order.push(i);
-                }
-            }
-            assert!(
-                milestone_order.len() > before,
-                "milestone conditions are validated acyclic"
-            );
-        }
+        let milestone_order = s.milestone_order();
         let milestones = s
             .milestones
             .iter()

@@ -1583,7 +1583,7 @@ impl Builder<'_> {
     }
 
     fn check_pass_through_chains(&mut self, flows: &[Flow]) {
-        for (i, flow) in flows.iter().enumerate() {
+        for flow in flows {
             let FlowKind::PassThrough { of, .. } = flow.kind else {
                 continue;
             };
@@ -1614,22 +1614,20 @@ impl Builder<'_> {
                 );
                 continue;
             }
-            let mut seen = vec![i];
-            let mut cur = of;
-            while let FlowKind::PassThrough { of: next, .. } = flows[cur].kind {
-                if seen.contains(&cur) {
-                    self.d.error(
-                        flow.span,
-                        format!(
-                            "pass_through `{}` is part of a loop of pass-throughs",
-                            flow.id
-                        ),
-                    );
-                    break;
-                }
-                seen.push(cur);
-                cur = next;
-            }
+        }
+        let passes_on = |f: usize| match flows[f].kind {
+            FlowKind::PassThrough { of, .. } => vec![of],
+            _ => Vec::new(),
+        };
+        if let Err(cycle) = crate::order::dependency_order(flows.len(), passes_on) {
+            let ids: Vec<&str> = cycle.iter().map(|&f| flows[f].id.as_str()).collect();
+            self.d.error(
+                flows[cycle[0]].span,
+                format!(
+                    "pass-throughs form a loop: {}; each passes on what the next receives, so none can be paid",
+                    ids.join(" -> ")
+                ),
+            );
         }
         for flow in flows {
             if let FlowKind::RevenueShare { of, .. } = &flow.kind {
@@ -1646,51 +1644,22 @@ impl Builder<'_> {
     }
 
     fn check_milestone_cycles(&mut self, milestones: &[Milestone]) {
-        // Depth-first search for a milestone whose condition depends on itself.
-        fn visit(
-            m: usize,
-            ms: &[Milestone],
-            state: &mut [u8],
-            stack: &mut Vec<usize>,
-        ) -> Option<Vec<usize>> {
-            state[m] = 1;
-            stack.push(m);
+        let deps = |m: usize| {
             let mut deps = Vec::new();
-            if let Some(c) = &ms[m].condition {
+            if let Some(c) = &milestones[m].condition {
                 c.milestones(&mut deps);
             }
-            for dep in deps {
-                if state[dep] == 1 {
-                    let pos = stack.iter().position(|&x| x == dep).unwrap_or(0);
-                    let mut cycle = stack[pos..].to_vec();
-                    cycle.push(dep);
-                    return Some(cycle);
-                }
-                if state[dep] == 0
-                    && let Some(c) = visit(dep, ms, state, stack)
-                {
-                    return Some(c);
-                }
-            }
-            stack.pop();
-            state[m] = 2;
-            None
-        }
-        let mut state = vec![0u8; milestones.len()];
-        for m in 0..milestones.len() {
-            if state[m] == 0
-                && let Some(cycle) = visit(m, milestones, &mut state, &mut Vec::new())
-            {
-                let names: Vec<&str> = cycle.iter().map(|&i| milestones[i].id.as_str()).collect();
-                self.d.error(
-                    milestones[cycle[0]].span,
-                    format!(
-                        "milestone conditions form a loop: {}; a milestone cannot wait for itself",
-                        names.join(" -> ")
-                    ),
-                );
-                return;
-            }
+            deps
+        };
+        if let Err(cycle) = crate::order::dependency_order(milestones.len(), deps) {
+            let names: Vec<&str> = cycle.iter().map(|&i| milestones[i].id.as_str()).collect();
+            self.d.error(
+                milestones[cycle[0]].span,
+                format!(
+                    "milestone conditions form a loop: {}; a milestone cannot wait for itself",
+                    names.join(" -> ")
+                ),
+            );
         }
     }
 

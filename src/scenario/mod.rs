@@ -512,29 +512,34 @@ impl Scenario {
             })
             .flatten()
     }
-    /// The pass-through flows, each after the flow it passes on (chains are validated acyclic).
+    /// The pass-through flows, each after the flow it passes on (chains are validated acyclic;
+    /// a scenario with a loop, which validation refuses, gets them in file order).
     pub fn pass_through_order(&self) -> Vec<FlowId> {
-        let is_pass = |f: &Flow| matches!(f.kind, FlowKind::PassThrough { .. });
-        let mut placed: Vec<bool> = self.flows.iter().map(|f| !is_pass(f)).collect();
-        let mut order = Vec::new();
-        let total = self.flows.iter().filter(|f| is_pass(f)).count();
-        while order.len() < total {
-            let before = order.len();
-            for (i, f) in self.flows.iter().enumerate() {
-                if let FlowKind::PassThrough { of, .. } = f.kind
-                    && !placed[i]
-                    && placed[of]
-                {
-                    placed[i] = true;
-                    order.push(i);
-                }
-            }
-            assert!(
-                order.len() > before,
-                "pass-through chains are validated acyclic"
-            );
+        let passes_on = |f: FlowId| match self.flows[f].kind {
+            FlowKind::PassThrough { of, .. } => Some(of),
+            _ => None,
+        };
+        crate::order::dependency_order(self.flows.len(), |f| passes_on(f).into_iter().collect())
+            .unwrap_or_else(|_| (0..self.flows.len()).collect())
+            .into_iter()
+            .filter(|&f| passes_on(f).is_some())
+            .collect()
+    }
+
+    /// The milestones, each after the milestones its condition reads (validated acyclic; file
+    /// order for a scenario with a loop, which validation refuses).
+    pub fn milestone_order(&self) -> Vec<MilestoneId> {
+        crate::order::dependency_order(self.milestones.len(), |m| self.milestone_deps(m))
+            .unwrap_or_else(|_| (0..self.milestones.len()).collect())
+    }
+
+    /// The milestones milestone `m`'s condition reads.
+    pub fn milestone_deps(&self, m: MilestoneId) -> Vec<MilestoneId> {
+        let mut deps = Vec::new();
+        if let Some(c) = &self.milestones[m].condition {
+            c.milestones(&mut deps);
         }
-        order
+        deps
     }
 
     /// Number of uncertain quantities (per-path and per-period).
