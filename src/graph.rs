@@ -1,16 +1,16 @@
 //! The money-flow graph: entities as nodes, flows as edges, nominal amounts, simple cycles,
 //! and its DOT and text renderings.
 //!
-//! Nominal amounts are what each flow moves inside the horizon with every uncertain input at its
-//! mean, no volatility, and every conditional tranche paid: a map of the deal, not a forecast.
+//! Nominal amounts are what each flow moves inside the horizon on the engine's nominal path:
+//! every uncertain input at its mean, no volatility, every conditional tranche paid at the start
+//! of its window, no insolvency. A map of the deal, not a forecast.
 
 use std::fmt::Write as _;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use rustworkx_core::connectivity::johnson_simple_cycles;
 
-use crate::scenario::{ContractSize, EntityId, FlowId, FlowKind, Role, Scenario, TrancheTiming};
-use crate::schedule::{ContractWeights, Growth, Origin, contract_weights, growth_path};
+use crate::scenario::{EntityId, FlowId, Role, Scenario};
 
 /// What an edge stands for: a flow, or a stake bought before the horizon (an opening stock:
 /// money that went in earlier and can come back inside the horizon).
@@ -89,11 +89,17 @@ pub struct MoneyGraph {
 }
 
 impl MoneyGraph {
-    /// Builds the graph with nominal amounts.
+    /// Builds the graph with nominal amounts: the engine's nominal path (see
+    /// [`crate::engine::nominal`]).
     pub fn new(s: &Scenario) -> Self {
+        Self::with_nominal(s, &crate::engine::Model::compile(s).nominal)
+    }
+
+    /// Builds the graph with the given nominal amounts.
+    pub fn with_nominal(s: &Scenario, nominal: &crate::engine::Nominal) -> Self {
         let mut graph = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..s.entities.len()).map(|e| graph.add_node(e)).collect();
-        let (nominal, conditional) = nominal_amounts(s);
+        let (nominal, conditional) = (&nominal.flows, &nominal.conditional);
         for (i, f) in s.flows.iter().enumerate() {
             graph.add_edge(
                 nodes[f.from],
@@ -367,108 +373,6 @@ fn node_style(s: &Scenario, e: EntityId) -> (&'static str, &'static str) {
 
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-/// Nominal money moved by each flow inside the horizon, and the conditional part of it: the
-/// engine's schedules (growth curves, contract weights, windows) with every input at its mean.
-pub fn nominal_amounts(s: &Scenario) -> (Vec<f64>, Vec<f64>) {
-    let h = &s.horizon;
-    let n = h.periods;
-    let dt = h.step.years();
-    let mut per_period = vec![vec![0.0; n]; s.flows.len()];
-    let mut conditional = vec![0.0; s.flows.len()];
-    let curve = |growth, decay, start| {
-        let g = Growth::new(s.nominal(growth), s.nominal(decay));
-        let (mut levels, mut integrals) = (vec![0.0; n + 1], vec![0.0; n]);
-        growth_path(g, dt, Origin::of(h, start), &mut levels, &mut integrals);
-        integrals
-    };
-    // Revenue first: revenue shares and costs depend on it.
-    let mut revenue_into = vec![vec![0.0; n]; s.entities.len()];
-    for (i, f) in s.flows.iter().enumerate() {
-        if let FlowKind::Revenue(r) = &f.kind {
-            let initial = s.nominal(r.initial);
-            for (p, integral) in curve(r.growth, r.decay, r.start).into_iter().enumerate() {
-                per_period[i][p] = initial * integral;
-                revenue_into[f.to][p] += initial * integral;
-            }
-        }
-    }
-    let mut weights = ContractWeights::default();
-    for (i, f) in s.flows.iter().enumerate() {
-        match &f.kind {
-            FlowKind::Equity { tranches } => {
-                for t in tranches {
-                    let a = s.nominal(t.amount);
-                    match t.timing {
-                        TrancheTiming::Scheduled(m) => {
-                            per_period[i][h.period_clamped(m).min(n - 1)] += a
-                        }
-                        TrancheTiming::Conditional { from, .. } => {
-                            per_period[i][h.period_clamped(from).min(n - 1)] += a;
-                            conditional[i] += a;
-                        }
-                    }
-                }
-            }
-            FlowKind::Contract(c) => {
-                contract_weights(
-                    &c.profile,
-                    c.start,
-                    s.nominal(c.duration_years),
-                    h,
-                    &mut weights,
-                );
-                let scale = match c.size {
-                    ContractSize::Value(v) if weights.total > 0.0 => s.nominal(v) / weights.total,
-                    ContractSize::Value(_) => 0.0,
-                    ContractSize::Capacity {
-                        gw,
-                        price_per_gw_year,
-                    } => s.nominal(gw) * s.nominal(price_per_gw_year) / 12.0,
-                };
-                for (x, w) in per_period[i].iter_mut().zip(&weights.periods) {
-                    *x = scale * w;
-                }
-            }
-            FlowKind::RevenueShare {
-                rate,
-                of,
-                start,
-                until,
-            } => {
-                let rate = s.nominal(*rate);
-                for p in 0..n {
-                    let base: f64 = if of.is_empty() {
-                        revenue_into[f.from][p]
-                    } else {
-                        of.iter().map(|&r| per_period[r][p]).sum()
-                    };
-                    per_period[i][p] = rate * base * window_share(h, p, *start, *until);
-                }
-            }
-            FlowKind::Cost(c) => {
-                let (fixed, share) = (s.nominal(c.fixed), s.nominal(c.share_of_revenue));
-                let growth = curve(c.growth, c.decay, c.start);
-                for p in 0..n {
-                    per_period[i][p] = fixed * growth[p] * window_share(h, p, None, c.until)
-                        + share * revenue_into[f.from][p] * window_share(h, p, c.start, c.until);
-                }
-            }
-            FlowKind::PassThrough { .. } | FlowKind::Revenue(_) => {}
-        }
-    }
-    // Pass-throughs in dependency order.
-    for i in s.pass_through_order() {
-        if let FlowKind::PassThrough { of, share, .. } = s.flows[i].kind {
-            let share = s.nominal(share);
-            per_period[i] = per_period[of].iter().map(|x| x * share).collect();
-        }
-    }
-    (
-        per_period.iter().map(|v| v.iter().sum()).collect(),
-        conditional,
-    )
 }
 
 /// The share of period `p`'s months that fall between `start` and `until` (either open).

@@ -811,3 +811,44 @@ fn the_baseline_values_the_round_at_its_price_and_microsoft_at_27_percent_after_
     let msft = num(&by_id(&s["investors"], "microsoft")["stake"]["p50"]);
     assert!((msft - 0.27 * (1.0 - 75.0 / 730.0)).abs() < 1e-12, "{msft}");
 }
+
+// ------------------------------------------------------------------ one formulation
+
+#[test]
+fn the_graph_shows_what_the_engine_moves_on_a_deterministic_path() {
+    // Without uncertainty, volatility or conditional tranches, the graph's nominal amounts are
+    // exactly the money a simulated run moves on each flow: both come from one engine.
+    let text = std::fs::read_to_string(scenario("closed-form.toml"))
+        .unwrap()
+        .replace("volatility = 0.3", "volatility = 0")
+        .replace(
+            r#"initial = { dist = "lognormal", median = 10, sigma = 0.6 }"#,
+            "initial = 10",
+        );
+    let dir = Dir::new();
+    let path = dir.file("det.toml", &text);
+    let mut sources = SourceMap::new();
+    let s = cfsim::scenario::load(&path, &[], &mut sources).unwrap();
+    let graph = cfsim::graph::MoneyGraph::new(&s);
+    let summary = run_summary(&path, 10, &[]);
+    let mut checked = 0;
+    for edge in graph.graph.edge_weights() {
+        let cfsim::graph::Link::Flow(f) = edge.link else {
+            continue;
+        };
+        let id = &s.flows[f].id;
+        let run = num(&by_id(&summary["flows"], id)["total"]["mean"]);
+        if edge.conditional > 0.0 {
+            // The graph pays a conditional tranche; this run's milestone never comes.
+            assert!(edge.nominal >= run, "{id}");
+            continue;
+        }
+        assert!(
+            (edge.nominal - run).abs() <= 1e-12 * run.abs().max(1.0),
+            "{id}: graph {} vs run {run}",
+            edge.nominal
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked}");
+}

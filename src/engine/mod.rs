@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use accumulate::Accumulator;
 pub use model::Model;
 pub use paired::{Extract, MetricKind, PairedAccumulator, PairedMetric, comparison_metrics};
-pub use path::{NoTrace, PathOutput, PathState, Trace, TrancheState};
+pub use path::{NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nominal};
 
 /// Paths per chunk: the unit of parallel work and of ordered merging.
 pub const CHUNK: u64 = 4096;

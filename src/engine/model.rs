@@ -262,6 +262,8 @@ pub struct Model {
     pub sellers: Vec<EntityId>,
     /// Cycles: for each, the links of each step.
     pub cycles: Vec<Vec<Vec<crate::graph::Link>>>,
+    /// What each flow moves on the nominal path (the graph's amounts).
+    pub nominal: super::path::Nominal,
     /// Periods of the target year and the target.
     pub target: Option<(std::ops::Range<usize>, f64)>,
     pub multiple: Value,
@@ -526,8 +528,6 @@ impl Model {
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
-        let graph = MoneyGraph::new(s);
-        let cycles = graph.cycles(s).into_iter().map(|c| c.steps).collect();
         let target = s.target.map(|t| (h.periods_in_year(t.year), t.revenue));
         let company_revenues = revenues
             .iter()
@@ -543,7 +543,7 @@ impl Model {
             max: r.max,
             key: name_key("rescue"),
         });
-        Model {
+        let mut model = Model {
             scenario: s.clone(),
             periods: n,
             dt,
@@ -574,7 +574,8 @@ impl Model {
             investors,
             opening,
             sellers,
-            cycles,
+            cycles: Vec::new(),
+            nominal: Default::default(),
             target,
             multiple: s.valuation.multiple,
             recovery: s.valuation.recovery,
@@ -585,7 +586,12 @@ impl Model {
                 })
                 .map(|y| (y, h.periods_in_year(y)))
                 .collect(),
-        }
+        };
+        // The cycles of the graph, ordered by the money the nominal path moves round them.
+        model.nominal = super::path::nominal(&model);
+        let graph = MoneyGraph::with_nominal(s, &model.nominal);
+        model.cycles = graph.cycles(s).into_iter().map(|c| c.steps).collect();
+        model
     }
 }
 

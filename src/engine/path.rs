@@ -184,8 +184,47 @@ pub struct PathState {
     boundary: usize,
     /// The month the state stands for (the last month of the period).
     month: Month,
+    /// Running the nominal path (see [`nominal`]) rather than a random one.
+    nominal: bool,
     /// The outputs of the last path run.
     pub out: PathOutput,
+}
+
+/// What each flow moves inside the horizon on the nominal path, and the conditional part of it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Nominal {
+    /// Money moved on each flow (the rescue flow last).
+    pub flows: Vec<f64>,
+    /// The part of it paid by conditional tranches.
+    pub conditional: Vec<f64>,
+}
+
+/// The nominal path: the engine's own period dynamics with every uncertain input at its mean,
+/// no volatility, every conditional tranche paid at the start of its window and no insolvency. A
+/// map of the deal, not a forecast; it is what `cfsim graph` shows, so the graph and the
+/// simulation share one formulation of every flow.
+pub fn nominal(m: &Model) -> Nominal {
+    struct Totals(Vec<f64>);
+    impl Trace for Totals {
+        fn payment(&mut self, _: usize, flow: usize, _: usize, _: usize, amount: f64) {
+            self.0[flow] += amount;
+        }
+        fn end_period(&mut self, _: usize, _: &[f64]) {}
+    }
+    let mut state = PathState::new(m);
+    state.nominal = true;
+    let mut totals = Totals(vec![0.0; m.flows + 1]);
+    state.run(m, 0, 0, &mut totals);
+    let mut conditional = vec![0.0; m.flows + 1];
+    for t in &m.tranches {
+        if matches!(t.when, TrancheWhen::Conditional { .. }) {
+            conditional[t.flow] += state.v(t.amount);
+        }
+    }
+    Nominal {
+        flows: totals.0,
+        conditional,
+    }
 }
 
 impl PathState {
@@ -227,6 +266,7 @@ impl PathState {
             start_cash: 0.0,
             rescued: 0.0,
             period: 0,
+            nominal: false,
             boundary: 0,
             month: m.scenario.horizon.start,
             out: PathOutput {
@@ -298,6 +338,12 @@ impl PathState {
     }
 
     fn draw_per_path(&mut self, m: &Model, seed: u64, path: u64) {
+        if self.nominal {
+            for (d, q) in self.draws.iter_mut().zip(&m.quantities) {
+                *d = q.dist.mean();
+            }
+            return;
+        }
         for &q in &m.per_path {
             self.draws[q] = draw(seed, path, m.quantities[q].key);
         }
@@ -362,7 +408,7 @@ impl PathState {
             self.start_cash = self.cash[company];
             self.round.clear();
             self.flow_period.iter_mut().for_each(|x| *x = 0.0);
-            for &q in &m.per_period {
+            for &q in m.per_period.iter().filter(|_| !self.nominal) {
                 let u = uniform_at(seed, m.quantities[q].key, path, p as u64);
                 self.draws[q] = m.quantities[q].quantile(u);
             }
@@ -418,7 +464,9 @@ impl PathState {
             // The state at the end of the period.
             self.boundary = p + 1;
             self.month = h.period_end(p);
-            if alive {
+            if self.nominal {
+                self.tranches(m, t, p);
+            } else if alive {
                 self.milestones(m, p);
                 self.tranches(m, t, p);
                 self.insolvency(m, t, p, seed, path);
@@ -566,7 +614,11 @@ impl PathState {
         let (n, dt) = (m.periods, m.dt);
         for (k, r) in m.revenues.iter().enumerate() {
             let initial = self.v(r.initial);
-            let sigma = self.v(r.volatility);
+            let sigma = if self.nominal {
+                0.0
+            } else {
+                self.v(r.volatility)
+            };
             let (levels, integrals) = match &r.curve {
                 Some(c) => (&c.levels, &c.integrals),
                 None => {
@@ -651,7 +703,12 @@ impl PathState {
                     from,
                     until,
                 } => {
-                    if p >= *from && p <= *until && self.holds(m, condition) {
+                    let holds = if self.nominal {
+                        p == *from
+                    } else {
+                        p >= *from && p <= *until && self.holds(m, condition)
+                    };
+                    if holds {
                         self.round.push(k);
                     } else if p >= *until {
                         self.out.tranches[k].0 = TrancheState::Lapsed(p);

@@ -406,7 +406,7 @@ impl Summary {
                 }
             })
             .collect();
-        let graph_cycles = crate::graph::MoneyGraph::new(s).cycles(s);
+        let graph_cycles = crate::graph::MoneyGraph::with_nominal(s, &m.nominal).cycles(s);
         let cycles = graph_cycles
             .iter()
             .enumerate()
