@@ -389,8 +389,9 @@ fn compare(
         threads: opts.threads,
     };
     let result = engine::simulate_many(&models, &metrics, &run, &|_| {})?;
-    let comparison =
-        report::compare::Comparison::new(&models, &labels, &metrics, &result, opts.seed);
+    let comparison = report::compare::Comparison::new(
+        &scenarios, &models, &labels, &metrics, &result, opts.seed,
+    );
     let dir = opts.out.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
     });
@@ -475,7 +476,7 @@ pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult),
     if let Some(b) = bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
         b.finish_and_clear();
     }
-    Ok((Summary::new(&model, &result.stats, opts.seed), result))
+    Ok((Summary::new(s, &model, &result.stats, opts.seed), result))
 }
 
 /// `FILE: ok: NAME: N entities, N flows, START to END by STEP, N uncertain quantities`.

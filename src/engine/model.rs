@@ -205,17 +205,32 @@ pub struct RescueC {
     pub key: u64,
 }
 
-/// The compiled scenario.
+/// Ids of what a model's indices stand for, so results can be matched across scenarios.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    /// Entity ids, by entity index.
+    pub entities: Vec<String>,
+    /// Tranche ids, by tranche index (the order of `Model::tranches`).
+    pub tranches: Vec<String>,
+}
+
+/// The compiled scenario: plain data the engine runs, with no reference to the file it came from.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// The scenario it came from (names, labels).
-    pub scenario: Scenario,
+    /// Ids of entities and tranches.
+    pub names: Names,
+    /// The period grid.
+    pub horizon: crate::time::Horizon,
     /// Number of periods.
     pub periods: usize,
     /// Years in one period.
     pub dt: f64,
     /// Number of entities.
     pub entities: usize,
+    /// Each entity's cash at the start.
+    pub opening_cash: Vec<Value>,
+    /// The receiver of each flow.
+    pub flow_to: Vec<EntityId>,
     /// The company.
     pub company: EntityId,
     /// Flows declared in the scenario; index `flows` is the synthetic rescue flow.
@@ -544,10 +559,16 @@ impl Model {
             key: name_key("rescue"),
         });
         let mut model = Model {
-            scenario: s.clone(),
+            names: Names {
+                entities: s.entities.iter().map(|e| e.id.clone()).collect(),
+                tranches: s.tranches().map(|(_, t)| t.id.clone()).collect(),
+            },
+            horizon: *h,
             periods: n,
             dt,
             entities: s.entities.len(),
+            opening_cash: s.entities.iter().map(|e| e.cash).collect(),
+            flow_to: s.flows.iter().map(|f| f.to).collect(),
             company: s.company,
             flows,
             quantities,

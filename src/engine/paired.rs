@@ -204,9 +204,9 @@ pub fn comparison_metrics(models: &[Model]) -> Vec<PairedMetric> {
     // Tranches by id, in order of first appearance.
     let mut tranche_ids: Vec<String> = Vec::new();
     for m in models {
-        for (_, t) in m.scenario.tranches() {
-            if !tranche_ids.contains(&t.id) {
-                tranche_ids.push(t.id.clone());
+        for id in &m.names.tranches {
+            if !tranche_ids.contains(id) {
+                tranche_ids.push(id.clone());
             }
         }
     }
@@ -216,9 +216,10 @@ pub fn comparison_metrics(models: &[Model]) -> Vec<PairedMetric> {
             per_scenario: models
                 .iter()
                 .map(|m| {
-                    m.scenario
-                        .tranches()
-                        .position(|(_, t)| t.id == id)
+                    m.names
+                        .tranches
+                        .iter()
+                        .position(|t| *t == id)
                         .map(Extract::Released)
                 })
                 .collect(),
@@ -228,7 +229,7 @@ pub fn comparison_metrics(models: &[Model]) -> Vec<PairedMetric> {
     let mut investor_ids: Vec<String> = Vec::new();
     for m in models {
         for &e in &m.investors {
-            let id = &m.scenario.entities[e].id;
+            let id = &m.names.entities[e];
             if !investor_ids.contains(id) {
                 investor_ids.push(id.clone());
             }
@@ -250,7 +251,7 @@ pub fn comparison_metrics(models: &[Model]) -> Vec<PairedMetric> {
                     .map(|m| {
                         m.investors
                             .iter()
-                            .find(|&&e| m.scenario.entities[e].id == id)
+                            .find(|&&e| m.names.entities[e] == id)
                             .map(|&e| make(e))
                     })
                     .collect(),

@@ -268,7 +268,7 @@ impl PathState {
             period: 0,
             nominal: false,
             boundary: 0,
-            month: m.scenario.horizon.start,
+            month: m.horizon.start,
             out: PathOutput {
                 cash: vec![0.0; n],
                 revenue: vec![0.0; n],
@@ -401,7 +401,7 @@ impl PathState {
         self.reset(m, seed, path);
         let company = m.company;
         let n = m.periods;
-        let h = &m.scenario.horizon;
+        let h = &m.horizon;
         t.start(&self.cash);
         for p in 0..n {
             self.period = p;
@@ -509,10 +509,9 @@ impl PathState {
 
     fn reset(&mut self, m: &Model, seed: u64, path: u64) {
         self.draw_per_path(m, seed, path);
-        let s = &m.scenario;
-        let h = &s.horizon;
-        for (e, ent) in s.entities.iter().enumerate() {
-            self.cash[e] = self.v(ent.cash);
+        let h = &m.horizon;
+        for (e, &cash) in m.opening_cash.iter().enumerate() {
+            self.cash[e] = self.v(cash);
         }
         self.spend_with.iter_mut().for_each(|x| *x = 0.0);
         let o = &mut self.out;
@@ -657,7 +656,7 @@ impl PathState {
     }
 
     fn milestones(&mut self, m: &Model, p: usize) {
-        let end = m.scenario.horizon.period_start(p + 1).as_year_fraction();
+        let end = m.horizon.period_start(p + 1).as_year_fraction();
         for &i in &m.milestone_order {
             if self.reached[i] {
                 continue;
@@ -840,7 +839,7 @@ impl PathState {
         let company = m.company;
         for f in 0..m.flows {
             if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
-                let to = m.scenario.flows[f].to;
+                let to = m.flow_to[f];
                 self.out.margin[to] += self.out.flow_total[f] * self.v(margin);
             }
         }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::engine::{ManyResult, MetricKind, Model, PairedMetric};
 use crate::format::percent;
 use crate::report::Summary;
+use crate::scenario::Scenario;
 use crate::stats::{Stat, wilson};
 
 /// A value with its 95% interval.
@@ -100,8 +101,9 @@ fn estimate(s: &Stat, probability: bool) -> Option<Estimate> {
 }
 
 impl Comparison {
-    /// Builds the comparison from a joint run.
+    /// Builds the comparison from a joint run of `models`, compiled from `scenarios`.
     pub fn new(
+        scenarios: &[Scenario],
         models: &[Model],
         labels: &[(String, String, Vec<String>)],
         metrics: &[PairedMetric],
@@ -147,16 +149,19 @@ impl Comparison {
                 }
             })
             .collect();
-        let scenarios = models
+        let scenarios = scenarios
             .iter()
+            .zip(models)
             .zip(labels)
             .zip(&run.stats)
-            .map(|((m, (label, file, overrides)), stats)| ComparedScenario {
-                label: label.clone(),
-                file: file.clone(),
-                overrides: overrides.clone(),
-                summary: Summary::new(m, stats, seed),
-            })
+            .map(
+                |(((s, m), (label, file, overrides)), stats)| ComparedScenario {
+                    label: label.clone(),
+                    file: file.clone(),
+                    overrides: overrides.clone(),
+                    summary: Summary::new(s, m, stats, seed),
+                },
+            )
             .collect();
         Comparison {
             cfsim_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::{Accumulator, Model};
-use crate::scenario::{FlowKind, TrancheTiming};
+use crate::scenario::{FlowKind, Scenario, TrancheTiming};
 use crate::stats::{Counts, Proportion, Stat, StatSummary, wilson};
 
 /// The whole summary of a run.
@@ -336,9 +336,9 @@ fn median_label(c: &Counts, len: usize, label: impl Fn(usize) -> String) -> Opti
 }
 
 impl Summary {
-    /// Builds the summary of a run.
-    pub fn new(m: &Model, a: &Accumulator, seed: u64) -> Summary {
-        let s = &m.scenario;
+    /// Builds the summary of a run of model `m`, compiled from scenario `s` (which gives the
+    /// names, roles and sources the report shows).
+    pub fn new(s: &Scenario, m: &Model, a: &Accumulator, seed: u64) -> Summary {
         let h = &s.horizon;
         let n = a.paths;
         let p = m.periods;
