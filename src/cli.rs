@@ -50,6 +50,18 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Print the compiled model: the period order, the random quantities and their keys, the
+    /// schedules and the conditions, as the engine will simulate them.
+    Explain {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Override a param: name=value (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<Override>,
+        /// Treat warnings as errors (exit code 2).
+        #[arg(long)]
+        deny_warnings: bool,
+    },
     /// Compare funding structures side by side on the same random draws.
     ///
     /// The first scenario is the reference. `--variant LABEL:NAME=VALUE` adds the reference with
@@ -263,6 +275,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 GraphFormat::Dot => g.to_dot(&s),
                 GraphFormat::Text => g.to_text(&s),
             };
+            out.write_all(text.as_bytes())
+                .map_err(anyhow::Error::from)?;
+            Ok(())
+        }
+        Command::Explain {
+            file,
+            sets,
+            deny_warnings,
+        } => {
+            let s = load(&file, &sets, deny_warnings)?;
+            let text = engine::explain::explain(&Model::compile(&s));
             out.write_all(text.as_bytes())
                 .map_err(anyhow::Error::from)?;
             Ok(())

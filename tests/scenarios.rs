@@ -135,3 +135,33 @@ fn alternatives_run_end_to_end() {
         assert!(out.join("periods.csv").exists());
     }
 }
+
+#[test]
+fn explain_prints_what_will_be_simulated() {
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let out = cfsim().arg("explain").arg(&baseline).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "Horizon: 2024-Q1 to 2030-Q4, 28 periods of quarter",
+        // A random quantity with the key of its draws, and the shocks of the revenue.
+        "revenue_growth           a89986ec48417373  triangular(1.9, 2.3, 2.7), drawn once per path",
+        "revenue.shock",
+        // Capacity paid while in service: a ramp's weights rise to 3 months a quarter.
+        "nvidia_5gw           openai -> nvidia: 5 GW x `k_nvidia` per GW-year for each month in service",
+        "0.188 0.562 0.938",
+        "pass-through   aws_gpu_purchases    amazon -> nvidia: `aws_gpu_share` of what amazon receives on aws_contract",
+        "ipo                  chance `ipo_chance` a year, from 2026-Q1, while revenue >= 60",
+        "amazon_b             amazon pays 35 when (reached(agi) or reached(ipo)), from 2026-Q2 to 2028-Q4, at post-money 730",
+        "a rescue of 30 from world with chance 0.6 per attempt (at most 2",
+        "Target: revenue of 100 over periods 2029-Q1 to 2029-Q4",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+    }
+    // The ipo milestone is explained before the tranche that waits for it, in period order.
+    assert!(text.find("4. milestones").unwrap() < text.find("5. equity").unwrap());
+}

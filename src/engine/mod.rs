@@ -9,6 +9,7 @@
 //! level are alive at once, so memory stays bounded whatever the number of paths.
 
 pub mod accumulate;
+pub mod explain;
 pub mod model;
 pub mod paired;
 pub mod path;

@@ -212,6 +212,12 @@ pub struct Names {
     pub entities: Vec<String>,
     /// Tranche ids, by tranche index (the order of `Model::tranches`).
     pub tranches: Vec<String>,
+    /// Flow ids, by flow index.
+    pub flows: Vec<String>,
+    /// Milestone ids, by milestone index.
+    pub milestones: Vec<String>,
+    /// Quantity names (a param's name, or `flow.field` for an inline distribution).
+    pub quantities: Vec<String>,
 }
 
 /// The compiled scenario: plain data the engine runs, with no reference to the file it came from.
@@ -562,6 +568,9 @@ impl Model {
             names: Names {
                 entities: s.entities.iter().map(|e| e.id.clone()).collect(),
                 tranches: s.tranches().map(|(_, t)| t.id.clone()).collect(),
+                flows: s.flows.iter().map(|f| f.id.clone()).collect(),
+                milestones: s.milestones.iter().map(|m| m.id.clone()).collect(),
+                quantities: s.quantities.iter().map(|q| q.name.clone()).collect(),
             },
             horizon: *h,
             periods: n,
