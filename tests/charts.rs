@@ -117,6 +117,8 @@ fn chart_data_is_the_summary_data() {
         assert!(
             (revenue.revenue.p50[i] - 4.0 * f(&json["periods"]["revenue"][i]["p50"])).abs() < 1e-9
         );
+        // The share of paths the bands describe is drawn beside them.
+        assert_eq!(revenue.operating[i], f(&json["periods"]["operating"][i]));
     }
     let mark = revenue.target.unwrap();
     assert_eq!(mark.probability, f(&json["target"]["probability"]));

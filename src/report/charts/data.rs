@@ -68,11 +68,16 @@ pub struct TargetMark {
     pub ci95: [f64; 2],
 }
 
-/// `revenue.png`: annualised revenue with bands and the target.
+/// `revenue.png`: annualised revenue with bands among the paths still operating, their share,
+/// and the target.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RevenueChart {
     /// Revenue per period divided by the period length.
     pub revenue: Bands,
+    /// Middle of every period.
+    pub x: Vec<f64>,
+    /// Share of paths still operating at the end of each period.
+    pub operating: Vec<f64>,
     pub target: Option<TargetMark>,
 }
 
@@ -164,8 +169,11 @@ fn target_mark(s: &Summary) -> Option<TargetMark> {
 
 /// The revenue chart's data.
 pub fn revenue(s: &Summary) -> RevenueChart {
+    let half = s.horizon.years_per_period / 2.0;
     RevenueChart {
         revenue: Bands::new(s, &s.periods.revenue, 1.0 / s.horizon.years_per_period),
+        x: s.periods.start_year.iter().map(|y| y + half).collect(),
+        operating: s.periods.operating.clone(),
         target: target_mark(s),
     }
 }

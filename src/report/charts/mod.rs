@@ -414,11 +414,12 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
     let (x0, x1) = x_range(s);
     let mut chart = ChartBuilder::on(area)
         .margin(20)
-        .margin_right(60)
         .x_label_area_size(60)
         .y_label_area_size(130)
+        .right_y_label_area_size(150)
         .build_cartesian_2d(x0..x1, 0.0..hi)
-        .map_err(err)?;
+        .map_err(err)?
+        .set_secondary_coord(x0..x1, 0.0..1.0);
     chart
         .configure_mesh()
         .light_line_style(WHITE)
@@ -435,8 +436,24 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
         .axis_desc_style(label_font())
         .draw()
         .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("paths still operating")
+        .y_label_formatter(&|v| percent(*v))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
     let b = &d.revenue;
     draw_bands(&mut chart, b, GREEN)?;
+    chart
+        .draw_secondary_series(LineSeries::new(
+            d.x.iter().copied().zip(d.operating.iter().copied()),
+            PURPLE.stroke_width(3),
+        ))
+        .map_err(err)?
+        .label("paths still operating (right axis)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], PURPLE.stroke_width(3)));
     if let Some(t) = &d.target {
         let (ty0, ty1) = (t.year as f64, t.year as f64 + 1.0);
         chart
