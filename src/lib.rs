@@ -4,6 +4,8 @@
 //! milestones and uncertain quantities. They are validated into a [`scenario::Scenario`], turned
 //! into a money-flow [`graph`], and simulated by Monte Carlo.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod correlation;
 pub mod diagnostic;

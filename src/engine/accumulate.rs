@@ -8,12 +8,19 @@ use crate::stats::{Counts, Stat};
 /// Statistics of one investor.
 #[derive(Clone, Debug, Default)]
 pub struct InvestorStats {
+    /// Money put in (an opening stake's price included).
     pub invested: Stat,
+    /// Money received back from the company.
     pub received: Stat,
+    /// Received / invested, on paths where it invested.
     pub round_trip: Stat,
+    /// Gross margin earned on what it received.
     pub margin: Stat,
+    /// Stake in the company at the horizon.
     pub stake: Stat,
+    /// Stake x company value at the horizon.
     pub equity_value: Stat,
+    /// Equity value + margin earned - invested.
     pub net_position: Stat,
     /// Payback period histogram; the last slot is "not by the horizon".
     pub payback: Counts,
@@ -22,31 +29,50 @@ pub struct InvestorStats {
 /// Everything the summary needs, mergeable.
 #[derive(Clone, Debug, Default)]
 pub struct Accumulator {
+    /// Paths folded in.
     pub paths: u64,
+    /// Per period: company cash at its end (operating paths).
     pub cash: Vec<Stat>,
+    /// Per period: company revenue (operating paths).
     pub revenue: Vec<Stat>,
+    /// Per period: company costs (operating paths).
     pub costs: Vec<Stat>,
+    /// Per period: revenue - costs (operating paths).
     pub net_income: Vec<Stat>,
     /// Per calendar year wholly inside the horizon: revenue, costs, net income.
     pub annual_revenue: Vec<Stat>,
+    /// Per year: costs (operating paths).
     pub annual_costs: Vec<Stat>,
+    /// Per year: revenue - costs (operating paths).
     pub annual_net_income: Vec<Stat>,
     /// Default period histogram; the last slot is "no default".
     pub default_period: Counts,
+    /// Rescues per path.
     pub rescues: Stat,
+    /// Company revenue in the target year (all paths).
     pub target_revenue: Stat,
+    /// Paths that reached the target.
     pub target_hits: u64,
+    /// Lowest cash without the money rescues raised.
     pub min_cash: Stat,
+    /// Company value at the horizon.
     pub company_value: Stat,
     /// Per tranche: release period histogram, then "lapsed", "pending at the horizon" and
     /// "amount 0: nothing to release".
     pub tranche_outcome: Vec<Counts>,
+    /// Per tranche: the amount released, on paths where it was.
     pub tranche_amount: Vec<Stat>,
+    /// Per investor, in `Model::investors` order.
     pub investors: Vec<InvestorStats>,
+    /// Money back to the investors (each dollar once) / money they put in.
     pub circularity: Stat,
+    /// Per seller: unpaid contract value at a default.
     pub stranded: Vec<Stat>,
+    /// Per seller: contract value due after the horizon.
     pub backlog: Vec<Stat>,
+    /// Per cycle: money that went round.
     pub cycles: Vec<Stat>,
+    /// Per flow: money moved over the horizon.
     pub flow_total: Vec<Stat>,
 }
 

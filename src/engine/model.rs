@@ -69,12 +69,19 @@ fn constant_curve(growth: Value, decay: Value, dt: f64, origin: Origin, n: usize
 /// A revenue process.
 #[derive(Clone, Debug)]
 pub struct RevenueC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays.
     pub from: EntityId,
+    /// Who receives.
     pub to: EntityId,
+    /// Annualised run-rate at the start.
     pub initial: Value,
+    /// Annual growth at the start.
     pub growth: Value,
+    /// Yearly decay of the growth rate.
     pub decay: Value,
+    /// Annualised volatility of the run-rate.
     pub volatility: Value,
     /// Where it starts.
     pub origin: Origin,
@@ -87,12 +94,19 @@ pub struct RevenueC {
 /// Operating costs.
 #[derive(Clone, Debug)]
 pub struct CostC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays.
     pub from: EntityId,
+    /// Who receives.
     pub to: EntityId,
+    /// Annual fixed cost at its start.
     pub fixed: Value,
+    /// Annual growth at the start.
     pub growth: Value,
+    /// Yearly decay of the growth rate.
     pub decay: Value,
+    /// Share of the payer's revenue added to the fixed part.
     pub share: Value,
     /// Where its fixed part starts growing.
     pub origin: Origin,
@@ -109,12 +123,19 @@ pub struct CostC {
 /// A contract.
 #[derive(Clone, Debug)]
 pub struct ContractC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays.
     pub from: EntityId,
+    /// Who receives.
     pub to: EntityId,
+    /// Total value, or capacity and price.
     pub size: ContractSize,
+    /// Length in years.
     pub duration: Value,
+    /// Payment profile.
     pub profile: Profile,
+    /// First month of payments.
     pub start: Month,
     /// Payment weights, when the duration is fixed.
     pub weights: Option<ContractWeights>,
@@ -123,9 +144,13 @@ pub struct ContractC {
 /// A revenue share.
 #[derive(Clone, Debug)]
 pub struct RevShareC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays.
     pub from: EntityId,
+    /// Who receives.
     pub to: EntityId,
+    /// Share of the base revenue paid.
     pub rate: Value,
     /// Revenue processes it applies to (indices into `revenues`).
     pub base: Vec<usize>,
@@ -136,10 +161,15 @@ pub struct RevShareC {
 /// A pass-through.
 #[derive(Clone, Debug)]
 pub struct PassC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays.
     pub from: EntityId,
+    /// Who receives.
     pub to: EntityId,
+    /// The flow whose receipts are passed on.
     pub of: FlowId,
+    /// Share of the receipts passed on.
     pub share: Value,
 }
 
@@ -153,8 +183,11 @@ pub enum TrancheWhen {
     /// end of `until` when that is inside the horizon (`until == periods`: the window runs past
     /// the horizon, and the tranche may still be pending at its end).
     Conditional {
+        /// The condition.
         condition: Condition,
+        /// Who pays.
         from: usize,
+        /// Last period of the window.
         until: usize,
     },
 }
@@ -162,10 +195,15 @@ pub enum TrancheWhen {
 /// An equity tranche.
 #[derive(Clone, Debug)]
 pub struct TrancheC {
+    /// The flow's index in the scenario.
     pub flow: FlowId,
+    /// Who pays it.
     pub investor: EntityId,
+    /// Amount paid when released.
     pub amount: Value,
+    /// When it may be paid.
     pub when: TrancheWhen,
+    /// How its stake is priced.
     pub post_money: PostMoney,
 }
 
@@ -183,11 +221,13 @@ pub enum MilestoneRule {
 /// A milestone.
 #[derive(Clone, Debug)]
 pub struct MilestoneC {
+    /// How its date is drawn.
     pub rule: MilestoneRule,
     /// First period it may happen.
     pub from: usize,
     /// Years of each period from its `from` date on (the hazard's exposure).
     pub exposure: Vec<f64>,
+    /// The condition.
     pub condition: Option<Condition>,
     /// Key of its threshold draw.
     pub key: u64,
@@ -196,10 +236,15 @@ pub struct MilestoneC {
 /// The rescue rule.
 #[derive(Clone, Debug)]
 pub struct RescueC {
+    /// Chance that each attempt succeeds.
     pub probability: Value,
+    /// Money raised by each rescue.
     pub amount: Value,
+    /// Discount to the company's value (pre-money = (1 - discount) x value).
     pub discount: Value,
+    /// Who pays.
     pub from: EntityId,
+    /// Most rescues per path.
     pub max: u32,
     /// Key of its draws, one per attempt.
     pub key: u64,
@@ -249,16 +294,23 @@ pub struct Model {
     pub per_period: Vec<usize>,
     /// Correlated quantities and the Cholesky factor of their latent correlation.
     pub correlation: Option<(Vec<usize>, Vec<Vec<f64>>)>,
+    /// Revenue processes.
     pub revenues: Vec<RevenueC>,
+    /// Operating costs.
     pub costs: Vec<CostC>,
+    /// Contracts.
     pub contracts: Vec<ContractC>,
+    /// Revenue shares.
     pub revshares: Vec<RevShareC>,
     /// Pass-throughs in dependency order.
     pub passes: Vec<PassC>,
+    /// Equity tranches, in file order (their ids are `names.tranches`).
     pub tranches: Vec<TrancheC>,
     /// Milestones in dependency order (indices into the scenario's list).
     pub milestone_order: Vec<usize>,
+    /// Milestones, by index (evaluated in `milestone_order`).
     pub milestones: Vec<MilestoneC>,
+    /// The rescue rule, if any.
     pub rescue: Option<RescueC>,
     /// Whether a receipt on each flow counts as money received back from the company.
     pub from_company: Vec<bool>,
@@ -287,7 +339,9 @@ pub struct Model {
     pub nominal: super::path::Nominal,
     /// Periods of the target year and the target.
     pub target: Option<(std::ops::Range<usize>, f64)>,
+    /// Company value / run-rate.
     pub multiple: Value,
+    /// Share of its value equity keeps after a default.
     pub recovery: Value,
     /// Company revenue processes (indices into `revenues`).
     pub company_revenues: Vec<usize>,

@@ -11,9 +11,13 @@ pub struct Bands {
     pub x: Vec<f64>,
     /// 5th, 25th, 50th, 75th and 95th percentiles per period.
     pub p5: Vec<f64>,
+    /// 25th percentile per period.
     pub p25: Vec<f64>,
+    /// Median per period.
     pub p50: Vec<f64>,
+    /// 75th percentile per period.
     pub p75: Vec<f64>,
+    /// 95th percentile per period.
     pub p95: Vec<f64>,
 }
 
@@ -52,6 +56,7 @@ impl Bands {
 /// then).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CashChart {
+    /// Cash bands (operating paths).
     pub cash: Bands,
     /// Middle of every period.
     pub x: Vec<f64>,
@@ -62,9 +67,13 @@ pub struct CashChart {
 /// The revenue target as drawn.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetMark {
+    /// Calendar year.
     pub year: i32,
+    /// Revenue to reach.
     pub revenue: f64,
+    /// P(target-year revenue >= target), over all paths.
     pub probability: f64,
+    /// Its 95% interval.
     pub ci95: [f64; 2],
 }
 
@@ -78,12 +87,14 @@ pub struct RevenueChart {
     pub x: Vec<f64>,
     /// Share of paths still operating at the end of each period.
     pub operating: Vec<f64>,
+    /// The target as drawn.
     pub target: Option<TargetMark>,
 }
 
 /// `target.png`: the distribution of target-year revenue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetChart {
+    /// The target as drawn.
     pub target: TargetMark,
     /// Points (revenue, P(revenue <= x)) of the CDF, from the 1st to the 99th percentile.
     pub cdf: Vec<(f64, f64)>,
@@ -97,22 +108,32 @@ pub struct TargetChart {
 /// One row of `tranches.png`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrancheRow {
+    /// Entity or tranche id.
     pub id: String,
+    /// Who pays it.
     pub investor: String,
+    /// P(released inside the horizon).
     pub probability: f64,
+    /// Its 95% interval.
     pub ci95: [f64; 2],
     /// P(released in each calendar year).
     pub by_year: Vec<(i32, f64)>,
+    /// P(lapsed).
     pub lapsed: f64,
+    /// P(still pending at the horizon).
     pub pending: f64,
 }
 
 /// One investor of `investors.png`: (p5, p50, p95) of each measure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvestorBars {
+    /// Entity or tranche id.
     pub id: String,
+    /// (p5, p50, p95) of money put in.
     pub invested: (f64, f64, f64),
+    /// (p5, p50, p95) of money received back.
     pub received: (f64, f64, f64),
+    /// (p5, p50, p95) of the net position.
     pub net_position: (f64, f64, f64),
     /// Median round-trip ratio, when the investor put money in.
     pub round_trip: Option<f64>,
@@ -121,17 +142,24 @@ pub struct InvestorBars {
 /// A node of `flows.png`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowNode {
+    /// Entity or tranche id.
     pub id: String,
+    /// Display name.
     pub name: String,
+    /// True for the company.
     pub company: bool,
+    /// True for a market or the outside world.
     pub external: bool,
+    /// Roles.
     pub roles: Vec<String>,
 }
 
 /// An arrow of `flows.png`: all flows from one entity to another, added up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowArrow {
+    /// Index of the paying node.
     pub from: usize,
+    /// Index of the receiving node.
     pub to: usize,
     /// Sum of the flows' median totals over the horizon.
     pub median: f64,
@@ -144,7 +172,9 @@ pub struct FlowArrow {
 /// `flows.png`: the money-flow network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowsChart {
+    /// Nodes drawn.
     pub nodes: Vec<FlowNode>,
+    /// Arrows drawn.
     pub arrows: Vec<FlowArrow>,
 }
 
