@@ -164,6 +164,12 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<engine::SimulateError> for Failure {
+    fn from(e: engine::SimulateError) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

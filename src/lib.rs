@@ -19,3 +19,19 @@ pub mod scenario;
 pub mod schedule;
 pub mod stats;
 pub mod time;
+
+/// Simulates a scenario and summarises the run: what `cfsim run` computes, without the files.
+/// The same scenario, seed and path count give the same summary whatever the thread count.
+pub fn simulate(
+    scenario: &scenario::Scenario,
+    options: &engine::RunOptions,
+) -> Result<report::Summary, engine::SimulateError> {
+    let model = engine::Model::compile(scenario);
+    let run = engine::simulate(&model, options, &|_| {})?;
+    Ok(report::Summary::new(
+        scenario,
+        &model,
+        &run.stats,
+        options.seed,
+    ))
+}

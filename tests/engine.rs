@@ -458,3 +458,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_library_gives_what_the_command_line_writes() {
+    // Scenario::from_toml and cfsim::simulate, on the closed-form scenario: the summary is the
+    // one `cfsim run` writes for the same seed and paths (bit for bit, but for the file name).
+    let path = scenario("closed-form.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let s = cfsim::scenario::Scenario::from_toml(&text, &path).unwrap();
+    let options = cfsim::engine::RunOptions {
+        paths: 5000,
+        seed: 11,
+        threads: 1,
+    };
+    let summary = cfsim::simulate(&s, &options).unwrap();
+    let mut from_library = serde_json::to_value(&summary).unwrap();
+    let mut from_cli = run_summary(&path, 5000, &["--seed", "11"]);
+    for j in [&mut from_library, &mut from_cli] {
+        j["file"] = serde_json::Value::Null;
+    }
+    assert_eq!(from_library, from_cli);
+    // A broken text is a typed error that renders FILE:LINE:COL.
+    let err =
+        cfsim::scenario::Scenario::from_toml("[horizon]\nstart = 2026\n", "mine.toml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("mine.toml:1:1: missing required field"),
+        "{err}"
+    );
+}

@@ -26,6 +26,14 @@ pub use path::{NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nom
 /// Paths per chunk: the unit of parallel work and of ordered merging.
 pub const CHUNK: u64 = 4096;
 
+/// Why a simulation could not run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SimulateError {
+    /// The worker threads could not be started.
+    #[error("cannot start {0} worker threads: {1}")]
+    Threads(usize, String),
+}
+
 /// How to run.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -60,7 +68,7 @@ pub fn simulate(
     model: &Model,
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<RunResult> {
+) -> Result<RunResult, SimulateError> {
     let mut many = simulate_many(std::slice::from_ref(model), &[], opts, progress)?;
     Ok(RunResult {
         stats: many.stats.remove(0),
@@ -89,10 +97,11 @@ pub fn simulate_many(
     metrics: &[PairedMetric],
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<ManyResult> {
+) -> Result<ManyResult, SimulateError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
-        .build()?;
+        .build()
+        .map_err(|e| SimulateError::Threads(opts.threads, e.to_string()))?;
     let threads = pool.current_num_threads();
     let start = Instant::now();
     let chunks = opts.paths.div_ceil(CHUNK);

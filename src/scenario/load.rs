@@ -44,7 +44,32 @@ pub fn load(
 ) -> Result<Scenario, Diagnostics> {
     let mut chain = Vec::new();
     let top_file = sources.len();
-    let mut doc = read_document(path, sources, &mut chain)?;
+    let doc = read_document(path, sources, &mut chain)?;
+    finish(doc, top_file, path, sets, sources)
+}
+
+/// Reads a scenario from its text, as if it were the file `origin` (the name in messages, and
+/// the folder `extends` paths are relative to), applying `--set`-style overrides.
+pub fn from_toml(
+    text: &str,
+    origin: &Path,
+    sets: &[Override],
+    sources: &mut SourceMap,
+) -> Result<Scenario, Diagnostics> {
+    let mut chain = Vec::new();
+    let top_file = sources.len();
+    let doc = parse_document(origin, text.to_string(), sources, &mut chain)?;
+    finish(doc, top_file, origin, sets, sources)
+}
+
+/// Applies the overrides to a read document and builds the scenario.
+fn finish(
+    mut doc: Table,
+    top_file: crate::diagnostic::FileId,
+    path: &Path,
+    sets: &[Override],
+    sources: &mut SourceMap,
+) -> Result<Scenario, Diagnostics> {
     let top = Span {
         file: top_file,
         start: 0,
@@ -96,6 +121,17 @@ fn read_document(
             .into());
         }
     };
+    parse_document(path, text, sources, chain)
+}
+
+/// Parses a document's text (read from `path`, or standing for it), following `extends`.
+fn parse_document(
+    path: &Path,
+    text: String,
+    sources: &mut SourceMap,
+    chain: &mut Vec<PathBuf>,
+) -> Result<Table, Diagnostics> {
+    let shown = path.display().to_string();
     let id = sources.add(shown.clone(), Some(path), text);
     let text = &sources.file(id).text;
     let whole = Span {

@@ -13,7 +13,7 @@ mod value;
 
 pub use build::WORLD as WORLD_ID;
 pub use condition::{Cmp, Condition, Metric};
-pub use load::{Override, load};
+pub use load::{Override, from_toml, load};
 
 use crate::diagnostic::Span;
 use crate::dist::Distribution;
@@ -492,7 +492,46 @@ pub struct Rescue {
     pub max: u32,
 }
 
+/// A scenario that could not be read: its diagnostics, with the sources they point into.
+#[derive(Debug, Clone)]
+pub struct ScenarioError {
+    /// What is wrong, each with its place.
+    pub diagnostics: crate::diagnostic::Diagnostics,
+    /// The texts read, to show the places.
+    pub sources: crate::diagnostic::SourceMap,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.diagnostics.render(&self.sources).trim_end())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
 impl Scenario {
+    /// Reads a scenario from TOML text, as if it were the file `origin` (the name in messages,
+    /// and the folder `extends` paths are relative to). Its warnings are in `warnings`.
+    pub fn from_toml(
+        text: &str,
+        origin: impl AsRef<std::path::Path>,
+    ) -> Result<Scenario, ScenarioError> {
+        let mut sources = crate::diagnostic::SourceMap::new();
+        from_toml(text, origin.as_ref(), &[], &mut sources).map_err(|diagnostics| ScenarioError {
+            diagnostics,
+            sources,
+        })
+    }
+
+    /// Reads a scenario file (following `extends`).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Scenario, ScenarioError> {
+        let mut sources = crate::diagnostic::SourceMap::new();
+        load(path.as_ref(), &[], &mut sources).map_err(|diagnostics| ScenarioError {
+            diagnostics,
+            sources,
+        })
+    }
+
     /// The entity with an id.
     pub fn entity_by_id(&self, id: &str) -> Option<EntityId> {
         self.entities.iter().position(|e| e.id == id)
