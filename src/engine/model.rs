@@ -4,11 +4,11 @@
 use crate::dist::Distribution;
 use crate::graph::{MoneyGraph, window_share};
 use crate::scenario::{
-    Condition, ContractSize, EntityId, FlowId, FlowKind, MilestoneTiming, PostMoney, Profile,
-    Scenario, TrancheTiming, Value,
+    Condition, Contract, ContractSize, Cost, EntityId, Flow, FlowId, FlowKind, MilestoneTiming,
+    PostMoney, Profile, Revenue, Scenario, Tranche, TrancheTiming, Value,
 };
 use crate::schedule::{ContractWeights, Growth, Origin, contract_weights, growth_path};
-use crate::time::Month;
+use crate::time::{Horizon, Month};
 
 use super::rng::name_key;
 
@@ -349,6 +349,114 @@ pub struct Model {
     pub years: Vec<(i32, std::ops::Range<usize>)>,
 }
 
+/// The share of each period's months between `start` and `until` (either open).
+fn window_shares(h: &Horizon, start: Option<Month>, until: Option<Month>) -> Vec<f64> {
+    (0..h.periods)
+        .map(|p| window_share(h, p, start, until))
+        .collect()
+}
+
+/// The receiver's gross margin on what a flow pays it (equity has none).
+fn receiver_margin(kind: &FlowKind) -> Option<Value> {
+    match kind {
+        FlowKind::Revenue(_) | FlowKind::RevenueShare { .. } => Some(Value::Const(1.0)),
+        FlowKind::Cost(c) => Some(c.margin),
+        FlowKind::Contract(c) => Some(c.margin),
+        FlowKind::PassThrough { margin, .. } => Some(*margin),
+        FlowKind::Equity { .. } => None,
+    }
+}
+
+impl RevenueC {
+    fn new(i: FlowId, f: &Flow, r: &Revenue, h: &Horizon) -> RevenueC {
+        let origin = Origin::of(h, r.start);
+        RevenueC {
+            flow: i,
+            from: f.from,
+            to: f.to,
+            initial: r.initial,
+            growth: r.growth,
+            decay: r.decay,
+            volatility: r.volatility,
+            origin,
+            curve: constant_curve(r.growth, r.decay, h.step.years(), origin, h.periods),
+            shock_key: name_key(&format!("{}.shock", f.id)),
+        }
+    }
+}
+
+impl CostC {
+    fn new(i: FlowId, f: &Flow, c: &Cost, h: &Horizon) -> CostC {
+        let origin = Origin::of(h, c.start);
+        CostC {
+            flow: i,
+            from: f.from,
+            to: f.to,
+            fixed: c.fixed,
+            growth: c.growth,
+            decay: c.decay,
+            share: c.share_of_revenue,
+            origin,
+            until_share: window_shares(h, None, c.until),
+            window: window_shares(h, c.start, c.until),
+            revenue_sources: Vec::new(),
+            curve: constant_curve(c.growth, c.decay, h.step.years(), origin, h.periods),
+        }
+    }
+}
+
+impl ContractC {
+    fn new(i: FlowId, f: &Flow, c: &Contract, h: &Horizon) -> ContractC {
+        // A fixed duration gives the same weights on every path: computed once here.
+        let weights = match c.duration_years {
+            Value::Const(d) => {
+                let mut w = ContractWeights::default();
+                contract_weights(&c.profile, c.start, d, h, &mut w);
+                Some(w)
+            }
+            Value::Random(_) => None,
+        };
+        ContractC {
+            flow: i,
+            from: f.from,
+            to: f.to,
+            size: c.size,
+            duration: c.duration_years,
+            profile: c.profile.clone(),
+            start: c.start,
+            weights,
+        }
+    }
+}
+
+impl TrancheC {
+    fn new(i: FlowId, f: &Flow, t: &Tranche, h: &Horizon) -> TrancheC {
+        let when = match &t.timing {
+            TrancheTiming::Scheduled(m) => {
+                let at = h.period_clamped(*m).min(h.periods - 1);
+                let into = (m.0 - h.period_start(at).0).max(0) as f64;
+                TrancheWhen::Scheduled(at, into / h.step.months() as f64)
+            }
+            TrancheTiming::Conditional {
+                condition,
+                from,
+                until,
+            } => TrancheWhen::Conditional {
+                condition: condition.clone(),
+                from: h.period_clamped(*from),
+                until: h.period_clamped(*until),
+            },
+        };
+        TrancheC {
+            flow: i,
+            investor: f.from,
+            amount: t.amount,
+            when,
+            post_money: t.post_money,
+        }
+    }
+}
+
 impl Model {
     /// Compiles a validated scenario.
     pub fn compile(s: &Scenario) -> Model {
@@ -376,11 +484,6 @@ impl Model {
             .correlation
             .as_ref()
             .map(|c| (c.quantities.clone(), c.cholesky.clone()));
-        let window = |start, until| {
-            (0..n)
-                .map(|p| window_share(h, p, start, until))
-                .collect::<Vec<f64>>()
-        };
 
         let mut revenues = Vec::new();
         let mut costs = Vec::new();
@@ -394,116 +497,31 @@ impl Model {
         is_equity[flows] = true;
         for (i, f) in s.flows.iter().enumerate() {
             from_company[i] = f.from == s.company;
+            margin[i] = receiver_margin(&f.kind);
             match &f.kind {
-                FlowKind::Revenue(r) => {
-                    let origin = Origin::of(h, r.start);
-                    revenues.push(RevenueC {
-                        flow: i,
-                        from: f.from,
-                        to: f.to,
-                        initial: r.initial,
-                        growth: r.growth,
-                        decay: r.decay,
-                        volatility: r.volatility,
-                        origin,
-                        curve: constant_curve(r.growth, r.decay, dt, origin, n),
-                        shock_key: name_key(&format!("{}.shock", f.id)),
-                    });
-                    margin[i] = Some(Value::Const(1.0));
-                }
-                FlowKind::Cost(c) => {
-                    let origin = Origin::of(h, c.start);
-                    costs.push(CostC {
-                        flow: i,
-                        from: f.from,
-                        to: f.to,
-                        fixed: c.fixed,
-                        growth: c.growth,
-                        decay: c.decay,
-                        share: c.share_of_revenue,
-                        origin,
-                        until_share: window(None, c.until),
-                        window: window(c.start, c.until),
-                        revenue_sources: Vec::new(),
-                        curve: constant_curve(c.growth, c.decay, dt, origin, n),
-                    });
-                    margin[i] = Some(c.margin);
-                }
-                FlowKind::Contract(c) => {
-                    let weights = match c.duration_years {
-                        Value::Const(d) => {
-                            let mut w = ContractWeights::default();
-                            contract_weights(&c.profile, c.start, d, h, &mut w);
-                            Some(w)
-                        }
-                        Value::Random(_) => None,
-                    };
-                    contracts.push(ContractC {
-                        flow: i,
-                        from: f.from,
-                        to: f.to,
-                        size: c.size,
-                        duration: c.duration_years,
-                        profile: c.profile.clone(),
-                        start: c.start,
-                        weights,
-                    });
-                    margin[i] = Some(c.margin);
-                }
+                FlowKind::Revenue(r) => revenues.push(RevenueC::new(i, f, r, h)),
+                FlowKind::Cost(c) => costs.push(CostC::new(i, f, c, h)),
+                FlowKind::Contract(c) => contracts.push(ContractC::new(i, f, c, h)),
                 FlowKind::RevenueShare {
                     rate, start, until, ..
-                } => {
-                    revshares.push(RevShareC {
-                        flow: i,
-                        from: f.from,
-                        to: f.to,
-                        rate: *rate,
-                        base: Vec::new(),
-                        window: window(*start, *until),
-                    });
-                    margin[i] = Some(Value::Const(1.0));
-                }
-                FlowKind::PassThrough {
-                    of,
-                    share,
-                    margin: m,
-                } => {
-                    passes.push(PassC {
-                        flow: i,
-                        from: f.from,
-                        to: f.to,
-                        of: *of,
-                        share: *share,
-                    });
-                    margin[i] = Some(*m);
-                }
+                } => revshares.push(RevShareC {
+                    flow: i,
+                    from: f.from,
+                    to: f.to,
+                    rate: *rate,
+                    base: Vec::new(),
+                    window: window_shares(h, *start, *until),
+                }),
+                FlowKind::PassThrough { of, share, .. } => passes.push(PassC {
+                    flow: i,
+                    from: f.from,
+                    to: f.to,
+                    of: *of,
+                    share: *share,
+                }),
                 FlowKind::Equity { tranches: ts } => {
                     is_equity[i] = true;
-                    for t in ts {
-                        let when = match &t.timing {
-                            TrancheTiming::Scheduled(m) => {
-                                let at = h.period_clamped(*m).min(n - 1);
-                                let into = (m.0 - h.period_start(at).0).max(0) as f64;
-                                TrancheWhen::Scheduled(at, into / h.step.months() as f64)
-                            }
-                            TrancheTiming::Conditional {
-                                condition,
-                                from,
-                                until,
-                            } => TrancheWhen::Conditional {
-                                condition: condition.clone(),
-                                from: h.period_clamped(*from),
-                                until: h.period_clamped(*until),
-                            },
-                        };
-                        tranches.push(TrancheC {
-                            flow: i,
-                            investor: f.from,
-                            amount: t.amount,
-                            when,
-                            post_money: t.post_money,
-                        });
-                    }
+                    tranches.extend(ts.iter().map(|t| TrancheC::new(i, f, t, h)));
                 }
             }
         }
@@ -557,7 +575,10 @@ impl Model {
                     MilestoneTiming::Year(v) => MilestoneRule::Year(v),
                 },
                 from: h.period_clamped(m.from),
-                exposure: window(Some(m.from), None).iter().map(|w| w * dt).collect(),
+                exposure: window_shares(h, Some(m.from), None)
+                    .iter()
+                    .map(|w| w * dt)
+                    .collect(),
                 condition: m.condition.clone(),
                 key: name_key(&format!("milestone.{}", m.id)),
             })
