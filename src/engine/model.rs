@@ -320,8 +320,8 @@ pub struct Model {
     pub returned: Vec<bool>,
     /// The receiver's gross margin on each flow (equity: none).
     pub margin: Vec<Option<Value>>,
-    /// True for equity flows (and the rescue flow).
-    pub is_equity: Vec<bool>,
+    /// The class of each flow's payments (the rescue flow last).
+    pub class: Vec<PaymentClass>,
     /// Flows that count as the company's costs: all its payments except equity.
     pub company_costs: Vec<usize>,
     /// Whether some condition reads cumulative spend with an entity.
@@ -347,6 +347,40 @@ pub struct Model {
     pub company_revenues: Vec<usize>,
     /// Calendar years wholly inside the horizon, with their periods.
     pub years: Vec<(i32, std::ops::Range<usize>)>,
+}
+
+/// What a payment is. What counts as invested, or as money received back, follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentClass {
+    /// An equity tranche: counts as invested.
+    Equity,
+    /// An emergency raise: counts as invested by the rescuer.
+    Rescue,
+    /// A payment for goods or services (contracts, costs, a pass-through of such money).
+    Purchase,
+    /// A share of revenue paid to a partner.
+    RevenueShare,
+    /// Revenue from a market.
+    Sale,
+}
+
+impl PaymentClass {
+    /// The class of a flow's payments.
+    pub fn of(kind: &FlowKind) -> PaymentClass {
+        match kind {
+            FlowKind::Equity { .. } => PaymentClass::Equity,
+            FlowKind::Contract(_) | FlowKind::Cost(_) | FlowKind::PassThrough { .. } => {
+                PaymentClass::Purchase
+            }
+            FlowKind::RevenueShare { .. } => PaymentClass::RevenueShare,
+            FlowKind::Revenue(_) => PaymentClass::Sale,
+        }
+    }
+
+    /// Money put into the company for a stake.
+    pub fn is_investment(self) -> bool {
+        matches!(self, PaymentClass::Equity | PaymentClass::Rescue)
+    }
 }
 
 /// The share of each period's months between `start` and `until` (either open).
@@ -493,8 +527,9 @@ impl Model {
         let mut tranches = Vec::new();
         let mut from_company = vec![false; flows + 1];
         let mut margin: Vec<Option<Value>> = vec![None; flows + 1];
-        let mut is_equity = vec![false; flows + 1];
-        is_equity[flows] = true;
+        let mut class: Vec<PaymentClass> =
+            s.flows.iter().map(|f| PaymentClass::of(&f.kind)).collect();
+        class.push(PaymentClass::Rescue);
         for (i, f) in s.flows.iter().enumerate() {
             from_company[i] = f.from == s.company;
             margin[i] = receiver_margin(&f.kind);
@@ -520,7 +555,6 @@ impl Model {
                     share: *share,
                 }),
                 FlowKind::Equity { tranches: ts } => {
-                    is_equity[i] = true;
                     tranches.extend(ts.iter().map(|t| TrancheC::new(i, f, t, h)));
                 }
             }
@@ -673,9 +707,9 @@ impl Model {
             margin,
             track_spend_with: uses_spend_with(s),
             company_costs: (0..flows)
-                .filter(|&f| !is_equity[f] && s.flows[f].from == s.company)
+                .filter(|&f| !class[f].is_investment() && s.flows[f].from == s.company)
                 .collect(),
-            is_equity,
+            class,
             investors,
             opening,
             sellers,
@@ -715,4 +749,23 @@ fn uses_spend_with(s: &Scenario) -> bool {
     }
     s.tranches().any(|(_, t)| matches!(&t.timing, TrancheTiming::Conditional { condition, .. } if walk(condition)))
         || s.milestones.iter().any(|m| m.condition.as_ref().is_some_and(walk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PaymentClass;
+
+    #[test]
+    fn only_equity_and_rescues_count_as_invested() {
+        use PaymentClass::*;
+        for (class, invested) in [
+            (Equity, true),
+            (Rescue, true),
+            (Purchase, false),
+            (RevenueShare, false),
+            (Sale, false),
+        ] {
+            assert_eq!(class.is_investment(), invested, "{class:?}");
+        }
+    }
 }

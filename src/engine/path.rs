@@ -319,7 +319,7 @@ impl PathState {
         self.cash[to] += amount;
         self.flow_period[flow] += amount;
         self.out.flow_total[flow] += amount;
-        if m.is_equity[flow] {
+        if m.class[flow].is_investment() {
             self.out.invested[from] += amount;
             self.cum_invested[from] += amount;
         } else {
