@@ -1,5 +1,4 @@
 //! Shared helpers for the integration tests: a scenario builder and the binary driven end to end.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

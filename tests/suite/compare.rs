@@ -1,11 +1,9 @@
 //! `cfsim compare`: end to end, exact zeros for a self-comparison, and paired intervals much
 //! narrower than unpaired ones thanks to common random numbers.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn scenario(name: &str) -> PathBuf {

@@ -1,10 +1,8 @@
 //! `cfsim run` end to end: the table, summary.json's schema, periods.csv, atomic outputs.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn run_prints_the_answers_and_writes_the_documented_files() {

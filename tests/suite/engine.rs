@@ -1,13 +1,11 @@
 //! The engine against closed-form answers, exact accounting on every path, reproducibility
 //! across thread counts, and the baseline's calibration.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::*;
 use cfsim::diagnostic::SourceMap;
 use cfsim::engine::{Model, PathState, Trace};
-use common::*;
 use proptest::prelude::*;
 
 fn scenario(name: &str) -> std::path::PathBuf {

@@ -1,8 +1,6 @@
 //! Every kind of bad input gets `FILE:LINE:COL: message`, exit code 2, and no panic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn the_base_scenario_is_valid() {

@@ -2,13 +2,11 @@
 //! nothing, rounds are priced together, defaults are reported rather than averaged in, draws are
 //! independent, and every condition reads one state. Each test pins one definition.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use cfsim::diagnostic::SourceMap;
 use cfsim::engine::{Model, NoTrace, PathState, TrancheState};
-use common::*;
 use serde_json::Value as Json;
 
 fn scenario(name: &str) -> PathBuf {

@@ -1,12 +1,10 @@
 //! The charts: produced for the shipped scenarios, valid PNGs of the stated size, not blank,
 //! and plotting exactly the numbers in summary.json.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use cfsim::report::charts::{self, data};
-use common::*;
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

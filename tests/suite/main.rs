@@ -1,0 +1,17 @@
+//! The integration tests: one binary, a module per topic, one set of helpers (`common`).
+//!
+//! - `errors`: every bad input gets `FILE:LINE:COL`, exit code 2, and no output;
+//! - `engine`: closed-form answers, exact accounting on every path, reproducibility, calibration;
+//! - `semantics`: what the model means (time step, file order, rounds, populations, draws);
+//! - `scenarios`: the shipped scenarios, the graph and `explain`;
+//! - `run`, `compare`, `charts`: the commands end to end and what they write.
+
+mod common;
+
+mod charts;
+mod compare;
+mod engine;
+mod errors;
+mod run;
+mod scenarios;
+mod semantics;
