@@ -15,3 +15,4 @@ mod errors;
 mod run;
 mod scenarios;
 mod semantics;
+mod snapshots;
