@@ -344,8 +344,6 @@ impl Summary {
         let p = m.periods;
         let label = |i: usize| h.label(i);
         let stat = |x: &Stat| x.summary();
-        // A statistic over every path: there is at least one path.
-        let all = |x: &Stat| x.summary().unwrap_or_default();
         let share = |k: u64| k as f64 / n.max(1) as f64;
         let defaults: u64 = a.default_period.counts[..p].iter().sum();
         let insolvency_prop = wilson(defaults, n);
@@ -357,129 +355,15 @@ impl Summary {
                 Some(*acc)
             })
             .collect();
-        let tranche_info: Vec<_> = s.tranches().collect();
-        let tranches = m
-            .tranches
-            .iter()
-            .enumerate()
-            .map(|(k, t)| {
-                let (_, tr) = tranche_info[k];
-                let c = &a.tranche_outcome[k];
-                let released: u64 = c.counts[..p].iter().sum();
-                let prop: Proportion = wilson(released, n);
-                TrancheSummary {
-                    id: tr.id.clone(),
-                    flow: s.flows[t.flow].id.clone(),
-                    investor: s.entities[t.investor].id.clone(),
-                    conditional: matches!(tr.timing, TrancheTiming::Conditional { .. }),
-                    release_probability: prop.probability,
-                    ci95: prop.ci95,
-                    lapsed_probability: share(c.counts[p]),
-                    pending_probability: share(c.counts[p + 1]),
-                    empty_probability: share(c.counts[p + 2]),
-                    release_by_period: shares(c, n)[..p].to_vec(),
-                    median_release_period: median_label(c, p, label),
-                    amount: stat(&a.tranche_amount[k]),
-                    source: tr.source.clone(),
-                }
-            })
-            .collect();
-        let investors = m
-            .investors
-            .iter()
-            .enumerate()
-            .map(|(i, &e)| {
-                let st = &a.investors[i];
-                let paid: u64 = st.payback.counts[..p].iter().sum();
-                InvestorSummary {
-                    id: s.entities[e].id.clone(),
-                    name: s.entities[e].name.clone(),
-                    invested: all(&st.invested),
-                    received: all(&st.received),
-                    round_trip: stat(&st.round_trip),
-                    margin_earned: all(&st.margin),
-                    stake: all(&st.stake),
-                    equity_value: all(&st.equity_value),
-                    net_position: all(&st.net_position),
-                    payback_probability: paid as f64 / n.max(1) as f64,
-                    median_payback_period: median_label(&st.payback, p, label),
-                }
-            })
-            .collect();
-        let graph_cycles = crate::graph::MoneyGraph::with_nominal(s, &m.nominal).cycles(s);
-        let cycles = graph_cycles
-            .iter()
-            .enumerate()
-            .map(|(c, cyc)| CycleSummary {
-                entities: cyc
-                    .entities
-                    .iter()
-                    .map(|&e| s.entities[e].id.clone())
-                    .collect(),
-                flows: cyc
-                    .steps
-                    .iter()
-                    .map(|links| links.iter().map(|l| l.name(s)).collect())
-                    .collect(),
-                volume: all(&a.cycles[c]),
-            })
-            .collect();
-        let sellers = m
-            .sellers
-            .iter()
-            .enumerate()
-            .map(|(i, &e)| SellerSummary {
-                id: s.entities[e].id.clone(),
-                stranded_backlog: all(&a.stranded[i]),
-                terminal_backlog: all(&a.backlog[i]),
-            })
-            .collect();
-        let mut flows: Vec<FlowSummary> = s
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FlowSummary {
-                id: f.id.clone(),
-                kind: f.kind.name().to_string(),
-                from: s.entities[f.from].id.clone(),
-                to: s.entities[f.to].id.clone(),
-                total: all(&a.flow_total[i]),
-                source: f.source.clone(),
-            })
-            .collect();
-        if let Some(r) = &s.rescue {
-            flows.push(FlowSummary {
-                id: "rescue".to_string(),
-                kind: FlowKind::Equity {
-                    tranches: Vec::new(),
-                }
-                .name()
-                .to_string(),
-                from: s.entities[r.from].id.clone(),
-                to: s.entities[s.company].id.clone(),
-                total: all(&a.flow_total[m.flows]),
-                source: None,
-            });
-        }
-        let params = s
-            .params
-            .iter()
-            .map(|prm| ParamSummary {
-                name: prm.name.clone(),
-                value: match prm.value {
-                    crate::scenario::Value::Const(c) => format!("{c}"),
-                    crate::scenario::Value::Random(q) => {
-                        let q = &s.quantities[q];
-                        format!(
-                            "{}{}",
-                            q.dist,
-                            if q.per_period { " per period" } else { "" }
-                        )
-                    }
-                },
-                source: prm.source.clone(),
-            })
-            .collect();
+        let ctx = Ctx { s, m, a };
+        let (tranches, investors, cycles, sellers, flows, params) = (
+            ctx.tranches(),
+            ctx.investors(),
+            ctx.cycles(),
+            ctx.sellers(),
+            ctx.flows(),
+            ctx.params(),
+        );
         Summary {
             cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: s.name.clone(),
@@ -574,4 +458,174 @@ impl Summary {
     pub fn money(&self, x: f64) -> String {
         crate::format::money(x, &self.unit.currency, &self.unit.scale)
     }
+}
+
+/// What the summary's sections are built from: the scenario, its model and the run's statistics.
+struct Ctx<'a> {
+    s: &'a Scenario,
+    m: &'a Model,
+    a: &'a Accumulator,
+}
+
+impl Ctx<'_> {
+    fn n(&self) -> u64 {
+        self.a.paths
+    }
+    fn share(&self, k: u64) -> f64 {
+        k as f64 / self.n().max(1) as f64
+    }
+    fn label(&self, i: usize) -> String {
+        self.s.horizon.label(i)
+    }
+
+    fn tranches(&self) -> Vec<TrancheSummary> {
+        let (s, m, a, n, p) = (self.s, self.m, self.a, self.n(), self.m.periods);
+        let (stat, share, label) = (|x: &Stat| x.summary(), |k| self.share(k), |i| self.label(i));
+        let tranche_info: Vec<_> = s.tranches().collect();
+        m.tranches
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let (_, tr) = tranche_info[k];
+                let c = &a.tranche_outcome[k];
+                let released: u64 = c.counts[..p].iter().sum();
+                let prop: Proportion = wilson(released, n);
+                TrancheSummary {
+                    id: tr.id.clone(),
+                    flow: s.flows[t.flow].id.clone(),
+                    investor: s.entities[t.investor].id.clone(),
+                    conditional: matches!(tr.timing, TrancheTiming::Conditional { .. }),
+                    release_probability: prop.probability,
+                    ci95: prop.ci95,
+                    lapsed_probability: share(c.counts[p]),
+                    pending_probability: share(c.counts[p + 1]),
+                    empty_probability: share(c.counts[p + 2]),
+                    release_by_period: shares(c, n)[..p].to_vec(),
+                    median_release_period: median_label(c, p, label),
+                    amount: stat(&a.tranche_amount[k]),
+                    source: tr.source.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn investors(&self) -> Vec<InvestorSummary> {
+        let (s, m, a, n, p) = (self.s, self.m, self.a, self.n(), self.m.periods);
+        let (stat, label) = (|x: &Stat| x.summary(), |i| self.label(i));
+        m.investors
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| {
+                let st = &a.investors[i];
+                let paid: u64 = st.payback.counts[..p].iter().sum();
+                InvestorSummary {
+                    id: s.entities[e].id.clone(),
+                    name: s.entities[e].name.clone(),
+                    invested: all(&st.invested),
+                    received: all(&st.received),
+                    round_trip: stat(&st.round_trip),
+                    margin_earned: all(&st.margin),
+                    stake: all(&st.stake),
+                    equity_value: all(&st.equity_value),
+                    net_position: all(&st.net_position),
+                    payback_probability: paid as f64 / n.max(1) as f64,
+                    median_payback_period: median_label(&st.payback, p, label),
+                }
+            })
+            .collect()
+    }
+
+    fn cycles(&self) -> Vec<CycleSummary> {
+        let (s, m, a) = (self.s, self.m, self.a);
+        let graph_cycles = crate::graph::MoneyGraph::with_nominal(s, &m.nominal).cycles(s);
+        graph_cycles
+            .iter()
+            .enumerate()
+            .map(|(c, cyc)| CycleSummary {
+                entities: cyc
+                    .entities
+                    .iter()
+                    .map(|&e| s.entities[e].id.clone())
+                    .collect(),
+                flows: cyc
+                    .steps
+                    .iter()
+                    .map(|links| links.iter().map(|l| l.name(s)).collect())
+                    .collect(),
+                volume: all(&a.cycles[c]),
+            })
+            .collect()
+    }
+
+    fn sellers(&self) -> Vec<SellerSummary> {
+        let (s, m, a) = (self.s, self.m, self.a);
+        m.sellers
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| SellerSummary {
+                id: s.entities[e].id.clone(),
+                stranded_backlog: all(&a.stranded[i]),
+                terminal_backlog: all(&a.backlog[i]),
+            })
+            .collect()
+    }
+
+    fn flows(&self) -> Vec<FlowSummary> {
+        let (s, m, a) = (self.s, self.m, self.a);
+        let mut flows: Vec<FlowSummary> = s
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FlowSummary {
+                id: f.id.clone(),
+                kind: f.kind.name().to_string(),
+                from: s.entities[f.from].id.clone(),
+                to: s.entities[f.to].id.clone(),
+                total: all(&a.flow_total[i]),
+                source: f.source.clone(),
+            })
+            .collect();
+        if let Some(r) = &s.rescue {
+            flows.push(FlowSummary {
+                id: "rescue".to_string(),
+                kind: FlowKind::Equity {
+                    tranches: Vec::new(),
+                }
+                .name()
+                .to_string(),
+                from: s.entities[r.from].id.clone(),
+                to: s.entities[s.company].id.clone(),
+                total: all(&a.flow_total[m.flows]),
+                source: None,
+            });
+        }
+        flows
+    }
+
+    fn params(&self) -> Vec<ParamSummary> {
+        let s = self.s;
+        s.params
+            .iter()
+            .map(|prm| ParamSummary {
+                name: prm.name.clone(),
+                value: match prm.value {
+                    crate::scenario::Value::Const(c) => format!("{c}"),
+                    crate::scenario::Value::Random(q) => {
+                        let q = &s.quantities[q];
+                        format!(
+                            "{}{}",
+                            q.dist,
+                            if q.per_period { " per period" } else { "" }
+                        )
+                    }
+                },
+                source: prm.source.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A statistic over every path (there is at least one).
+fn all(x: &Stat) -> StatSummary {
+    x.summary().unwrap_or_default()
 }
