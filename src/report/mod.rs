@@ -81,8 +81,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// The summary table printed on stdout.
 pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
-    let m = |x: f64| s.money(x);
-    let ci = |c: [f64; 2]| format!("[{}, {}]", percent(c[0]), percent(c[1]));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -100,6 +98,26 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         s.unit.currency,
         s.unit.scale
     );
+    target_table(&mut out, s);
+    years_table(&mut out, s);
+    insolvency_table(&mut out, s);
+    tranches_table(&mut out, s);
+    investors_table(&mut out, s);
+    returns_table(&mut out, s);
+    if let Some((rate, threads, secs)) = throughput {
+        let _ = writeln!(
+            out,
+            "\nThroughput: {} paths/s on {threads} thread{} ({secs:.2} s)",
+            thousands(rate.round() as u64),
+            if threads == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+/// The revenue target, for the summary table.
+fn target_table(out: &mut String, s: &Summary) {
+    let m = |x: f64| s.money(x);
     if let Some(t) = &s.target {
         let _ = writeln!(
             out,
@@ -111,7 +129,7 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             t.year,
             m(t.revenue),
             percent(t.probability),
-            ci(t.ci95)
+            interval(t.ci95)
         );
         let r = &t.revenue_in_year;
         let _ = writeln!(
@@ -125,6 +143,11 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             m(r.p95)
         );
     }
+}
+
+/// The company's accounts by year, for the summary table.
+fn years_table(out: &mut String, s: &Summary) {
+    let m = |x: f64| s.money(x);
     if !s.years.is_empty() {
         let _ = writeln!(
             out,
@@ -154,6 +177,11 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+}
+
+/// Insolvency, for the summary table.
+fn insolvency_table(out: &mut String, s: &Summary) {
+    let m = |x: f64| s.money(x);
     let ins = &s.insolvency;
     let _ = writeln!(out, "\nInsolvency (default after any rescue)");
     let _ = writeln!(
@@ -161,7 +189,7 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         "  P(default by {})        {:>7}  {}",
         s.horizon.end,
         percent(ins.probability),
-        ci(ins.ci95)
+        interval(ins.ci95)
     );
     if let Some(med) = &ins.median_period {
         let (worst, p) = ins
@@ -184,6 +212,10 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         m(s.company.min_cash.p50),
         m(s.company.min_cash.p5)
     );
+}
+
+/// The tranches, for the summary table.
+fn tranches_table(out: &mut String, s: &Summary) {
     if !s.tranches.is_empty() {
         let _ = writeln!(out, "\nTranches");
         let w = s
@@ -213,7 +245,7 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
                 t.id,
                 t.investor,
                 percent(t.release_probability),
-                ci(t.ci95),
+                interval(t.ci95),
                 percent(t.lapsed_probability),
                 percent(t.pending_probability),
                 t.median_release_period.as_deref().unwrap_or("-")
@@ -228,6 +260,11 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             out.push('\n');
         }
     }
+}
+
+/// The investors, for the summary table.
+fn investors_table(out: &mut String, s: &Summary) {
+    let m = |x: f64| s.money(x);
     if !s.investors.is_empty() {
         let _ = writeln!(
             out,
@@ -277,6 +314,11 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             );
         }
     }
+}
+
+/// Circularity, cycles and sellers' backlog, for the summary table.
+fn returns_table(out: &mut String, s: &Summary) {
+    let m = |x: f64| s.money(x);
     if let Some(c) = &s.circularity {
         let _ = writeln!(
             out,
@@ -321,15 +363,11 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
             );
         }
     }
-    if let Some((rate, threads, secs)) = throughput {
-        let _ = writeln!(
-            out,
-            "\nThroughput: {} paths/s on {threads} thread{} ({secs:.2} s)",
-            thousands(rate.round() as u64),
-            if threads == 1 { "" } else { "s" }
-        );
-    }
-    out
+}
+
+/// A 95% interval of probabilities: `[12%, 15%]`.
+fn interval(c: [f64; 2]) -> String {
+    format!("[{}, {}]", percent(c[0]), percent(c[1]))
 }
 
 /// `1234567` as `1,234,567`.
