@@ -338,6 +338,7 @@ roles = ["investor", "cloud"]
 [[entity]]
 id = "chips"
 roles = ["investor", "chipmaker"]
+stake = {{ fraction = 0.2, as_of = "2025-06", invested = 3 }}
 [[entity]]
 id = "mkt"
 roles = ["market"]
@@ -420,6 +421,35 @@ fixed = "noise"
 id = "m"
 hazard = {hazard}
 
+[[milestone]]
+id = "m2"
+chance_per_year = {hazard}
+when = "cash < 20 or reached(m)"
+
+[[flow]]
+id = "gw"
+kind = "contract"
+from = "lab"
+to = "chips"
+capacity_gw = 1
+price_per_gw_year = {gw_price}
+start = "2025-07"
+duration_years = 3
+margin = 0.5
+profile = {{ ramp_until = "2026-06" }}
+
+[[flow]]
+id = "eq3"
+kind = "equity"
+from = "inv"
+to = "lab"
+[[flow.tranche]]
+id = "market_priced"
+amount = 3
+when = "reached(m2)"
+window = {{ from = "2025-Q1", until = "2029-Q4" }}
+post_money = "market"
+
 [valuation]
 multiple = "mult"
 recovery = 0.2
@@ -427,6 +457,7 @@ recovery = 0.2
 {rescue}
 "#,
                 gmax = (g.max(-0.4) + 0.5),
+                gw_price = fixed / 4.0,
                 pp_high = 0.1 + pp_sd * 4.0,
                 profile = if ramp { "{ ramp_until = \"2026-Q4\" }" } else { "\"flat\"" },
                 rescue = if rescue_p > 0.3 { format!("[rescue]\nprobability = {rescue_p}\namount = 5\ndiscount = 0.3\nfrom = \"chips\"\nmax = 2\n") } else { String::new() },
@@ -435,7 +466,7 @@ recovery = 0.2
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     #[test]
     fn money_is_conserved_on_every_path(text in random_scenario(), seed in any::<u64>()) {
