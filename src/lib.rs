@@ -26,6 +26,7 @@ pub fn simulate(
     scenario: &scenario::Scenario,
     options: &engine::RunOptions,
 ) -> Result<report::Summary, engine::SimulateError> {
+    scenario::check(scenario).map_err(engine::SimulateError::Invalid)?;
     let model = engine::Model::compile(scenario);
     let run = engine::simulate(&model, options, &|_| {})?;
     Ok(report::Summary::new(

@@ -32,6 +32,9 @@ pub enum SimulateError {
     /// The worker threads could not be started.
     #[error("cannot start {0} worker threads: {1}")]
     Threads(usize, String),
+    /// A scenario built or changed in code is not consistent (see [`crate::scenario::check`]).
+    #[error("the scenario is not consistent: {}", .0.join("; "))]
+    Invalid(Vec<String>),
 }
 
 /// How to run.

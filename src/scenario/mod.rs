@@ -5,6 +5,7 @@
 //! numbers are [`Value`]s, or reports every problem with its span.
 
 mod build;
+mod check;
 pub mod condition;
 mod load;
 mod node;
@@ -12,6 +13,7 @@ mod reader;
 mod value;
 
 pub use build::WORLD as WORLD_ID;
+pub use check::check;
 pub use condition::{Cmp, Condition, Metric};
 pub use load::{Override, from_toml, load};
 

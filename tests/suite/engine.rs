@@ -516,3 +516,30 @@ fn the_library_gives_what_the_command_line_writes() {
         "{err}"
     );
 }
+
+#[test]
+fn a_scenario_changed_in_code_is_checked_before_it_runs() {
+    // Every shipped scenario passes the structural check; one damaged in code (an entity index
+    // out of range, a pass-through of a missing flow) gets a typed error instead of a panic.
+    let options = cfsim::engine::RunOptions {
+        paths: 10,
+        seed: 1,
+        threads: 1,
+    };
+    let base = cfsim::scenario::Scenario::from_file(scenario("baseline.toml")).unwrap();
+    assert_eq!(cfsim::scenario::check(&base), Ok(()));
+    let mut bad = base.clone();
+    bad.flows[0].to = 99;
+    if let cfsim::scenario::FlowKind::PassThrough { of, .. } =
+        &mut bad.flows.last_mut().unwrap().kind
+    {
+        *of = 1000;
+    }
+    let err = cfsim::simulate(&bad, &options).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("entity index 99"), "{text}");
+    assert!(text.contains("passes on flow index 1000"), "{text}");
+    let mut looped = base;
+    looped.horizon.periods = 0;
+    assert!(cfsim::simulate(&looped, &options).is_err());
+}
