@@ -484,7 +484,7 @@ pub struct Valuation {
 pub struct Rescue {
     /// Chance that a raise succeeds each time it is needed.
     pub probability: Value,
-    /// Amount raised (at least the shortfall).
+    /// Amount raised by each rescue (when cash would cross zero).
     pub amount: Value,
     /// Discount to the company's value at which the new stake is priced.
     pub discount: Value,
