@@ -170,6 +170,12 @@ impl From<engine::SimulateError> for Failure {
     }
 }
 
+impl From<report::ReportError> for Failure {
+    fn from(e: report::ReportError) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

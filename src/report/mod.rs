@@ -11,13 +11,36 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
-
 use crate::format::percent;
 pub use summary::Summary;
 
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file could not be created, written or moved into place.
+    #[error("cannot write {}", .path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A chart could not be drawn.
+    #[error("cannot draw {}: {message}", .path.display())]
+    Draw {
+        /// The chart's file.
+        path: std::path::PathBuf,
+        /// What the drawing library said.
+        message: String,
+    },
+    /// The summary could not be serialised.
+    #[error("cannot serialise the summary")]
+    Json(#[from] serde_json::Error),
+}
+
 /// `summary.json`, pretty-printed.
-pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
+pub fn summary_json(s: &Summary) -> Result<Vec<u8>, ReportError> {
     let mut bytes = serde_json::to_vec_pretty(s)?;
     bytes.push(b'\n');
     Ok(bytes)
@@ -54,25 +77,33 @@ pub fn periods_csv(s: &Summary) -> String {
 }
 
 /// Writes a file through a temporary file in the same folder, then renames it into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().context("output path has no file name")?;
+    let failed = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the output path has no file name",
+        ))
+    })?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
-    })();
+        std::fs::rename(&tmp, path)
+    })()
+    .map_err(failed);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -100,3 +100,33 @@ fn an_unwritable_output_folder_fails_with_exit_1() {
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: cannot create output folder"));
 }
+
+#[test]
+fn an_output_that_cannot_be_replaced_is_named_and_leaves_no_temporary_file() {
+    // A folder where summary.json should go: the rename fails, the message names the file.
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("summary.json")).unwrap();
+    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
+    let run = cfsim()
+        .arg("run")
+        .arg(&closed)
+        .args(["--paths", "100", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot write {}",
+            out.join("summary.json").display()
+        )),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("summary.json")]);
+}

@@ -10,14 +10,13 @@ pub mod data;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use anyhow::{Context as _, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::format::{money, percent};
-use crate::report::Summary;
 use crate::report::compare::Comparison;
+use crate::report::{ReportError, Summary};
 
 /// Default size, legible at half-page width.
 pub const SIZE: (u32, u32) = (1600, 1000);
@@ -139,10 +138,11 @@ fn register_fonts() {
     });
 }
 
-type Result<T = ()> = anyhow::Result<T>;
+/// Drawing, with the drawing library's error as text.
+type Result<T = ()> = std::result::Result<T, String>;
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("drawing failed: {e:?}")
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("drawing failed: {e:?}")
 }
 
 /// A chart to draw: one of a run's, or one of a comparison's.
@@ -153,18 +153,30 @@ enum Chart<'a> {
 }
 
 /// Writes every chart of a run into `dir` as PNG, and as SVG too when `svg`; returns the files.
-pub fn write_all(s: &Summary, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+pub fn write_all(
+    s: &Summary,
+    dir: &Path,
+    svg: bool,
+) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts: Vec<Chart> = RunChart::ALL.map(|c| Chart::Run(c, s)).to_vec();
     write_charts(&charts, dir, svg)
 }
 
 /// Writes the comparison charts into `dir`; returns the files written.
-pub fn write_comparison(c: &Comparison, dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+pub fn write_comparison(
+    c: &Comparison,
+    dir: &Path,
+    svg: bool,
+) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts: Vec<Chart> = CompareChart::ALL.map(|k| Chart::Compare(k, c)).to_vec();
     write_charts(&charts, dir, svg)
 }
 
-fn write_charts(charts: &[Chart], dir: &Path, svg: bool) -> Result<Vec<PathBuf>> {
+fn write_charts(
+    charts: &[Chart],
+    dir: &Path,
+    svg: bool,
+) -> std::result::Result<Vec<PathBuf>, ReportError> {
     register_fonts();
     let mut written = Vec::new();
     for &chart in charts {
@@ -178,21 +190,28 @@ fn write_charts(charts: &[Chart], dir: &Path, svg: bool) -> Result<Vec<PathBuf>>
         {
             let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
             let drawn = draw(chart, &root).and_then(|_| root.present().map_err(err));
-            if let Err(e) = drawn {
+            if let Err(message) = drawn {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(e.context(format!("cannot draw {}", png.display())));
+                return Err(ReportError::Draw { path: png, message });
             }
         }
-        std::fs::rename(&tmp, &png).with_context(|| format!("cannot write {}", png.display()))?;
+        std::fs::rename(&tmp, &png).map_err(|source| ReportError::Write {
+            path: png.clone(),
+            source,
+        })?;
         written.push(png);
         if svg {
             let mut text = String::new();
+            let path = dir.join(format!("{name}.svg"));
             {
                 let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-                draw(chart, &root)?;
-                root.present().map_err(err)?;
+                draw(chart, &root)
+                    .and_then(|_| root.present().map_err(err))
+                    .map_err(|message| ReportError::Draw {
+                        path: path.clone(),
+                        message,
+                    })?;
             }
-            let path = dir.join(format!("{name}.svg"));
             crate::report::write_atomic(&path, text.as_bytes())?;
             written.push(path);
         }
