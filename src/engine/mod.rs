@@ -32,6 +32,9 @@ pub enum SimulateError {
     /// The worker threads could not be started.
     #[error("cannot start {0} worker threads: {1}")]
     Threads(usize, String),
+    /// A run of no paths has nothing to report (its probabilities would be 0 / 0).
+    #[error("a simulation needs at least one path")]
+    NoPaths,
     /// A scenario built or changed in code is not consistent (see [`crate::scenario::check`]).
     #[error("the scenario is not consistent: {}", .0.join("; "))]
     Invalid(Vec<String>),
@@ -115,14 +118,10 @@ pub fn simulate_many(
         done: AtomicU64::new(0),
         progress,
     };
-    let (stats, paired) = if chunks == 0 {
-        (
-            models.iter().map(Accumulator::new).collect(),
-            PairedAccumulator::new(metrics, models.len()),
-        )
-    } else {
-        pool.install(|| job.run_range(0, chunks))
-    };
+    if chunks == 0 {
+        return Err(SimulateError::NoPaths);
+    }
+    let (stats, paired) = pool.install(|| job.run_range(0, chunks));
     Ok(ManyResult {
         stats,
         paired,

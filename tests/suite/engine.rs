@@ -539,6 +539,13 @@ fn a_scenario_changed_in_code_is_checked_before_it_runs() {
     let text = err.to_string();
     assert!(text.contains("entity index 99"), "{text}");
     assert!(text.contains("passes on flow index 1000"), "{text}");
+    // No paths: nothing to summarise, and no 0 / 0 in a probability.
+    let none = cfsim::engine::RunOptions {
+        paths: 0,
+        ..options
+    };
+    let err = cfsim::simulate(&base, &none).unwrap_err();
+    assert!(err.to_string().contains("at least one path"), "{err}");
     let mut looped = base;
     looped.horizon.periods = 0;
     assert!(cfsim::simulate(&looped, &options).is_err());
