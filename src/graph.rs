@@ -391,3 +391,14 @@ pub fn window_share(
         f64::from(hi - lo + 1) / f64::from(last - first + 1)
     }
 }
+
+/// The share of each period's months between `start` and `until` (either open).
+pub fn window_shares(
+    h: &crate::time::Horizon,
+    start: Option<crate::time::Month>,
+    until: Option<crate::time::Month>,
+) -> Vec<f64> {
+    (0..h.periods)
+        .map(|p| window_share(h, p, start, until))
+        .collect()
+}

@@ -96,8 +96,10 @@ impl Accumulator {
             target_hits: 0,
             min_cash: Stat::default(),
             company_value: Stat::default(),
-            tranche_outcome: (0..m.tranches.len()).map(|_| Counts::new(p + 3)).collect(),
-            tranche_amount: stats(m.tranches.len()),
+            tranche_outcome: (0..m.kinds.equity.len())
+                .map(|_| Counts::new(p + 3))
+                .collect(),
+            tranche_amount: stats(m.kinds.equity.len()),
             investors: (0..m.investors.len())
                 .map(|_| InvestorStats {
                     payback: Counts::new(p + 1),

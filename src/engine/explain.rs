@@ -4,8 +4,20 @@
 
 use std::fmt::Write as _;
 
-use super::model::{MilestoneRule, Model, TrancheWhen};
-use crate::scenario::{Cmp, Condition, ContractSize, Metric, PostMoney, Value};
+use super::model::{MilestoneRule, Model};
+use crate::scenario::{Cmp, Condition, Metric, Value};
+
+/// What the kinds of flow contribute to `explain`, section by section (see
+/// [`crate::flows::Step::explain`]).
+#[derive(Debug, Default)]
+pub struct Explain {
+    /// Random streams of their own, with their keys.
+    pub keys: Vec<String>,
+    /// One line per operating flow (step 2).
+    pub operating: Vec<String>,
+    /// One line per equity tranche (step 5).
+    pub equity: Vec<String>,
+}
 
 /// The compiled model as text.
 pub fn explain(m: &Model) -> String {
@@ -49,108 +61,17 @@ pub fn explain(m: &Model) -> String {
         let names: Vec<&str> = members.iter().map(|&q| n.quantities[q].as_str()).collect();
         let _ = writeln!(out, "  correlated (Gaussian copula): {}", names.join(", "));
     }
-    for r in &m.revenues {
-        let _ = writeln!(
-            out,
-            "  {:24} {:16x}  volatility shocks of `{}`, one per period",
-            format!("{}.shock", n.flows[r.flow]),
-            r.shock_key,
-            n.flows[r.flow]
-        );
+    let mut kinds = Explain::default();
+    m.kinds.explain(m, &mut kinds);
+    for line in &kinds.keys {
+        let _ = writeln!(out, "{line}");
     }
 
     let _ = writeln!(out, "\nEach period, in this order:");
     let _ = writeln!(out, "  1. per-period draws");
     let _ = writeln!(out, "  2. operating flows:");
-    for r in &m.revenues {
-        let _ = writeln!(
-            out,
-            "     revenue        {:20} {} -> {}: initial {}, growth {}, decay {}, volatility {}, from {}{}",
-            n.flows[r.flow],
-            n.entities[r.from],
-            n.entities[r.to],
-            v(r.initial),
-            v(r.growth),
-            v(r.decay),
-            v(r.volatility),
-            h.label(r.origin.period.min(m.periods - 1)),
-            offset(r.origin.offset)
-        );
-    }
-    for c in &m.costs {
-        let _ = writeln!(
-            out,
-            "     cost           {:20} {} -> {}: fixed {} a year (growth {}, decay {}, from {}{}), plus {} of revenue",
-            n.flows[c.flow],
-            n.entities[c.from],
-            n.entities[c.to],
-            v(c.fixed),
-            v(c.growth),
-            v(c.decay),
-            h.label(c.origin.period.min(m.periods - 1)),
-            offset(c.origin.offset),
-            v(c.share)
-        );
-    }
-    for c in &m.contracts {
-        let size = match c.size {
-            ContractSize::Value(x) => format!("value {} spread by weights", v(x)),
-            ContractSize::Capacity {
-                gw,
-                price_per_gw_year,
-            } => format!(
-                "{} GW x {} per GW-year for each month in service",
-                v(gw),
-                v(price_per_gw_year)
-            ),
-        };
-        let weights = match &c.weights {
-            Some(w) => format!(
-                "monthly weights by period {}; {} before, {} after the horizon",
-                list(&w.periods),
-                w.before,
-                w.after
-            ),
-            None => "weights drawn per path (random duration)".to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "     contract       {:20} {} -> {}: {size}, from {} for {} years; {weights}",
-            n.flows[c.flow],
-            n.entities[c.from],
-            n.entities[c.to],
-            c.start,
-            v(c.duration)
-        );
-    }
-    for r in &m.revshares {
-        let base: Vec<&str> = r
-            .base
-            .iter()
-            .map(|&k| n.flows[m.revenues[k].flow].as_str())
-            .collect();
-        let _ = writeln!(
-            out,
-            "     revenue share  {:20} {} -> {}: {} of {}; share of each period in its window {}",
-            n.flows[r.flow],
-            n.entities[r.from],
-            n.entities[r.to],
-            v(r.rate),
-            base.join(" + "),
-            list(&r.window)
-        );
-    }
-    for p in &m.passes {
-        let _ = writeln!(
-            out,
-            "     pass-through   {:20} {} -> {}: {} of what {} receives on {}",
-            n.flows[p.flow],
-            n.entities[p.from],
-            n.entities[p.to],
-            v(p.share),
-            n.entities[p.from],
-            n.flows[p.of]
-        );
+    for line in &kinds.operating {
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(
         out,
@@ -177,37 +98,8 @@ pub fn explain(m: &Model) -> String {
         );
     }
     let _ = writeln!(out, "  5. equity, issued together within a period:");
-    for (k, t) in m.tranches.iter().enumerate() {
-        let price = match t.post_money {
-            PostMoney::Stated(x) => format!("post-money {}", v(x)),
-            PostMoney::Market => "the company's value as pre-money".to_string(),
-        };
-        let when = match &t.when {
-            TrancheWhen::Scheduled(p, at) => {
-                format!("in {} ({:.2} into the period)", h.label(*p), at)
-            }
-            TrancheWhen::Conditional {
-                condition: c,
-                from,
-                until,
-            } => format!(
-                "when {}, from {} to {}",
-                condition(m, c),
-                h.label((*from).min(m.periods - 1)),
-                if *until >= m.periods {
-                    "past the horizon".to_string()
-                } else {
-                    h.label(*until)
-                }
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "     {:20} {} pays {} {when}, at {price}",
-            n.tranches[k],
-            n.entities[t.investor],
-            v(t.amount)
-        );
+    for line in &kinds.equity {
+        let _ = writeln!(out, "{line}");
     }
     let rescue = match &m.rescue {
         Some(r) => format!(
@@ -242,7 +134,8 @@ pub fn explain(m: &Model) -> String {
     out
 }
 
-fn offset(years: f64) -> String {
+/// A start offset into a period, in months.
+pub fn offset(years: f64) -> String {
     if years > 0.0 {
         format!(" + {:.0} months", years * 12.0)
     } else {
@@ -250,13 +143,14 @@ fn offset(years: f64) -> String {
     }
 }
 
-fn list(xs: &[f64]) -> String {
+/// Numbers to three decimals, in brackets.
+pub fn list(xs: &[f64]) -> String {
     let shown: Vec<String> = xs.iter().map(|x| format!("{x:.3}")).collect();
     format!("[{}]", shown.join(" "))
 }
 
 /// A number as written: a constant, or the quantity it is drawn from.
-fn value(m: &Model, v: Value) -> String {
+pub fn value(m: &Model, v: Value) -> String {
     match v {
         Value::Const(c) => format!("{c}"),
         Value::Random(q) if m.quantities[q].dist.is_fixed() => format!("{}", m.quantities[q].dist),

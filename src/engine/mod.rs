@@ -169,7 +169,7 @@ impl Job<'_> {
         for path in first..last {
             for ((model, state), acc) in models.iter().zip(&mut states).zip(&mut accs) {
                 state.run(model, opts.seed, path, &mut NoTrace);
-                acc.push(model, &state.out);
+                acc.push(model, state.out());
             }
             if !metrics.is_empty() {
                 paired.push(metrics, models, &states);

@@ -2,12 +2,11 @@
 //! allocation, no hashing of names and no dynamic dispatch.
 
 use crate::dist::Distribution;
-use crate::graph::{MoneyGraph, window_share};
-use crate::scenario::{
-    Condition, Contract, ContractSize, Cost, EntityId, Flow, FlowId, FlowKind, MilestoneTiming,
-    PostMoney, Profile, Revenue, Scenario, Tranche, TrancheTiming, Value,
-};
-use crate::schedule::{ContractWeights, Growth, Origin, contract_weights, growth_path};
+pub use crate::flows::PaymentClass;
+pub use crate::flows::equity::{TrancheC, TrancheWhen};
+use crate::graph::{MoneyGraph, window_shares};
+use crate::scenario::{Condition, EntityId, FlowId, FlowKind, MilestoneTiming, Scenario, Value};
+use crate::schedule::{Growth, Origin, growth_path};
 use crate::time::{Horizon, Month};
 
 use super::rng::name_key;
@@ -56,155 +55,22 @@ impl Curve {
         growth_path(g, dt, origin, &mut c.levels, &mut c.integrals);
         c
     }
-}
 
-/// The curve when growth and decay are constants (the same on every path, so built once).
-fn constant_curve(growth: Value, decay: Value, dt: f64, origin: Origin, n: usize) -> Option<Curve> {
-    match (growth, decay) {
-        (Value::Const(g), Value::Const(d)) => Some(Curve::new(Growth::new(g, d), dt, origin, n)),
-        _ => None,
+    /// The curve when growth and decay are constants (the same on every path, so built once).
+    pub fn constant(
+        growth: Value,
+        decay: Value,
+        dt: f64,
+        origin: Origin,
+        n: usize,
+    ) -> Option<Curve> {
+        match (growth, decay) {
+            (Value::Const(g), Value::Const(d)) => {
+                Some(Curve::new(Growth::new(g, d), dt, origin, n))
+            }
+            _ => None,
+        }
     }
-}
-
-/// A revenue process.
-#[derive(Clone, Debug)]
-pub struct RevenueC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays.
-    pub from: EntityId,
-    /// Who receives.
-    pub to: EntityId,
-    /// Annualised run-rate at the start.
-    pub initial: Value,
-    /// Annual growth at the start.
-    pub growth: Value,
-    /// Yearly decay of the growth rate.
-    pub decay: Value,
-    /// Annualised volatility of the run-rate.
-    pub volatility: Value,
-    /// Where it starts.
-    pub origin: Origin,
-    /// Its growth curve when growth and decay are constants.
-    pub curve: Option<Curve>,
-    /// Key of its volatility shocks.
-    pub shock_key: u64,
-}
-
-/// Operating costs.
-#[derive(Clone, Debug)]
-pub struct CostC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays.
-    pub from: EntityId,
-    /// Who receives.
-    pub to: EntityId,
-    /// Annual fixed cost at its start.
-    pub fixed: Value,
-    /// Annual growth at the start.
-    pub growth: Value,
-    /// Yearly decay of the growth rate.
-    pub decay: Value,
-    /// Share of the payer's revenue added to the fixed part.
-    pub share: Value,
-    /// Where its fixed part starts growing.
-    pub origin: Origin,
-    /// Share of each period's months up to `until`.
-    pub until_share: Vec<f64>,
-    /// Share of each period's months from `start` to `until` (for the share of revenue).
-    pub window: Vec<f64>,
-    /// Revenue processes into the payer (indices into `revenues`), for the share of revenue.
-    pub revenue_sources: Vec<usize>,
-    /// Integral of the fixed part's growth over each period when growth and decay are constants.
-    pub curve: Option<Curve>,
-}
-
-/// A contract.
-#[derive(Clone, Debug)]
-pub struct ContractC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays.
-    pub from: EntityId,
-    /// Who receives.
-    pub to: EntityId,
-    /// Total value, or capacity and price.
-    pub size: ContractSize,
-    /// Length in years.
-    pub duration: Value,
-    /// Payment profile.
-    pub profile: Profile,
-    /// First month of payments.
-    pub start: Month,
-    /// Payment weights, when the duration is fixed.
-    pub weights: Option<ContractWeights>,
-}
-
-/// A revenue share.
-#[derive(Clone, Debug)]
-pub struct RevShareC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays.
-    pub from: EntityId,
-    /// Who receives.
-    pub to: EntityId,
-    /// Share of the base revenue paid.
-    pub rate: Value,
-    /// Revenue processes it applies to (indices into `revenues`).
-    pub base: Vec<usize>,
-    /// Share of each period's months inside its window.
-    pub window: Vec<f64>,
-}
-
-/// A pass-through.
-#[derive(Clone, Debug)]
-pub struct PassC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays.
-    pub from: EntityId,
-    /// Who receives.
-    pub to: EntityId,
-    /// The flow whose receipts are passed on.
-    pub of: FlowId,
-    /// Share of the receipts passed on.
-    pub share: Value,
-}
-
-/// When a tranche may be paid.
-#[derive(Clone, Debug)]
-pub enum TrancheWhen {
-    /// In this period, arriving this far into it (the start of its month, as a fraction of the
-    /// period).
-    Scheduled(usize, f64),
-    /// In the first period of `from..=until` at whose end the condition holds; it lapses at the
-    /// end of `until` when that is inside the horizon (`until == periods`: the window runs past
-    /// the horizon, and the tranche may still be pending at its end).
-    Conditional {
-        /// The condition.
-        condition: Condition,
-        /// Who pays.
-        from: usize,
-        /// Last period of the window.
-        until: usize,
-    },
-}
-
-/// An equity tranche.
-#[derive(Clone, Debug)]
-pub struct TrancheC {
-    /// The flow's index in the scenario.
-    pub flow: FlowId,
-    /// Who pays it.
-    pub investor: EntityId,
-    /// Amount paid when released.
-    pub amount: Value,
-    /// When it may be paid.
-    pub when: TrancheWhen,
-    /// How its stake is priced.
-    pub post_money: PostMoney,
 }
 
 /// How a milestone's date is drawn, compiled.
@@ -294,18 +160,9 @@ pub struct Model {
     pub per_period: Vec<usize>,
     /// Correlated quantities and the Cholesky factor of their latent correlation.
     pub correlation: Option<(Vec<usize>, Vec<Vec<f64>>)>,
-    /// Revenue processes.
-    pub revenues: Vec<RevenueC>,
-    /// Operating costs.
-    pub costs: Vec<CostC>,
-    /// Contracts.
-    pub contracts: Vec<ContractC>,
-    /// Revenue shares.
-    pub revshares: Vec<RevShareC>,
-    /// Pass-throughs in dependency order.
-    pub passes: Vec<PassC>,
-    /// Equity tranches, in file order (their ids are `names.tranches`).
-    pub tranches: Vec<TrancheC>,
+    /// Every flow compiled, by kind, each kind's list in the order its step runs it (equity
+    /// tranches in file order: their ids are `names.tranches`).
+    pub kinds: crate::flows::Compiled,
     /// Milestones in dependency order (indices into the scenario's list).
     pub milestone_order: Vec<usize>,
     /// Milestones, by index (evaluated in `milestone_order`).
@@ -343,152 +200,10 @@ pub struct Model {
     pub multiple: Value,
     /// Share of its value equity keeps after a default.
     pub recovery: Value,
-    /// Company revenue processes (indices into `revenues`).
-    pub company_revenues: Vec<usize>,
+    /// Revenue flows into the company.
+    pub company_revenues: Vec<FlowId>,
     /// Calendar years wholly inside the horizon, with their periods.
     pub years: Vec<(i32, std::ops::Range<usize>)>,
-}
-
-/// What a payment is. What counts as invested, or as money received back, follows from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PaymentClass {
-    /// An equity tranche: counts as invested.
-    Equity,
-    /// An emergency raise: counts as invested by the rescuer.
-    Rescue,
-    /// A payment for goods or services (contracts, costs, a pass-through of such money).
-    Purchase,
-    /// A share of revenue paid to a partner.
-    RevenueShare,
-    /// Revenue from a market.
-    Sale,
-}
-
-impl PaymentClass {
-    /// The class of a flow's payments.
-    pub fn of(kind: &FlowKind) -> PaymentClass {
-        match kind {
-            FlowKind::Equity { .. } => PaymentClass::Equity,
-            FlowKind::Contract(_) | FlowKind::Cost(_) | FlowKind::PassThrough { .. } => {
-                PaymentClass::Purchase
-            }
-            FlowKind::RevenueShare { .. } => PaymentClass::RevenueShare,
-            FlowKind::Revenue(_) => PaymentClass::Sale,
-        }
-    }
-
-    /// Money put into the company for a stake.
-    pub fn is_investment(self) -> bool {
-        matches!(self, PaymentClass::Equity | PaymentClass::Rescue)
-    }
-}
-
-/// The share of each period's months between `start` and `until` (either open).
-fn window_shares(h: &Horizon, start: Option<Month>, until: Option<Month>) -> Vec<f64> {
-    (0..h.periods)
-        .map(|p| window_share(h, p, start, until))
-        .collect()
-}
-
-/// The receiver's gross margin on what a flow pays it (equity has none).
-fn receiver_margin(kind: &FlowKind) -> Option<Value> {
-    match kind {
-        FlowKind::Revenue(_) | FlowKind::RevenueShare { .. } => Some(Value::Const(1.0)),
-        FlowKind::Cost(c) => Some(c.margin),
-        FlowKind::Contract(c) => Some(c.margin),
-        FlowKind::PassThrough { margin, .. } => Some(*margin),
-        FlowKind::Equity { .. } => None,
-    }
-}
-
-impl RevenueC {
-    fn new(i: FlowId, f: &Flow, r: &Revenue, h: &Horizon) -> RevenueC {
-        let origin = Origin::of(h, r.start);
-        RevenueC {
-            flow: i,
-            from: f.from,
-            to: f.to,
-            initial: r.initial,
-            growth: r.growth,
-            decay: r.decay,
-            volatility: r.volatility,
-            origin,
-            curve: constant_curve(r.growth, r.decay, h.step.years(), origin, h.periods),
-            shock_key: name_key(&format!("{}.shock", f.id)),
-        }
-    }
-}
-
-impl CostC {
-    fn new(i: FlowId, f: &Flow, c: &Cost, h: &Horizon) -> CostC {
-        let origin = Origin::of(h, c.start);
-        CostC {
-            flow: i,
-            from: f.from,
-            to: f.to,
-            fixed: c.fixed,
-            growth: c.growth,
-            decay: c.decay,
-            share: c.share_of_revenue,
-            origin,
-            until_share: window_shares(h, None, c.until),
-            window: window_shares(h, c.start, c.until),
-            revenue_sources: Vec::new(),
-            curve: constant_curve(c.growth, c.decay, h.step.years(), origin, h.periods),
-        }
-    }
-}
-
-impl ContractC {
-    fn new(i: FlowId, f: &Flow, c: &Contract, h: &Horizon) -> ContractC {
-        // A fixed duration gives the same weights on every path: computed once here.
-        let weights = match c.duration_years {
-            Value::Const(d) => {
-                let mut w = ContractWeights::default();
-                contract_weights(&c.profile, c.start, d, h, &mut w);
-                Some(w)
-            }
-            Value::Random(_) => None,
-        };
-        ContractC {
-            flow: i,
-            from: f.from,
-            to: f.to,
-            size: c.size,
-            duration: c.duration_years,
-            profile: c.profile.clone(),
-            start: c.start,
-            weights,
-        }
-    }
-}
-
-impl TrancheC {
-    fn new(i: FlowId, f: &Flow, t: &Tranche, h: &Horizon) -> TrancheC {
-        let when = match &t.timing {
-            TrancheTiming::Scheduled(m) => {
-                let at = h.period_clamped(*m).min(h.periods - 1);
-                let into = (m.0 - h.period_start(at).0).max(0) as f64;
-                TrancheWhen::Scheduled(at, into / h.step.months() as f64)
-            }
-            TrancheTiming::Conditional {
-                condition,
-                from,
-                until,
-            } => TrancheWhen::Conditional {
-                condition: condition.clone(),
-                from: h.period_clamped(*from),
-                until: h.period_clamped(*until),
-            },
-        };
-        TrancheC {
-            flow: i,
-            investor: f.from,
-            amount: t.amount,
-            when,
-            post_money: t.post_money,
-        }
-    }
 }
 
 impl Model {
@@ -496,7 +211,6 @@ impl Model {
     pub fn compile(s: &Scenario) -> Model {
         let h = &s.horizon;
         let n = h.periods;
-        let dt = h.step.years();
         let flows = s.flows.len();
         let quantities: Vec<QuantityC> = s
             .quantities
@@ -518,161 +232,11 @@ impl Model {
             .correlation
             .as_ref()
             .map(|c| (c.quantities.clone(), c.cholesky.clone()));
-
-        let mut revenues = Vec::new();
-        let mut costs = Vec::new();
-        let mut contracts = Vec::new();
-        let mut revshares = Vec::new();
-        let mut passes = Vec::new();
-        let mut tranches = Vec::new();
-        let mut from_company = vec![false; flows + 1];
-        let mut margin: Vec<Option<Value>> = vec![None; flows + 1];
-        let mut class: Vec<PaymentClass> =
-            s.flows.iter().map(|f| PaymentClass::of(&f.kind)).collect();
+        let mut class: Vec<PaymentClass> = s.flows.iter().map(|f| f.kind.class()).collect();
         class.push(PaymentClass::Rescue);
-        for (i, f) in s.flows.iter().enumerate() {
-            from_company[i] = f.from == s.company;
-            margin[i] = receiver_margin(&f.kind);
-            match &f.kind {
-                FlowKind::Revenue(r) => revenues.push(RevenueC::new(i, f, r, h)),
-                FlowKind::Cost(c) => costs.push(CostC::new(i, f, c, h)),
-                FlowKind::Contract(c) => contracts.push(ContractC::new(i, f, c, h)),
-                FlowKind::RevenueShare {
-                    rate, start, until, ..
-                } => revshares.push(RevShareC {
-                    flow: i,
-                    from: f.from,
-                    to: f.to,
-                    rate: *rate,
-                    base: Vec::new(),
-                    window: window_shares(h, *start, *until),
-                }),
-                FlowKind::PassThrough { of, share, .. } => passes.push(PassC {
-                    flow: i,
-                    from: f.from,
-                    to: f.to,
-                    of: *of,
-                    share: *share,
-                }),
-                FlowKind::Equity { tranches: ts } => {
-                    tranches.extend(ts.iter().map(|t| TrancheC::new(i, f, t, h)));
-                }
-            }
-        }
-        // Revenue-share bases: the named revenue flows, or all revenue into the payer.
-        for rs in &mut revshares {
-            let FlowKind::RevenueShare { of, .. } = &s.flows[rs.flow].kind else {
-                unreachable!("revshares are built from revenue_share flows")
-            };
-            rs.base = revenues
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    if of.is_empty() {
-                        r.to == rs.from
-                    } else {
-                        of.contains(&r.flow)
-                    }
-                })
-                .map(|(k, _)| k)
-                .collect();
-        }
-        // Each cost's share of revenue applies to the revenue processes into its payer.
-        for c in &mut costs {
-            c.revenue_sources = (0..revenues.len())
-                .filter(|&k| revenues[k].to == c.from)
-                .collect();
-        }
-        // Pass-throughs in dependency order; their receipts count as from the company when
-        // the root flow is paid by it.
-        let passes: Vec<PassC> = s
-            .pass_through_order()
-            .into_iter()
-            .map(|f| {
-                let p = passes
-                    .iter()
-                    .find(|p| p.flow == f)
-                    .expect("every pass-through is listed");
-                from_company[f] = from_company[p.of];
-                p.clone()
-            })
-            .collect();
-
-        let milestone_order = s.milestone_order();
-        let milestones = s
-            .milestones
-            .iter()
-            .map(|m| MilestoneC {
-                rule: match m.timing {
-                    MilestoneTiming::Hazard(v) => MilestoneRule::Rate(v),
-                    MilestoneTiming::ChancePerYear(v) => MilestoneRule::Chance(v),
-                    MilestoneTiming::Year(v) => MilestoneRule::Year(v),
-                },
-                from: h.period_clamped(m.from),
-                exposure: window_shares(h, Some(m.from), None)
-                    .iter()
-                    .map(|w| w * dt)
-                    .collect(),
-                condition: m.condition.clone(),
-                key: name_key(&format!("milestone.{}", m.id)),
-            })
-            .collect();
-
-        let mut investors: Vec<EntityId> = Vec::new();
-        for e in 0..s.entities.len() {
-            let equity = s
-                .flows
-                .iter()
-                .any(|f| f.from == e && matches!(f.kind, FlowKind::Equity { .. }));
-            let opening = s.entities[e].stake.is_some();
-            let rescuer = s.rescue.is_some_and(|r| r.from == e) && !s.entities[e].external;
-            if equity || opening || rescuer {
-                investors.push(e);
-            }
-        }
-        // A payment brings money back to the investors once: when it leaves the company for an
-        // investor, or reaches an investor through someone who is not one.
-        let returned = (0..=flows)
-            .map(|f| {
-                f < flows && from_company[f] && investors.contains(&s.flows[f].to) && {
-                    let pass = matches!(s.flows[f].kind, FlowKind::PassThrough { .. });
-                    !(pass && investors.contains(&s.flows[f].from))
-                }
-            })
-            .collect();
-        let opening = s
-            .entities
-            .iter()
-            .enumerate()
-            .filter_map(|(e, ent)| {
-                ent.stake.as_ref().map(|st| {
-                    let at = st.as_of.map(|m| h.period_clamped(m).min(n - 1));
-                    (e, st.fraction, st.invested, at)
-                })
-            })
-            .collect();
-        let mut sellers: Vec<EntityId> = contracts
-            .iter()
-            .filter(|c| c.from == s.company)
-            .map(|c| c.to)
-            .collect();
-        sellers.sort_unstable();
-        sellers.dedup();
-        let target = s.target.map(|t| (h.periods_in_year(t.year), t.revenue));
-        let company_revenues = revenues
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.to == s.company)
-            .map(|(k, _)| k)
-            .collect();
-        let rescue = s.rescue.map(|r| RescueC {
-            probability: r.probability,
-            amount: r.amount,
-            discount: r.discount,
-            from: r.from,
-            max: r.max,
-            key: name_key("rescue"),
-        });
+        let investors = investors(s);
+        let from_company = from_company(s);
+        let kinds = crate::flows::Compiled::new(s);
         let mut model = Model {
             names: Names {
                 entities: s.entities.iter().map(|e| e.id.clone()).collect(),
@@ -683,7 +247,7 @@ impl Model {
             },
             horizon: *h,
             periods: n,
-            dt,
+            dt: h.step.years(),
             entities: s.entities.len(),
             opening_cash: s.entities.iter().map(|e| e.cash).collect(),
             flow_to: s.flows.iter().map(|f| f.to).collect(),
@@ -693,38 +257,59 @@ impl Model {
             per_path,
             per_period,
             correlation,
-            revenues,
-            costs,
-            contracts,
-            revshares,
-            passes,
-            tranches,
-            milestone_order,
-            milestones,
-            rescue,
+            milestone_order: s.milestone_order(),
+            milestones: s.milestones.iter().map(|m| MilestoneC::new(m, h)).collect(),
+            rescue: s.rescue.map(|r| RescueC {
+                probability: r.probability,
+                amount: r.amount,
+                discount: r.discount,
+                from: r.from,
+                max: r.max,
+                key: name_key("rescue"),
+            }),
+            returned: returned(s, &from_company, &investors),
             from_company,
-            returned,
-            margin,
+            margin: s
+                .flows
+                .iter()
+                .map(|f| f.kind.margin())
+                .chain([None])
+                .collect(),
             track_spend_with: uses_spend_with(s),
             company_costs: (0..flows)
                 .filter(|&f| !class[f].is_investment() && s.flows[f].from == s.company)
                 .collect(),
             class,
             investors,
-            opening,
-            sellers,
+            opening: s
+                .entities
+                .iter()
+                .enumerate()
+                .filter_map(|(e, ent)| {
+                    ent.stake.as_ref().map(|st| {
+                        let at = st.as_of.map(|m| h.period_clamped(m).min(n - 1));
+                        (e, st.fraction, st.invested, at)
+                    })
+                })
+                .collect(),
+            sellers: sellers(s),
             cycles: Vec::new(),
             nominal: Default::default(),
-            target,
+            target: s.target.map(|t| (h.periods_in_year(t.year), t.revenue)),
             multiple: s.valuation.multiple,
             recovery: s.valuation.recovery,
-            company_revenues,
+            company_revenues: (0..flows)
+                .filter(|&f| {
+                    matches!(s.flows[f].kind, FlowKind::Revenue(_)) && s.flows[f].to == s.company
+                })
+                .collect(),
             years: (h.start.year()..=h.end_exclusive().year())
                 .filter(|&y| {
                     Month::new(y, 1) >= h.start && Month::new(y + 1, 1) <= h.end_exclusive()
                 })
                 .map(|y| (y, h.periods_in_year(y)))
                 .collect(),
+            kinds,
         };
         // The cycles of the graph, ordered by the money the nominal path moves round them.
         model.nominal = super::path::nominal(&model);
@@ -734,7 +319,86 @@ impl Model {
     }
 }
 
-/// True when a tranche or milestone condition reads `spend_with(..)`.
+impl MilestoneC {
+    fn new(m: &crate::scenario::Milestone, h: &Horizon) -> MilestoneC {
+        MilestoneC {
+            rule: match m.timing {
+                MilestoneTiming::Hazard(v) => MilestoneRule::Rate(v),
+                MilestoneTiming::ChancePerYear(v) => MilestoneRule::Chance(v),
+                MilestoneTiming::Year(v) => MilestoneRule::Year(v),
+            },
+            from: h.period_clamped(m.from),
+            exposure: window_shares(h, Some(m.from), None)
+                .iter()
+                .map(|w| w * h.step.years())
+                .collect(),
+            condition: m.condition.clone(),
+            key: name_key(&format!("milestone.{}", m.id)),
+        }
+    }
+}
+
+/// Entities reported as investors: those that put money into the company (equity, a loan, an
+/// opening stake, or rescues when they are not the outside world).
+fn investors(s: &Scenario) -> Vec<EntityId> {
+    (0..s.entities.len())
+        .filter(|&e| {
+            let invests = s.flows.iter().any(|f| {
+                f.from == e
+                    && match f.kind.class() {
+                        PaymentClass::Equity => true,
+                        PaymentClass::DebtDrawdown => !s.entities[e].external,
+                        _ => false,
+                    }
+            });
+            let opening = s.entities[e].stake.is_some();
+            let rescuer = s.rescue.is_some_and(|r| r.from == e) && !s.entities[e].external;
+            invests || opening || rescuer
+        })
+        .collect()
+}
+
+/// Whether a receipt on each flow (the rescue flow last) is money from the company: paid by
+/// it, or passed on from a flow it paid.
+fn from_company(s: &Scenario) -> Vec<bool> {
+    let mut out: Vec<bool> = s.flows.iter().map(|f| f.from == s.company).collect();
+    out.push(false);
+    for f in s.pass_through_order() {
+        if let FlowKind::PassThrough(p) = &s.flows[f].kind {
+            out[f] = out[p.of];
+        }
+    }
+    out
+}
+
+/// A payment brings money back to the investors once: when it leaves the company for an
+/// investor, or reaches an investor through someone who is not one.
+fn returned(s: &Scenario, from_company: &[bool], investors: &[EntityId]) -> Vec<bool> {
+    let flows = s.flows.len();
+    (0..=flows)
+        .map(|f| {
+            f < flows && from_company[f] && investors.contains(&s.flows[f].to) && {
+                let pass = matches!(s.flows[f].kind, FlowKind::PassThrough(_));
+                !(pass && investors.contains(&s.flows[f].from))
+            }
+        })
+        .collect()
+}
+
+/// Entities that sell to the company under contracts.
+fn sellers(s: &Scenario) -> Vec<EntityId> {
+    let mut sellers: Vec<EntityId> = s
+        .flows
+        .iter()
+        .filter(|f| matches!(f.kind, FlowKind::Contract(_)) && f.from == s.company)
+        .map(|f| f.to)
+        .collect();
+    sellers.sort_unstable();
+    sellers.dedup();
+    sellers
+}
+
+/// True when a flow's or milestone's condition reads `spend_with(..)`.
 fn uses_spend_with(s: &Scenario) -> bool {
     fn walk(c: &Condition) -> bool {
         match c {
@@ -747,25 +411,10 @@ fn uses_spend_with(s: &Scenario) -> bool {
             _ => false,
         }
     }
-    s.tranches().any(|(_, t)| matches!(&t.timing, TrancheTiming::Conditional { condition, .. } if walk(condition)))
-        || s.milestones.iter().any(|m| m.condition.as_ref().is_some_and(walk))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PaymentClass;
-
-    #[test]
-    fn only_equity_and_rescues_count_as_invested() {
-        use PaymentClass::*;
-        for (class, invested) in [
-            (Equity, true),
-            (Rescue, true),
-            (Purchase, false),
-            (RevenueShare, false),
-            (Sale, false),
-        ] {
-            assert_eq!(class.is_investment(), invested, "{class:?}");
-        }
-    }
+    s.flows
+        .iter()
+        .any(|f| f.kind.conditions().into_iter().any(walk))
+        || s.milestones
+            .iter()
+            .any(|m| m.condition.as_ref().is_some_and(walk))
 }

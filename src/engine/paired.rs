@@ -148,9 +148,9 @@ impl PairedAccumulator {
     pub fn push(&mut self, metrics: &[PairedMetric], models: &[Model], states: &[PathState]) {
         for (k, metric) in metrics.iter().enumerate() {
             let reference =
-                metric.per_scenario[0].and_then(|x| x.value(&models[0], &states[0].out));
+                metric.per_scenario[0].and_then(|x| x.value(&models[0], states[0].out()));
             for (s, extract) in metric.per_scenario.iter().enumerate() {
-                let Some(v) = extract.and_then(|x| x.value(&models[s], &states[s].out)) else {
+                let Some(v) = extract.and_then(|x| x.value(&models[s], states[s].out())) else {
                     continue;
                 };
                 self.values[k][s].push(v);

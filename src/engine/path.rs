@@ -2,31 +2,33 @@
 //!
 //! Each period, in this order:
 //! 1. per-period draws;
-//! 2. the operating flows: revenue (the exact integral of the run-rate over the period), then
-//!    operating costs, contract payments, revenue shares and pass-throughs (in dependency
-//!    order);
+//! 2. the operating flows, kind by kind in the order of [`crate::flows`]: revenue (the exact
+//!    integral of the run-rate over the period), operating costs, contract payments, revenue
+//!    shares, pass-throughs (in dependency order), and loans (scheduled draws, interest,
+//!    repayments);
 //! 3. the state at the end of the period is what every condition and price reads: cash after
 //!    those flows, the run-rate at the period's end, the valuation (run-rate x multiple),
 //!    cumulative spend, the period's last month, the milestones reached so far;
 //! 4. milestones, on that state (a hazard accrues over the period for as long as its condition
 //!    held: the average of the condition at the start and at the end of the period);
-//! 5. equity: scheduled tranches, and conditional tranches whose condition holds, on the same
-//!    state; all tranches of a period are issued together, so each investor gets amount /
-//!    post-money and earlier holders are diluted once by the period's new shares; a window
-//!    that ends in this period lapses;
+//! 5. financing on the same state: loan draws whose condition holds, then equity (scheduled
+//!    tranches, and conditional tranches whose condition holds); all tranches of a period are
+//!    issued together, so each investor gets amount / post-money and earlier holders are
+//!    diluted once by the period's new shares; a window that ends in this period lapses;
 //! 6. insolvency: if the company's cash is below zero, a rescue is tried (attempt k uses draw
 //!    k of the rescue); without one the company defaults: its payments stop, the unpaid
 //!    remainder of its contracts is the sellers' stranded backlog, pending tranches lapse.
 //!
-//! Every movement of money goes through [`PathState::pay`], so each entity's cash changes by
-//! exactly its inflows minus its outflows.
+//! At the horizon lenders' claims are met from the company's value before equity (see
+//! [`crate::flows::loan`]). Every movement of money goes through [`State::pay`], so each
+//! entity's cash changes by exactly its inflows minus its outflows.
 
-use super::model::{MilestoneRule, Model, TrancheWhen};
-use super::rng::{draw, uniform_at, uniform_pair};
+use super::model::{MilestoneRule, Model};
+use super::rng::{draw, uniform_at};
 use crate::dist::{normal_cdf, normal_quantile};
+use crate::flows::PaymentClass;
 use crate::graph::Link;
-use crate::scenario::{Condition, ContractSize, Metric, PostMoney, Value};
-use crate::schedule::{ContractWeights, Growth, contract_weights, growth_path};
+use crate::scenario::{Condition, Metric, Value};
 use crate::time::Month;
 
 /// Observes every payment and the end of every period (the engine's no-op in production,
@@ -80,7 +82,8 @@ pub struct PathOutput {
     pub target_revenue: f64,
     /// Lowest company cash at the end of a period, before any rescue: the largest shortfall.
     pub min_cash: f64,
-    /// Company value at the horizon (with recovery if it defaulted).
+    /// Value of the company's equity at the horizon: run-rate x multiple (with recovery if it
+    /// defaulted), less what lenders are owed.
     pub company_value: f64,
     /// Tranche outcomes and the amount each released.
     pub tranches: Vec<(TrancheState, f64)>,
@@ -90,13 +93,17 @@ pub struct PathOutput {
     pub received: Vec<f64>,
     /// Money from the company that reached the investors, each dollar counted once.
     pub returned: f64,
-    /// Per entity: gross margin earned on what it received.
+    /// Per entity: gross margin earned on what it received (interest included).
     pub margin: Vec<f64>,
+    /// Per entity: loan principal repaid to it, plus what its loans are worth at the horizon
+    /// (their share of the company's value by seniority).
+    pub credit: Vec<f64>,
     /// Per entity: stake in the company at the horizon.
     pub stake: Vec<f64>,
     /// Per entity: first period in which received >= invested.
     pub payback: Vec<Option<usize>>,
-    /// Per entity: unpaid remainder of company contracts at default.
+    /// Per entity: what the company left unpaid at default: the remainder of its contracts,
+    /// and the loan principal not recovered.
     pub stranded: Vec<f64>,
     /// Per entity: remainder of company contracts due after the horizon.
     pub backlog: Vec<f64>,
@@ -130,9 +137,10 @@ impl PathOutput {
         (self.invested[e] > 0.0).then(|| self.received[e] / self.invested[e])
     }
 
-    /// An investor's equity value + margin earned - invested.
+    /// An investor's equity value + margin earned - invested + principal repaid and still
+    /// owed.
     pub fn net_position(&self, e: usize) -> f64 {
-        self.stake[e] * self.company_value + self.margin[e] - self.invested[e]
+        self.stake[e] * self.company_value + self.margin[e] - self.invested[e] + self.credit[e]
     }
 }
 
@@ -143,25 +151,18 @@ fn exposure_to_reach(u: f64, rate: f64) -> f64 {
     -u.ln() / rate
 }
 
-/// Per-worker scratch state, reused across paths.
-pub struct PathState {
+/// What every kind of flow shares on a path: cash, the end-of-period state conditions read,
+/// the accounts every payment updates, and the outputs. Kinds keep their own working state in
+/// their scratch (see [`crate::flows::Step`]).
+pub struct State {
     draws: Vec<f64>,
     cash: Vec<f64>,
     flow_period: Vec<f64>,
     spend_with: Vec<f64>,
-    /// Revenue booked by each process in each period (`periods` per process), before any
-    /// default: computed when the path starts, since every input is drawn by then.
-    rev_amount: Vec<f64>,
-    /// Run-rate of each process at each period boundary (`periods + 1` per process).
-    rev_rate: Vec<f64>,
-    /// Scratch growth curve (levels and integrals) for inputs drawn per path.
-    levels: Vec<f64>,
-    integrals: Vec<f64>,
-    /// Integral of each cost's fixed-part growth over each period, `periods` per cost.
-    cost_growth: Vec<f64>,
+    /// The company's annualised run-rate at each period boundary (`periods + 1`), set by the
+    /// revenue step when the path starts.
+    pub(crate) run_rate: Vec<f64>,
     corr_z: Vec<f64>,
-    contract_scale: Vec<f64>,
-    contract_weights: Vec<ContractWeights>,
     reached: Vec<bool>,
     /// Whether each milestone's condition held at the end of the previous period.
     held: Vec<bool>,
@@ -170,10 +171,10 @@ pub struct PathState {
     /// Years of exposure at which it is reached (hazard), or its date (year).
     threshold: Vec<f64>,
     cum_invested: Vec<f64>,
-    /// Tranches released in the current period.
-    round: Vec<usize>,
-    /// Equity arriving in the current period: (fraction of the period, amount), in time order.
+    /// Financing arriving in the current period: (fraction of the period, signed amount).
     arrivals: Vec<(f64, f64)>,
+    /// Interest the company paid in the current period.
+    interest: f64,
     /// Company cash at the start of the current period.
     start_cash: f64,
     /// Money raised in rescues so far.
@@ -190,39 +191,33 @@ pub struct PathState {
     pub out: PathOutput,
 }
 
+/// Per-worker scratch state, reused across paths: the shared [`State`] and every kind's own.
+pub struct PathState {
+    st: State,
+    kinds: crate::flows::Scratch,
+}
+
 /// What each flow moves inside the horizon on the nominal path, and the conditional part of it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Nominal {
     /// Money moved on each flow (the rescue flow last).
     pub flows: Vec<f64>,
-    /// The part of it paid by conditional tranches.
+    /// The part of it paid on a condition (conditional tranches and loan draws).
     pub conditional: Vec<f64>,
 }
 
 /// The nominal path: the engine's own period dynamics with every uncertain input at its mean,
-/// no volatility, every conditional tranche paid at the start of its window and no insolvency. A
-/// map of the deal, not a forecast; it is what `cfsim graph` shows, so the graph and the
-/// simulation share one formulation of every flow.
+/// no volatility, every conditional tranche or draw paid at the start of its window and no
+/// insolvency. A map of the deal, not a forecast; it is what `cfsim graph` shows, so the graph
+/// and the simulation share one formulation of every flow.
 pub fn nominal(m: &Model) -> Nominal {
-    struct Totals(Vec<f64>);
-    impl Trace for Totals {
-        fn payment(&mut self, _: usize, flow: usize, _: usize, _: usize, amount: f64) {
-            self.0[flow] += amount;
-        }
-        fn end_period(&mut self, _: usize, _: &[f64]) {}
-    }
     let mut state = PathState::new(m);
-    state.nominal = true;
-    let mut totals = Totals(vec![0.0; m.flows + 1]);
-    state.run(m, 0, 0, &mut totals);
+    state.st.nominal = true;
+    state.run(m, 0, 0, &mut NoTrace);
     let mut conditional = vec![0.0; m.flows + 1];
-    for t in &m.tranches {
-        if matches!(t.when, TrancheWhen::Conditional { .. }) {
-            conditional[t.flow] += state.v(t.amount);
-        }
-    }
+    m.kinds.nominal_conditional(&state.st, &mut conditional);
     Nominal {
-        flows: totals.0,
+        flows: state.st.out.flow_total.clone(),
         conditional,
     }
 }
@@ -230,39 +225,70 @@ pub fn nominal(m: &Model) -> Nominal {
 impl PathState {
     /// Scratch sized for a model.
     pub fn new(m: &Model) -> Self {
+        PathState {
+            st: State::new(m),
+            kinds: m.kinds.scratch(m),
+        }
+    }
+
+    /// The outputs of the last path run.
+    pub fn out(&self) -> &PathOutput {
+        &self.st.out
+    }
+
+    /// Runs path `path` of `seed`; results are in [`PathState::out`].
+    pub fn run<T: Trace>(&mut self, m: &Model, seed: u64, path: u64, t: &mut T) {
+        let (st, kinds) = (&mut self.st, &mut self.kinds);
+        st.reset(m, seed, path);
+        m.kinds.prepare(kinds, st, m, seed, path);
+        st.initial_state(m, seed, path);
+        let company = m.company;
+        let h = &m.horizon;
+        t.start(&st.cash);
+        for p in 0..m.periods {
+            st.begin_period(m, seed, path, p);
+            let alive = st.operating();
+            m.kinds.operate(kinds, st, m, t, p);
+            // The state at the end of the period.
+            st.boundary = p + 1;
+            st.month = h.period_end(p);
+            if st.nominal {
+                m.kinds.finance(kinds, st, m, t, p);
+            } else if alive {
+                st.milestones(m, p);
+                m.kinds.finance(kinds, st, m, t, p);
+                st.insolvency(m, t, p, seed, path);
+            }
+            st.opening_as_of(m, p);
+            st.record(m, p, company);
+            t.end_period(p, &st.cash);
+        }
+        st.value(m);
+        m.kinds.finish(kinds, st, m);
+        st.finish(m);
+    }
+}
+
+impl State {
+    /// State sized for a model.
+    fn new(m: &Model) -> Self {
         let e = m.entities;
         let f = m.flows + 1;
         let n = m.periods;
-        let mut cost_growth = vec![0.0; m.costs.len() * n];
-        for (k, c) in m.costs.iter().enumerate() {
-            if let Some(curve) = &c.curve {
-                cost_growth[k * n..(k + 1) * n].copy_from_slice(&curve.integrals);
-            }
-        }
-        PathState {
+        State {
             draws: m.quantities.iter().map(|q| q.dist.mean()).collect(),
             cash: vec![0.0; e],
             flow_period: vec![0.0; f],
             spend_with: vec![0.0; e],
-            rev_amount: vec![0.0; m.revenues.len() * n],
-            rev_rate: vec![0.0; m.revenues.len() * (n + 1)],
-            levels: vec![0.0; n + 1],
-            integrals: vec![0.0; n],
-            cost_growth,
+            run_rate: vec![0.0; n + 1],
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
-            contract_scale: vec![0.0; m.contracts.len()],
-            contract_weights: m
-                .contracts
-                .iter()
-                .map(|c| c.weights.clone().unwrap_or_default())
-                .collect(),
             reached: vec![false; m.milestones.len()],
             held: vec![false; m.milestones.len()],
             hazard_acc: vec![0.0; m.milestones.len()],
             threshold: vec![0.0; m.milestones.len()],
             cum_invested: vec![0.0; e],
-            round: Vec::with_capacity(m.tranches.len()),
-            arrivals: Vec::with_capacity(m.tranches.len() + 1),
+            arrivals: Vec::with_capacity(m.kinds.equity.len() + 1),
+            interest: 0.0,
             start_cash: 0.0,
             rescued: 0.0,
             period: 0,
@@ -278,11 +304,12 @@ impl PathState {
                 target_revenue: 0.0,
                 min_cash: 0.0,
                 company_value: 0.0,
-                tranches: vec![(TrancheState::Pending, 0.0); m.tranches.len()],
+                tranches: vec![(TrancheState::Pending, 0.0); m.kinds.equity.len()],
                 invested: vec![0.0; e],
                 received: vec![0.0; e],
                 returned: 0.0,
                 margin: vec![0.0; e],
+                credit: vec![0.0; e],
                 stake: vec![0.0; e],
                 payback: vec![None; e],
                 stranded: vec![0.0; e],
@@ -293,21 +320,72 @@ impl PathState {
         }
     }
 
+    /// The value of a number on this path.
     #[inline(always)]
-    fn v(&self, v: Value) -> f64 {
+    pub fn v(&self, v: Value) -> f64 {
         match v {
             Value::Const(c) => c,
             Value::Random(q) => self.draws[q],
         }
     }
 
-    /// Moves money on a flow and keeps every account that depends on it.
+    /// True on the nominal path (see [`nominal`]).
+    pub fn is_nominal(&self) -> bool {
+        self.nominal
+    }
+
+    /// True while the company has not defaulted.
+    pub fn operating(&self) -> bool {
+        self.out.default_period.is_none()
+    }
+
+    /// True when `e` is the company and it has defaulted: it pays and receives nothing more.
+    #[inline]
+    pub fn stopped(&self, m: &Model, e: usize) -> bool {
+        e == m.company && self.out.default_period.is_some()
+    }
+
+    /// What flow `f` has moved so far in the current period.
+    #[inline]
+    pub fn paid(&self, f: usize) -> f64 {
+        self.flow_period[f]
+    }
+
+    /// Financing that reaches (or, negative, leaves) the company `at` this fraction of the
+    /// period, for the insolvency scan.
+    pub fn arrive(&mut self, at: f64, amount: f64) {
+        self.arrivals.push((at, amount));
+    }
+
+    /// The company's value in the current state: run-rate x multiple.
+    pub fn valuation(&self, m: &Model) -> f64 {
+        self.run_rate[self.boundary] * self.v(m.multiple)
+    }
+
+    /// Moves money on a flow, in its direction, with the flow's class.
     #[inline(always)]
-    fn pay<T: Trace>(
+    pub fn pay<T: Trace>(
         &mut self,
         m: &Model,
         t: &mut T,
         flow: usize,
+        from: usize,
+        to: usize,
+        amount: f64,
+    ) {
+        self.pay_as(m, t, flow, m.class[flow], from, to, amount);
+    }
+
+    /// Moves money on a flow as a payment of `class`, and keeps every account that depends on
+    /// it.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn pay_as<T: Trace>(
+        &mut self,
+        m: &Model,
+        t: &mut T,
+        flow: usize,
+        class: PaymentClass,
         from: usize,
         to: usize,
         amount: f64,
@@ -317,21 +395,34 @@ impl PathState {
         }
         self.cash[from] -= amount;
         self.cash[to] += amount;
-        self.flow_period[flow] += amount;
-        self.out.flow_total[flow] += amount;
-        if m.class[flow].is_investment() {
-            self.out.invested[from] += amount;
-            self.cum_invested[from] += amount;
+        if class.is_debt_service() {
+            // Money back from the company to a lender, against the flow's direction.
+            self.out.received[to] += amount;
+            self.out.returned += amount;
+            match class {
+                PaymentClass::Interest => {
+                    self.out.margin[to] += amount;
+                    self.interest += amount;
+                }
+                _ => self.out.credit[to] += amount,
+            }
         } else {
-            // Margins are fixed per path, so they are applied to the totals in `finish`.
-            if m.track_spend_with && from == m.company {
-                self.spend_with[to] += amount;
-            }
-            if m.from_company[flow] {
-                self.out.received[to] += amount;
-            }
-            if m.returned[flow] {
-                self.out.returned += amount;
+            self.flow_period[flow] += amount;
+            self.out.flow_total[flow] += amount;
+            if class.is_investment() {
+                self.out.invested[from] += amount;
+                self.cum_invested[from] += amount;
+            } else {
+                // Margins are fixed per path, so they are applied to the totals in `finish`.
+                if m.track_spend_with && from == m.company {
+                    self.spend_with[to] += amount;
+                }
+                if m.from_company[flow] {
+                    self.out.received[to] += amount;
+                }
+                if m.returned[flow] {
+                    self.out.returned += amount;
+                }
             }
         }
         t.payment(self.period, flow, from, to, amount);
@@ -361,26 +452,18 @@ impl PathState {
         }
     }
 
-    /// The company's annualised revenue run-rate in the current state.
-    fn run_rate(&self, m: &Model) -> f64 {
-        let stride = m.periods + 1;
-        m.company_revenues
-            .iter()
-            .map(|&k| self.rev_rate[k * stride + self.boundary])
-            .sum()
-    }
-
     fn metric(&self, m: &Model, metric: Metric) -> f64 {
         match metric {
-            Metric::Revenue => self.run_rate(m),
+            Metric::Revenue => self.run_rate[self.boundary],
             Metric::Cash => self.cash[m.company],
-            Metric::Valuation => self.run_rate(m) * self.v(m.multiple),
+            Metric::Valuation => self.valuation(m),
             Metric::Spend(f) => self.out.flow_total[f],
             Metric::SpendWith(e) => self.spend_with[e],
         }
     }
 
-    fn holds(&self, m: &Model, c: &Condition) -> bool {
+    /// Whether a condition holds in the current state.
+    pub fn holds(&self, m: &Model, c: &Condition) -> bool {
         match c {
             Condition::Const(b) => *b,
             Condition::Reached(ms) => self.reached[*ms],
@@ -396,120 +479,38 @@ impl PathState {
         }
     }
 
-    /// Runs path `path` of `seed`; results are in `self.out`.
-    pub fn run<T: Trace>(&mut self, m: &Model, seed: u64, path: u64, t: &mut T) {
-        self.reset(m, seed, path);
-        let company = m.company;
-        let n = m.periods;
-        let h = &m.horizon;
-        t.start(&self.cash);
-        for p in 0..n {
-            self.period = p;
-            self.start_cash = self.cash[company];
-            self.round.clear();
-            self.flow_period.iter_mut().for_each(|x| *x = 0.0);
-            for &q in m.per_period.iter().filter(|_| !self.nominal) {
-                let u = uniform_at(seed, m.quantities[q].key, path, p as u64);
-                self.draws[q] = m.quantities[q].quantile(u);
-            }
-            let alive = self.out.default_period.is_none();
-            // Revenue.
-            for (k, r) in m.revenues.iter().enumerate() {
-                if r.to == company && !alive {
-                    continue;
-                }
-                let amount = self.rev_amount[k * n + p];
-                self.pay(m, t, r.flow, r.from, r.to, amount);
-            }
-            // Costs.
-            for (k, c) in m.costs.iter().enumerate() {
-                if c.window[p] == 0.0 && c.until_share[p] == 0.0 || (c.from == company && !alive) {
-                    continue;
-                }
-                let revenue: f64 = c
-                    .revenue_sources
-                    .iter()
-                    .map(|&r| self.flow_amount(m, r, p, alive))
-                    .sum();
-                let fixed = self.v(c.fixed) * self.cost_growth[k * n + p] * c.until_share[p];
-                let amount = fixed + self.v(c.share) * revenue * c.window[p];
-                self.pay(m, t, c.flow, c.from, c.to, amount);
-            }
-            // Contracts.
-            for (k, c) in m.contracts.iter().enumerate() {
-                if c.from == company && !alive {
-                    continue;
-                }
-                let amount = self.contract_scale[k] * self.contract_weights[k].periods[p];
-                self.pay(m, t, c.flow, c.from, c.to, amount);
-            }
-            // Revenue shares.
-            for rs in &m.revshares {
-                if rs.window[p] == 0.0 || (rs.from == company && !alive) {
-                    continue;
-                }
-                let base: f64 = rs
-                    .base
-                    .iter()
-                    .map(|&r| self.flow_amount(m, r, p, alive))
-                    .sum();
-                let amount = self.v(rs.rate) * base * rs.window[p];
-                self.pay(m, t, rs.flow, rs.from, rs.to, amount);
-            }
-            // Pass-throughs, in dependency order.
-            for ps in &m.passes {
-                let amount = self.v(ps.share) * self.flow_period[ps.of];
-                self.pay(m, t, ps.flow, ps.from, ps.to, amount);
-            }
-            // The state at the end of the period.
-            self.boundary = p + 1;
-            self.month = h.period_end(p);
-            if self.nominal {
-                self.tranches(m, t, p);
-            } else if alive {
-                self.milestones(m, p);
-                self.tranches(m, t, p);
-                self.insolvency(m, t, p, seed, path);
-            }
-            self.opening_as_of(m, p);
-            // Records.
-            let revenue: f64 = m
-                .company_revenues
-                .iter()
-                .map(|&k| self.flow_amount(m, k, p, alive))
-                .sum();
-            let costs: f64 = m.company_costs.iter().map(|&f| self.flow_period[f]).sum();
-            self.out.cash[p] = self.cash[company];
-            self.out.min_cash = self.out.min_cash.min(self.cash[company] - self.rescued);
-            self.out.revenue[p] = revenue;
-            self.out.costs[p] = costs;
-            for &e in &m.investors {
-                if self.out.payback[e].is_none()
-                    && self.cum_invested[e] > 0.0
-                    && self.out.received[e] >= self.cum_invested[e]
-                {
-                    self.out.payback[e] = Some(p);
-                }
-            }
-            t.end_period(p, &self.cash);
+    fn begin_period(&mut self, m: &Model, seed: u64, path: u64, p: usize) {
+        self.period = p;
+        self.start_cash = self.cash[m.company];
+        self.arrivals.clear();
+        self.interest = 0.0;
+        self.flow_period.iter_mut().for_each(|x| *x = 0.0);
+        for &q in m.per_period.iter().filter(|_| !self.nominal) {
+            let u = uniform_at(seed, m.quantities[q].key, path, p as u64);
+            self.draws[q] = m.quantities[q].quantile(u);
         }
-        self.finish(m);
     }
 
-    /// What revenue process `k` paid in period `p` (nothing into a company that had defaulted
-    /// before the period).
-    #[inline]
-    fn flow_amount(&self, m: &Model, k: usize, p: usize, alive: bool) -> f64 {
-        if m.revenues[k].to == m.company && !alive {
-            0.0
-        } else {
-            self.rev_amount[k * m.periods + p]
+    /// What the period leaves in the outputs.
+    fn record(&mut self, m: &Model, p: usize, company: usize) {
+        let revenue: f64 = m.company_revenues.iter().map(|&f| self.paid(f)).sum();
+        let costs: f64 = m.company_costs.iter().map(|&f| self.paid(f)).sum();
+        self.out.cash[p] = self.cash[company];
+        self.out.min_cash = self.out.min_cash.min(self.cash[company] - self.rescued);
+        self.out.revenue[p] = revenue;
+        self.out.costs[p] = costs + self.interest;
+        for &e in &m.investors {
+            if self.out.payback[e].is_none()
+                && self.cum_invested[e] > 0.0
+                && self.out.received[e] >= self.cum_invested[e]
+            {
+                self.out.payback[e] = Some(p);
+            }
         }
     }
 
     fn reset(&mut self, m: &Model, seed: u64, path: u64) {
         self.draw_per_path(m, seed, path);
-        let h = &m.horizon;
         for (e, &cash) in m.opening_cash.iter().enumerate() {
             self.cash[e] = self.v(cash);
         }
@@ -524,6 +525,7 @@ impl PathState {
             &mut o.invested,
             &mut o.received,
             &mut o.margin,
+            &mut o.credit,
             &mut o.stake,
             &mut o.stranded,
             &mut o.backlog,
@@ -539,51 +541,15 @@ impl PathState {
             self.out.invested[e] += inv;
             self.cum_invested[e] += inv;
         }
-        for (k, tr) in m.tranches.iter().enumerate() {
-            self.out.tranches[k] = if self.v(tr.amount) > 0.0 {
-                (TrancheState::Pending, 0.0)
-            } else {
-                (TrancheState::Empty, 0.0)
-            };
-        }
         self.out.min_cash = self.cash[m.company];
         self.rescued = 0.0;
-        self.revenue_paths(m, seed, path);
-        let (n, dt) = (m.periods, m.dt);
-        for (k, c) in m.costs.iter().enumerate() {
-            if c.curve.is_none() {
-                let g = Growth::new(self.v(c.growth), self.v(c.decay));
-                let out = &mut self.cost_growth[k * n..(k + 1) * n];
-                growth_path(g, dt, c.origin, &mut self.levels, out);
-            }
-        }
-        for (k, c) in m.contracts.iter().enumerate() {
-            let duration = self.v(c.duration);
-            if c.weights.is_none() {
-                contract_weights(
-                    &c.profile,
-                    c.start,
-                    duration,
-                    h,
-                    &mut self.contract_weights[k],
-                );
-            }
-            self.contract_scale[k] = match c.size {
-                // The stated value is the total, spread by the profile's weights.
-                ContractSize::Value(v) => {
-                    let total = self.contract_weights[k].total;
-                    if total > 0.0 { self.v(v) / total } else { 0.0 }
-                }
-                // Capacity is paid for each month it is in service.
-                ContractSize::Capacity {
-                    gw,
-                    price_per_gw_year,
-                } => self.v(gw) * self.v(price_per_gw_year) / 12.0,
-            };
-        }
-        // The state at the horizon's start, for conditions read at the start of period 0.
+    }
+
+    /// The state at the horizon's start, for conditions read at the start of period 0, and
+    /// each milestone's threshold.
+    fn initial_state(&mut self, m: &Model, seed: u64, path: u64) {
         self.boundary = 0;
-        self.month = Month(h.start.0 - 1);
+        self.month = Month(m.horizon.start.0 - 1);
         for (i, ms) in m.milestones.iter().enumerate() {
             self.reached[i] = false;
             self.hazard_acc[i] = 0.0;
@@ -599,59 +565,6 @@ impl PathState {
                 .condition
                 .as_ref()
                 .is_none_or(|c| self.holds(m, c));
-        }
-    }
-
-    /// Revenue of each process in each period and its run-rate at each boundary.
-    ///
-    /// The run-rate is `initial x L(t) x M(t)`: `L` the growth curve, `M` a mean-one
-    /// geometric Brownian motion with the volatility, sampled at the period boundaries (its
-    /// increment over a span of `len` years has variance `volatility^2 x len`). A period books
-    /// `initial x (integral of L over it) x (M at its start + M at its end) / 2`: exact without
-    /// volatility, and exact in expectation with it.
-    fn revenue_paths(&mut self, m: &Model, seed: u64, path: u64) {
-        let (n, dt) = (m.periods, m.dt);
-        for (k, r) in m.revenues.iter().enumerate() {
-            let initial = self.v(r.initial);
-            let sigma = if self.nominal {
-                0.0
-            } else {
-                self.v(r.volatility)
-            };
-            let (levels, integrals) = match &r.curve {
-                Some(c) => (&c.levels, &c.integrals),
-                None => {
-                    let g = Growth::new(self.v(r.growth), self.v(r.decay));
-                    growth_path(g, dt, r.origin, &mut self.levels, &mut self.integrals);
-                    (&self.levels, &self.integrals)
-                }
-            };
-            let amounts = &mut self.rev_amount[k * n..(k + 1) * n];
-            let rates = &mut self.rev_rate[k * (n + 1)..(k + 1) * (n + 1)];
-            amounts.fill(0.0);
-            rates.fill(0.0);
-            let first = r.origin.period.min(n);
-            rates[first] = initial * levels[first];
-            let mut shock = 1.0;
-            let mut pair = [0.0; 2];
-            for p in first..n {
-                let len = if p == first { dt - r.origin.offset } else { dt };
-                let next = if sigma > 0.0 {
-                    // Two draws per block: fetch a block on even periods (or the first).
-                    let i = p as u64;
-                    if p == first || i & 1 == 0 {
-                        pair = uniform_pair(seed, r.shock_key, path, i >> 1);
-                    }
-                    let z = normal_quantile(pair[(i & 1) as usize]);
-                    let var = sigma * sigma * len;
-                    shock * (var.sqrt() * z - 0.5 * var).exp()
-                } else {
-                    1.0
-                };
-                amounts[p] = initial * integrals[p] * 0.5 * (shock + next);
-                rates[p + 1] = initial * levels[p + 1] * next;
-                shock = next;
-            }
         }
     }
 
@@ -685,75 +598,6 @@ impl PathState {
         }
     }
 
-    fn tranches<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize) {
-        // Which tranches are released, all on the same state.
-        for (k, tr) in m.tranches.iter().enumerate() {
-            if self.out.tranches[k].0 != TrancheState::Pending {
-                continue;
-            }
-            match &tr.when {
-                TrancheWhen::Scheduled(at, _) => {
-                    if *at == p {
-                        self.round.push(k);
-                    }
-                }
-                TrancheWhen::Conditional {
-                    condition,
-                    from,
-                    until,
-                } => {
-                    let holds = if self.nominal {
-                        p == *from
-                    } else {
-                        p >= *from && p <= *until && self.holds(m, condition)
-                    };
-                    if holds {
-                        self.round.push(k);
-                    } else if p >= *until {
-                        self.out.tranches[k].0 = TrancheState::Lapsed(p);
-                    }
-                }
-            }
-        }
-        if self.round.is_empty() {
-            return;
-        }
-        // Priced together: "market" tranches form one round at the company's value as
-        // pre-money; a post-money below what the period's tranches put in is raised to it.
-        let value = self.run_rate(m) * self.v(m.multiple);
-        let (mut total, mut market) = (0.0, 0.0);
-        for &k in &self.round {
-            let amount = self.v(m.tranches[k].amount);
-            total += amount;
-            if matches!(m.tranches[k].post_money, PostMoney::Market) {
-                market += amount;
-            }
-        }
-        let post_money = |st: &Self, k: usize| {
-            match m.tranches[k].post_money {
-                PostMoney::Stated(v) => st.v(v),
-                PostMoney::Market => value + market,
-            }
-            .max(total)
-        };
-        // Earlier holders are diluted once by all the period's new shares.
-        let issued: f64 = self
-            .round
-            .iter()
-            .map(|&k| self.v(m.tranches[k].amount) / post_money(self, k))
-            .sum();
-        let keep = (1.0 - issued).max(0.0);
-        self.out.stake.iter_mut().for_each(|s| *s *= keep);
-        for i in 0..self.round.len() {
-            let k = self.round[i];
-            let tr = &m.tranches[k];
-            let amount = self.v(tr.amount);
-            self.out.stake[tr.investor] += amount / post_money(self, k);
-            self.pay(m, t, tr.flow, tr.investor, m.company, amount);
-            self.out.tranches[k] = (TrancheState::Released(p), amount);
-        }
-    }
-
     /// Stakes stated as of a date are what their holders hold at the end of that period.
     fn opening_as_of(&mut self, m: &Model, p: usize) {
         for &(e, fraction, _, at) in &m.opening {
@@ -763,37 +607,33 @@ impl PathState {
         }
     }
 
-    /// Insolvency in continuous time: within the period the operating flows accrue evenly, a
-    /// scheduled tranche arrives at the start of its month and a conditional one at the end.
-    /// Whenever the company's cash would cross zero, a rescue is tried there (attempt k uses
-    /// draw k of the rescue, so more money never makes a path default earlier); without one,
-    /// the company defaults in this period. The step only sets how often the state is read,
-    /// not when cash runs out.
+    /// Insolvency in continuous time: within the period the operating flows accrue evenly and
+    /// financing arrives when it does (a scheduled tranche or a loan draw at the start of its
+    /// month, a repayment at the end of its month, a conditional tranche or draw at the end of
+    /// the period); what arrives at the same instant is netted. Whenever the company's cash
+    /// would cross zero, a rescue is tried there (attempt k uses draw k of the rescue, so more
+    /// money never makes a path default earlier); without one, the company defaults in this
+    /// period. The step only sets how often the state is read, not when cash runs out.
     fn insolvency<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize, seed: u64, path: u64) {
         let company = m.company;
-        self.arrivals.clear();
-        for &k in &self.round {
-            let at = match m.tranches[k].when {
-                TrancheWhen::Scheduled(_, at) => at,
-                TrancheWhen::Conditional { .. } => 1.0,
-            };
-            self.arrivals.push((at, self.out.tranches[k].1));
-        }
         self.arrivals
             .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        let equity: f64 = self.arrivals.iter().map(|a| a.1).sum();
+        let financing: f64 = self.arrivals.iter().map(|a| a.1).sum();
         // Operating flows of the period, spread evenly over it.
-        let rate = self.cash[company] - self.start_cash - equity;
+        let rate = self.cash[company] - self.start_cash - financing;
         let (mut cash, mut at) = (self.start_cash, 0.0);
         for i in 0..=self.arrivals.len() {
             let (next, amount) = self.arrivals.get(i).copied().unwrap_or((1.0, 0.0));
-            cash += rate * (next - at);
-            while cash < 0.0 {
-                match self.rescue(m, t, seed, path) {
-                    Some(raised) => cash += raised,
-                    None => {
-                        self.default(p);
-                        return;
+            // Checked when time moves on, and once more at the period's end.
+            if i == 0 || next > at || i == self.arrivals.len() {
+                cash += rate * (next - at);
+                while cash < 0.0 {
+                    match self.rescue(m, t, seed, path) {
+                        Some(raised) => cash += raised,
+                        None => {
+                            self.default(p);
+                            return;
+                        }
                     }
                 }
             }
@@ -807,7 +647,7 @@ impl PathState {
         let r = m.rescue.as_ref()?;
         // A rescue buys new shares at a pre-money valuation, so it never takes the whole
         // company; a company with no value cannot be rescued.
-        let pre = self.run_rate(m) * self.v(m.multiple) * (1.0 - self.v(r.discount));
+        let pre = self.valuation(m) * (1.0 - self.v(r.discount));
         let attempt = u64::from(self.out.rescues);
         if self.out.rescues >= r.max
             || pre <= 0.0
@@ -835,36 +675,26 @@ impl PathState {
         }
     }
 
+    /// The company's value at the horizon, before any lender's claim: the run-rate it had at
+    /// the end (a defaulted company keeps the one it had when it defaulted) x multiple, times
+    /// the recovery after a default.
+    fn value(&mut self, m: &Model) {
+        self.boundary = self.out.default_period.map_or(m.periods, |d| d + 1);
+        let recovered = if self.out.default_period.is_some() {
+            self.v(m.recovery)
+        } else {
+            1.0
+        };
+        self.out.company_value = self.valuation(m) * recovered;
+    }
+
     fn finish(&mut self, m: &Model) {
-        let company = m.company;
         for f in 0..m.flows {
             if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
                 let to = m.flow_to[f];
                 self.out.margin[to] += self.out.flow_total[f] * self.v(margin);
             }
         }
-        // Contracts: what the company left unpaid (default) or owes after the horizon.
-        for (k, c) in m.contracts.iter().enumerate() {
-            if c.from != company {
-                continue;
-            }
-            let (scale, w) = (self.contract_scale[k], &self.contract_weights[k]);
-            if self.out.default_period.is_some() {
-                let unpaid = scale * (w.total - w.before) - self.out.flow_total[c.flow];
-                self.out.stranded[c.to] += unpaid.max(0.0);
-            } else {
-                self.out.backlog[c.to] += scale * w.after;
-            }
-        }
-        // A defaulted company keeps the run-rate it had when it defaulted.
-        self.boundary = self.out.default_period.map_or(m.periods, |d| d + 1);
-        let value = self.run_rate(m) * self.v(m.multiple);
-        let recovered = if self.out.default_period.is_some() {
-            self.v(m.recovery)
-        } else {
-            1.0
-        };
-        self.out.company_value = value * recovered;
         self.out.target_revenue = match &m.target {
             Some((periods, _)) => self.out.revenue[periods.clone()].iter().sum(),
             None => 0.0,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::{Accumulator, Model};
-use crate::scenario::{FlowKind, Scenario, TrancheTiming};
+use crate::scenario::{KindTag, Scenario, TrancheTiming};
 use crate::stats::{Counts, Proportion, Stat, StatSummary, wilson};
 
 /// The whole summary of a run.
@@ -482,7 +482,8 @@ impl Ctx<'_> {
         let (s, m, a, n, p) = (self.s, self.m, self.a, self.n(), self.m.periods);
         let (stat, share, label) = (|x: &Stat| x.summary(), |k| self.share(k), |i| self.label(i));
         let tranche_info: Vec<_> = s.tranches().collect();
-        m.tranches
+        m.kinds
+            .equity
             .iter()
             .enumerate()
             .map(|(k, t)| {
@@ -588,11 +589,7 @@ impl Ctx<'_> {
         if let Some(r) = &s.rescue {
             flows.push(FlowSummary {
                 id: "rescue".to_string(),
-                kind: FlowKind::Equity {
-                    tranches: Vec::new(),
-                }
-                .name()
-                .to_string(),
+                kind: KindTag::Equity.name().to_string(),
                 from: s.entities[r.from].id.clone(),
                 to: s.entities[s.company].id.clone(),
                 total: all(&a.flow_total[m.flows]),

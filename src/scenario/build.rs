@@ -20,12 +20,14 @@ const MAX_RESCUES: u32 = 1000;
 /// The id of the built-in outside-world entity.
 pub const WORLD: &str = "world";
 
-struct Builder<'a> {
-    d: Diags,
-    q: Quantities,
+/// Reads the parts of a scenario, collecting every problem with its span. Flow kinds read their
+/// terms through it (see [`crate::flows::Kind::read`]).
+pub(crate) struct Builder<'a> {
+    pub(crate) d: Diags,
+    pub(crate) q: Quantities,
     sources: &'a SourceMap,
-    bounds: Bounds,
-    entity_ids: Vec<String>,
+    pub(crate) bounds: Bounds,
+    pub(crate) entity_ids: Vec<String>,
     flow_ids: Vec<String>,
     milestone_ids: Vec<String>,
     /// Every id defined so far, with what defined it, to catch duplicates.
@@ -139,7 +141,7 @@ pub(super) fn build(
     }
     let flows: Vec<Flow> = flows.into_iter().flatten().collect();
     let milestones: Vec<Milestone> = milestones.into_iter().flatten().collect();
-    b.check_pass_through_chains(&flows);
+    crate::flows::check_flows(&mut b, &flows);
     b.check_milestone_cycles(&milestones);
     b.check_opening_stakes(&entities, company);
     if !b.d.items.is_empty() {
@@ -205,6 +207,9 @@ fn warnings(
     }
     let mut read = Vec::new();
     for f in flows {
+        for c in f.kind.conditions() {
+            c.milestones(&mut read);
+        }
         match &f.kind {
             FlowKind::Revenue(_) if f.to != company => out.push(Diagnostic::warning(
                 f.span,
@@ -213,22 +218,18 @@ fn warnings(
                     f.id, entities[f.to].id, entities[company].id
                 ),
             )),
-            FlowKind::Equity { tranches } => {
-                for t in tranches {
-                    if let TrancheTiming::Conditional {
-                        condition, until, ..
-                    } = &t.timing
+            FlowKind::Equity(e) => {
+                for t in &e.tranches {
+                    if let TrancheTiming::Conditional { until, .. } = &t.timing
+                        && *until > b.bounds.last
                     {
-                        condition.milestones(&mut read);
-                        if *until > b.bounds.last {
-                            out.push(Diagnostic::warning(
-                                t.span,
-                                format!(
-                                    "the window of tranche `{}` ends {until}, after the horizon ({}): on paths where it is not released it is still pending at the end, neither released nor lapsed",
-                                    t.id, b.bounds.last
-                                ),
-                            ));
-                        }
+                        out.push(Diagnostic::warning(
+                            t.span,
+                            format!(
+                                "the window of tranche `{}` ends {until}, after the horizon ({}): on paths where it is not released it is still pending at the end, neither released nor lapsed",
+                                t.id, b.bounds.last
+                            ),
+                        ));
                     }
                 }
             }
@@ -379,7 +380,7 @@ impl Builder<'_> {
     }
 
     /// Reads the `id` of an entry and checks it is unique.
-    fn id(&mut self, f: &mut Fields<'_>, kind: &'static str) -> Option<String> {
+    pub(crate) fn id(&mut self, f: &mut Fields<'_>, kind: &'static str) -> Option<String> {
         let node = f.req("id", "a unique id", &mut self.d)?;
         let id = ident(node, "id", &mut self.d)?;
         if id == WORLD {
@@ -405,7 +406,7 @@ impl Builder<'_> {
         Some(id)
     }
 
-    fn value(
+    pub(crate) fn value(
         &mut self,
         f: &mut Fields<'_>,
         key: &'static str,
@@ -650,7 +651,7 @@ impl Builder<'_> {
         }
     }
 
-    fn flow_ref(&mut self, node: &Node, what: &str) -> Option<FlowId> {
+    pub(crate) fn flow_ref(&mut self, node: &Node, what: &str) -> Option<FlowId> {
         let id = ident(node, what, &mut self.d)?;
         match self.flow_ids.iter().position(|e| *e == id) {
             Some(i) => Some(i),
@@ -667,7 +668,7 @@ impl Builder<'_> {
         }
     }
 
-    fn condition(&mut self, node: &Node, what: &str) -> Option<Condition> {
+    pub(crate) fn condition(&mut self, node: &Node, what: &str) -> Option<Condition> {
         let text = string(node, what, &mut self.d)?;
         let mut names = CondNames {
             milestones: &self.milestone_ids,
@@ -703,7 +704,11 @@ impl Builder<'_> {
         }
     }
 
-    fn start_date(&mut self, f: &mut Fields<'_>, key: &'static str) -> Option<Option<Month>> {
+    pub(crate) fn start_date(
+        &mut self,
+        f: &mut Fields<'_>,
+        key: &'static str,
+    ) -> Option<Option<Month>> {
         match f.opt(key) {
             None => Some(None),
             Some(n) => {
@@ -713,7 +718,11 @@ impl Builder<'_> {
         }
     }
 
-    fn end_date(&mut self, f: &mut Fields<'_>, key: &'static str) -> Option<Option<Month>> {
+    pub(crate) fn end_date(
+        &mut self,
+        f: &mut Fields<'_>,
+        key: &'static str,
+    ) -> Option<Option<Month>> {
         match f.opt(key) {
             None => Some(None),
             Some(n) => {
@@ -725,7 +734,12 @@ impl Builder<'_> {
         }
     }
 
-    fn check_order(
+    /// The entry's `source` note.
+    pub(crate) fn source(&mut self, f: &mut Fields<'_>) -> Option<String> {
+        source_of(f, &mut self.d)
+    }
+
+    pub(crate) fn check_order(
         &mut self,
         f: &Fields<'_>,
         start: Option<Month>,
@@ -755,7 +769,7 @@ impl Builder<'_> {
         let id = self.id(&mut f, "flow");
         let owner = id.clone().unwrap_or_default();
         f.what = format!("flow `{owner}`");
-        let names = KindTag::ALL.map(KindTag::name);
+        let names: Vec<&str> = KindTag::ALL.iter().map(|k| k.name()).collect();
         let kind_node = f.req("kind", &format!("one of {}", names.join(", ")), &mut self.d);
         let kind = kind_node.and_then(|n| {
             let k = string(n, "kind", &mut self.d)?;
@@ -763,7 +777,10 @@ impl Builder<'_> {
             if tag.is_none() {
                 self.d.error(
                     n.span,
-                    format!("unknown flow kind `{k}`{}", suggestion(&k, names)),
+                    format!(
+                        "unknown flow kind `{k}`{}",
+                        suggestion(&k, names.iter().copied())
+                    ),
                 );
             }
             tag
@@ -772,26 +789,19 @@ impl Builder<'_> {
             .req("from", "the id of the paying entity", &mut self.d)
             .and_then(|n| self.entity_ref(n, "from"));
         let to = match (kind, f.opt("to")) {
-            (Some(KindTag::Cost), None) => Some(entities.len() - 1),
+            (Some(k), None) if k.to_world_by_default() => Some(entities.len() - 1),
             (_, Some(n)) => self.entity_ref(n, "to"),
             (_, None) => {
                 f.req("to", "the id of the receiving entity", &mut self.d);
                 None
             }
         };
-        let source = source_of(&mut f, &mut self.d);
+        let source = self.source(&mut f);
         let Some(kind) = kind else {
             f.finish(&mut self.d);
             return None;
         };
-        let flow_kind = match kind {
-            KindTag::Equity => self.equity(&mut f, &owner),
-            KindTag::Contract => self.contract(&mut f, &owner),
-            KindTag::PassThrough => self.pass_through(&mut f, &owner),
-            KindTag::Revenue => self.revenue(&mut f, &owner),
-            KindTag::RevenueShare => self.revenue_share(&mut f, &owner),
-            KindTag::Cost => self.cost(&mut f, &owner),
-        };
+        let flow_kind = kind.read(self, &mut f, &owner);
         f.finish(&mut self.d);
         let (id, from, to, flow_kind) = (id?, from?, to?, flow_kind?);
         let company = company?;
@@ -806,40 +816,15 @@ impl Builder<'_> {
             );
             return None;
         }
-        match &flow_kind {
-            FlowKind::Equity { .. } if to != company => {
-                self.d.error(
-                    span_of("to"),
-                    format!(
-                        "equity flows go into the company `{}`, not `{}`",
-                        entities[company].id, entities[to].id
-                    ),
-                );
-                return None;
-            }
-            FlowKind::Revenue(_) if !entities[from].external => {
-                self.d.error(
-                    span_of("from"),
-                    format!(
-                        "revenue comes from a market (an entity with the role `market`); `{}` is not one",
-                        entities[from].id
-                    ),
-                );
-                return None;
-            }
-            FlowKind::Revenue(_) | FlowKind::Cost(_) | FlowKind::RevenueShare { .. }
-                if entities[to].external && !matches!(flow_kind, FlowKind::Cost(_)) =>
-            {
-                self.d.error(
-                    span_of("to"),
-                    format!(
-                        "`{}` is a market (outside world) and cannot receive this flow",
-                        entities[to].id
-                    ),
-                );
-                return None;
-            }
-            _ => {}
+        let ends = crate::flows::Ends {
+            from: &entities[from],
+            to: &entities[to],
+            company: &entities[company],
+            to_company: to == company,
+        };
+        if let Some((key, message)) = flow_kind.check_ends(&ends) {
+            self.d.error(span_of(key), message);
+            return None;
         }
         Some(Flow {
             id,
@@ -851,113 +836,8 @@ impl Builder<'_> {
         })
     }
 
-    fn equity(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        let list = f.req(
-            "tranche",
-            "[[flow.tranche]] entries with an amount and a date or a condition",
-            &mut self.d,
-        )?;
-        let items = array(list, "tranche", &mut self.d)?;
-        if items.is_empty() {
-            self.d
-                .error(list.span, "tranche: expected at least one tranche");
-            return None;
-        }
-        let tranches: Vec<Option<Tranche>> = items.iter().map(|n| self.tranche(n, owner)).collect();
-        tranches
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .map(|tranches| FlowKind::Equity { tranches })
-    }
-
-    fn tranche(&mut self, node: &Node, flow: &str) -> Option<Tranche> {
-        let mut f = Fields::of(node, format!("a tranche of flow `{flow}`"), &mut self.d)?;
-        let id = self.id(&mut f, "tranche");
-        let owner = id.clone().unwrap_or_default();
-        f.what = format!("tranche `{owner}`");
-        let amount = self.value(
-            &mut f,
-            "amount",
-            &owner,
-            Range::NonNegative,
-            Draw::PerPath,
-            None,
-        );
-        let post_money = match f.opt("post_money") {
-            None => Some(PostMoney::Market),
-            Some(n) if matches!(&n.kind, NodeKind::Str(s) if s == "market") => {
-                Some(PostMoney::Market)
-            }
-            Some(n) => self
-                .q
-                .value(
-                    n,
-                    "post_money",
-                    &format!("{owner}.post_money"),
-                    Range::Positive,
-                    Draw::PerPath,
-                    &mut self.d,
-                )
-                .map(PostMoney::Stated),
-        };
-        let date_node = f.opt("date");
-        let when_node = f.opt("when");
-        let window_node = f.opt("window");
-        let source = source_of(&mut f, &mut self.d);
-        let timing = match (date_node, when_node) {
-            (Some(dn), None) => {
-                if let Some(w) = window_node {
-                    self.d.error(w.span, "window: only conditional tranches (with `when`) have a window; a scheduled tranche is paid on its `date`");
-                    None
-                } else {
-                    let dt = date(dn, "date", &mut self.d);
-                    dt.and_then(|dt| self.bounds.start_inside(dt, dn, "date", &mut self.d))
-                        .map(TrancheTiming::Scheduled)
-                }
-            }
-            (None, Some(wn)) => {
-                let condition = self.condition(wn, "when");
-                let window = match window_node {
-                    Some(w) => self.window(w),
-                    None => {
-                        self.d.error(
-                            f.span,
-                            format!("missing required field `window` in tranche `{owner}`: a conditional tranche needs a window with an expiry, such as window = {{ from = \"2026-Q2\", until = \"2028-Q4\" }}"),
-                        );
-                        None
-                    }
-                };
-                let (from, until) = window?;
-                condition.map(|condition| TrancheTiming::Conditional {
-                    condition,
-                    from,
-                    until,
-                })
-            }
-            (Some(_), Some(wn)) => {
-                self.d.error(wn.span, "a tranche has either a `date` (scheduled) or a `when` condition with a `window` (conditional), not both");
-                None
-            }
-            (None, None) => {
-                self.d.error(
-                    f.span,
-                    format!("missing required field in tranche `{owner}`: expected `date` (a scheduled tranche) or `when` and `window` (a conditional tranche)"),
-                );
-                None
-            }
-        };
-        f.finish(&mut self.d);
-        Some(Tranche {
-            id: id?,
-            amount: amount?,
-            timing: timing?,
-            post_money: post_money?,
-            source,
-            span: node.span,
-        })
-    }
-
-    fn window(&mut self, node: &Node) -> Option<(Month, Month)> {
+    /// A `{ from, until }` window of a conditional payment (`what`: a tranche, a draw).
+    pub(crate) fn window(&mut self, node: &Node, what: &str) -> Option<(Month, Month)> {
         let mut f = Fields::of(node, "window", &mut self.d)?;
         let from = self.start_date(&mut f, "from");
         let until = match f.req("until", "the expiry date, such as \"2028-Q4\"", &mut self.d) {
@@ -974,214 +854,15 @@ impl Builder<'_> {
             let span = f.key("until").map(|k| k.span).unwrap_or(node.span);
             self.d.error(
                 span,
-                format!("window: the tranche window ends ({until}) before it starts ({from})"),
+                format!("window: the {what} window ends ({until}) before it starts ({from})"),
             );
             return None;
         }
         Some((from, until))
     }
 
-    fn contract(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        let size = if f.has("value") {
-            if let Some(k) = f.key("capacity_gw") {
-                self.d.error(k.span, "a contract has either a `value` or `capacity_gw` with `price_per_gw_year`, not both");
-                f.opt("capacity_gw");
-                f.opt("price_per_gw_year");
-                None
-            } else {
-                self.value(f, "value", owner, Range::NonNegative, Draw::PerPath, None)
-                    .map(ContractSize::Value)
-            }
-        } else if f.has("capacity_gw") || f.has("price_per_gw_year") {
-            let gw = self.value(
-                f,
-                "capacity_gw",
-                owner,
-                Range::NonNegative,
-                Draw::PerPath,
-                None,
-            );
-            let price = self.value(
-                f,
-                "price_per_gw_year",
-                owner,
-                Range::NonNegative,
-                Draw::PerPath,
-                None,
-            );
-            // No `?` here: it would return before the remaining fields are read, and they
-            // would then be reported as unknown.
-            gw.zip(price)
-                .map(|(gw, price_per_gw_year)| ContractSize::Capacity {
-                    gw,
-                    price_per_gw_year,
-                })
-        } else {
-            self.d.error(
-                f.span,
-                format!("missing required field `value` in {}: expected the contract's total value, or `capacity_gw` with `price_per_gw_year`", f.what),
-            );
-            None
-        };
-        let start = match f.req(
-            "start",
-            "the first month of payments, such as \"2025-Q4\"",
-            &mut self.d,
-        ) {
-            Some(n) => date(n, "start", &mut self.d)
-                .and_then(|dt| self.bounds.start_inside(dt, n, "start", &mut self.d)),
-            None => None,
-        };
-        let duration = self.value(
-            f,
-            "duration_years",
-            owner,
-            Range::Positive,
-            Draw::PerPath,
-            None,
-        );
-        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, None);
-        let profile = match f.opt("profile") {
-            None => Some(Profile::Flat),
-            Some(n) => self.profile(n, start, duration),
-        };
-        if let (Some(ContractSize::Capacity { .. }), Some(Profile::YearlyWeights(w))) =
-            (&size, &profile)
-            && w.iter().any(|&x| x > 1.0)
-        {
-            let span = f.key("profile").map(|k| k.span).unwrap_or(f.span);
-            self.d.error(
-                span,
-                "weights: for a capacity contract each weight is the share of the capacity in service that year, between 0 and 1",
-            );
-            return None;
-        }
-        Some(FlowKind::Contract(Contract {
-            size: size?,
-            start: start?,
-            duration_years: duration?,
-            profile: profile?,
-            margin: margin?,
-        }))
-    }
-
-    fn profile(
-        &mut self,
-        node: &Node,
-        start: Option<Month>,
-        duration: Option<Value>,
-    ) -> Option<Profile> {
-        if let NodeKind::Str(s) = &node.kind {
-            if s == "flat" {
-                return Some(Profile::Flat);
-            }
-            self.d.error(
-                node.span,
-                format!("profile: unknown profile `{s}`; expected \"flat\", {{ ramp_until = \"2026-Q4\" }} or {{ weights = [1, 2, 3] }}"),
-            );
-            return None;
-        }
-        let mut f = Fields::of(node, "profile", &mut self.d)?;
-        let ramp = f.opt("ramp_until");
-        let weights = f.opt("weights");
-        f.finish(&mut self.d);
-        match (ramp, weights) {
-            (Some(r), None) => {
-                let dt = date(r, "ramp_until", &mut self.d)?;
-                let full_by = dt.last();
-                if let Some(start) = start
-                    && full_by < start
-                {
-                    self.d.error(r.span, format!("ramp_until: the ramp ends ({full_by}) before the contract starts ({start})"));
-                    return None;
-                }
-                Some(Profile::Ramp { full_by })
-            }
-            (None, Some(w)) => {
-                let items = array(w, "weights", &mut self.d)?;
-                let mut out = Vec::new();
-                for item in items {
-                    let v = number(item, "weights", &mut self.d)?;
-                    if v < 0.0 {
-                        self.d.error(
-                            item.span,
-                            format!("weights: expected weights >= 0, got {v}"),
-                        );
-                        return None;
-                    }
-                    out.push(v);
-                }
-                if out.iter().sum::<f64>() <= 0.0 {
-                    self.d
-                        .error(w.span, "weights: expected at least one weight > 0");
-                    return None;
-                }
-                match duration {
-                    Some(Value::Const(years)) if out.len() != years.ceil() as usize => {
-                        self.d.error(
-                            w.span,
-                            format!("weights: the contract lasts {years} years, so expected {} yearly weights, found {}", years.ceil(), out.len()),
-                        );
-                        None
-                    }
-                    Some(Value::Random(_)) => {
-                        self.d.error(
-                            w.span,
-                            "weights: yearly weights need a fixed `duration_years`",
-                        );
-                        None
-                    }
-                    _ => Some(Profile::YearlyWeights(out)),
-                }
-            }
-            _ => {
-                self.d.error(node.span, "profile: expected \"flat\", { ramp_until = \"2026-Q4\" } or { weights = [1, 2, 3] }");
-                None
-            }
-        }
-    }
-
-    fn pass_through(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        let of = f
-            .req(
-                "of",
-                "the id of the flow whose receipts are passed on",
-                &mut self.d,
-            )
-            .and_then(|n| self.flow_ref(n, "of"));
-        let share = self.value(f, "share", owner, Range::Unit, Draw::PerPeriod, None);
-        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, None);
-        Some(FlowKind::PassThrough {
-            of: of?,
-            share: share?,
-            margin: margin?,
-        })
-    }
-
-    fn revenue(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        let initial = self.value(f, "initial", owner, Range::NonNegative, Draw::PerPath, None);
-        let growth = self.growth(f, "growth", owner, None);
-        let decay = self.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
-        let volatility = self.value(
-            f,
-            "volatility",
-            owner,
-            Range::NonNegative,
-            Draw::PerPath,
-            Some(0.0),
-        );
-        let start = self.start_date(f, "start");
-        Some(FlowKind::Revenue(Revenue {
-            initial: initial?,
-            growth: growth?,
-            decay: decay?,
-            volatility: volatility?,
-            start: start?,
-        }))
-    }
-
     /// A growth rate: any number above -1 (-100%).
-    fn growth(
+    pub(crate) fn growth(
         &mut self,
         f: &mut Fields<'_>,
         key: &'static str,
@@ -1196,73 +877,6 @@ impl Builder<'_> {
             return None;
         }
         Some(v)
-    }
-
-    fn revenue_share(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        let rate = self.value(f, "rate", owner, Range::Unit, Draw::PerPeriod, None);
-        let of = match f.opt("of") {
-            None => Some(Vec::new()),
-            Some(n) => {
-                let items = array(n, "of", &mut self.d);
-                items.and_then(|items| {
-                    items
-                        .iter()
-                        .map(|i| self.flow_ref(i, "of"))
-                        .collect::<Option<Vec<_>>>()
-                })
-            }
-        };
-        let start = self.start_date(f, "start");
-        let until = self.end_date(f, "until");
-        let (start, until) = (start?, until?);
-        self.check_order(f, start, until, "until")?;
-        Some(FlowKind::RevenueShare {
-            rate: rate?,
-            of: of?,
-            start,
-            until,
-        })
-    }
-
-    fn cost(&mut self, f: &mut Fields<'_>, owner: &str) -> Option<FlowKind> {
-        if !f.has("fixed") && !f.has("share_of_revenue") {
-            self.d.error(
-                f.span,
-                format!("missing required field `fixed` or `share_of_revenue` in {}: a cost needs at least one of them", f.what),
-            );
-        }
-        let fixed = self.value(
-            f,
-            "fixed",
-            owner,
-            Range::NonNegative,
-            Draw::PerPeriod,
-            Some(0.0),
-        );
-        let growth = self.growth(f, "growth", owner, Some(0.0));
-        let decay = self.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
-        let share = self.value(
-            f,
-            "share_of_revenue",
-            owner,
-            Range::NonNegative,
-            Draw::PerPeriod,
-            Some(0.0),
-        );
-        let margin = self.value(f, "margin", owner, Range::Unit, Draw::PerPath, Some(0.0));
-        let start = self.start_date(f, "start");
-        let until = self.end_date(f, "until");
-        let (start, until) = (start?, until?);
-        self.check_order(f, start, until, "until")?;
-        Some(FlowKind::Cost(Cost {
-            margin: margin?,
-            fixed: fixed?,
-            growth: growth?,
-            decay: decay?,
-            share_of_revenue: share?,
-            start,
-            until,
-        }))
     }
 
     fn milestone(&mut self, node: &Node) -> Option<Milestone> {
@@ -1580,67 +1194,6 @@ impl Builder<'_> {
             from: from?,
             max: max?,
         })
-    }
-
-    fn check_pass_through_chains(&mut self, flows: &[Flow]) {
-        for flow in flows {
-            let FlowKind::PassThrough { of, .. } = flow.kind else {
-                continue;
-            };
-            let base = &flows[of];
-            if !matches!(
-                base.kind,
-                FlowKind::Contract(_)
-                    | FlowKind::RevenueShare { .. }
-                    | FlowKind::PassThrough { .. }
-            ) {
-                self.d.error(
-                    flow.span,
-                    format!("pass_through `{}`: `{}` is a {} flow; only contract, revenue_share and pass_through receipts can be passed on", flow.id, base.id, base.kind.name()),
-                );
-                continue;
-            }
-            if base.to != flow.from {
-                self.d.error(
-                    flow.span,
-                    format!(
-                        "pass_through `{}` passes on what `{}` receives on `{}`, but that flow pays `{}`; set from = \"{}\"",
-                        flow.id,
-                        self.entity_ids[flow.from],
-                        base.id,
-                        self.entity_ids[base.to],
-                        self.entity_ids[base.to]
-                    ),
-                );
-                continue;
-            }
-        }
-        let passes_on = |f: usize| match flows[f].kind {
-            FlowKind::PassThrough { of, .. } => vec![of],
-            _ => Vec::new(),
-        };
-        if let Err(cycle) = crate::order::dependency_order(flows.len(), passes_on) {
-            let ids: Vec<&str> = cycle.iter().map(|&f| flows[f].id.as_str()).collect();
-            self.d.error(
-                flows[cycle[0]].span,
-                format!(
-                    "pass-throughs form a loop: {}; each passes on what the next receives, so none can be paid",
-                    ids.join(" -> ")
-                ),
-            );
-        }
-        for flow in flows {
-            if let FlowKind::RevenueShare { of, .. } = &flow.kind {
-                for &r in of {
-                    if !matches!(flows[r].kind, FlowKind::Revenue(_)) || flows[r].to != flow.from {
-                        self.d.error(
-                            flow.span,
-                            format!("revenue_share `{}`: `of` must name revenue flows into `{}`; `{}` is not one", flow.id, self.entity_ids[flow.from], flows[r].id),
-                        );
-                    }
-                }
-            }
-        }
     }
 
     fn check_milestone_cycles(&mut self, milestones: &[Milestone]) {

@@ -85,53 +85,15 @@ pub fn check(s: &Scenario) -> Result<(), Vec<String>> {
         let what = format!("flow `{}`", f.id);
         entity(&what, f.from, &mut problems);
         entity(&what, f.to, &mut problems);
-        let values: Vec<Value> = match &f.kind {
-            FlowKind::Equity { tranches } => {
-                for t in tranches {
-                    if let TrancheTiming::Conditional { condition: c, .. } = &t.timing {
-                        condition(c, counts, &mut problems);
-                    }
-                }
-                tranches
-                    .iter()
-                    .flat_map(|t| {
-                        let price = match t.post_money {
-                            PostMoney::Stated(v) => Some(v),
-                            PostMoney::Market => None,
-                        };
-                        [Some(t.amount), price].into_iter().flatten()
-                    })
-                    .collect()
-            }
-            FlowKind::Contract(c) => {
-                let size = match c.size {
-                    ContractSize::Value(v) => vec![v],
-                    ContractSize::Capacity {
-                        gw,
-                        price_per_gw_year,
-                    } => vec![gw, price_per_gw_year],
-                };
-                size.into_iter()
-                    .chain([c.duration_years, c.margin])
-                    .collect()
-            }
-            FlowKind::PassThrough { of, share, margin } => {
-                if *of >= nf {
-                    problems.push(format!(
-                        "{what}: passes on flow index {of}, but there are {nf} flows"
-                    ));
-                }
-                vec![*share, *margin]
-            }
-            FlowKind::Revenue(r) => vec![r.initial, r.growth, r.decay, r.volatility],
-            FlowKind::RevenueShare { rate, of, .. } => {
-                if of.iter().any(|&r| r >= nf) {
-                    problems.push(format!("{what}: a revenue flow index out of range"));
-                }
-                vec![*rate]
-            }
-            FlowKind::Cost(c) => vec![c.fixed, c.growth, c.decay, c.share_of_revenue, c.margin],
-        };
+        for c in f.kind.conditions() {
+            condition(c, counts, &mut problems);
+        }
+        if f.kind.flow_refs().iter().any(|&r| r >= nf) {
+            problems.push(format!(
+                "{what}: refers to a flow index out of range (there are {nf} flows)"
+            ));
+        }
+        let values = f.kind.values();
         for v in values {
             value(&what, v, &mut problems);
         }
@@ -162,8 +124,8 @@ pub fn check(s: &Scenario) -> Result<(), Vec<String>> {
     }
     if problems.is_empty() {
         let loops = [
-            crate::order::dependency_order(nf, |f| match s.flows[f].kind {
-                FlowKind::PassThrough { of, .. } if of < nf => vec![of],
+            crate::order::dependency_order(nf, |f| match &s.flows[f].kind {
+                FlowKind::PassThrough(p) if p.of < nf => vec![p.of],
                 _ => Vec::new(),
             })
             .is_err(),

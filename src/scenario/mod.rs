@@ -4,18 +4,27 @@
 //! the builder turns the merged tree into a [`Scenario`] whose references are indices and whose
 //! numbers are [`Value`]s, or reports every problem with its span.
 
-mod build;
+pub(crate) mod build;
 mod check;
 pub mod condition;
 mod load;
-mod node;
-mod reader;
-mod value;
+pub(crate) mod node;
+pub(crate) mod reader;
+pub(crate) mod value;
 
 pub use build::WORLD as WORLD_ID;
 pub use check::check;
 pub use condition::{Cmp, Condition, Metric};
 pub use load::{Override, from_toml, load};
+
+pub use crate::flows::contract::{Contract, ContractSize, Profile};
+pub use crate::flows::cost::Cost;
+pub use crate::flows::equity::{Equity, PostMoney, Tranche, TrancheTiming};
+pub use crate::flows::loan::{Drawdown, Loan, Repayment, Seniority};
+pub use crate::flows::pass_through::PassThrough;
+pub use crate::flows::revenue::Revenue;
+pub use crate::flows::revenue_share::RevenueShare;
+pub use crate::flows::{FlowKind, KindTag, PaymentClass};
 
 use crate::diagnostic::Span;
 use crate::dist::Distribution;
@@ -198,227 +207,6 @@ pub struct Flow {
     pub span: Span,
 }
 
-/// The kinds of flow and their terms.
-#[derive(Clone, Debug)]
-pub enum FlowKind {
-    /// Equity investment into the company, in tranches.
-    Equity {
-        /// Tranches, in file order.
-        tranches: Vec<Tranche>,
-    },
-    /// A compute or purchase contract.
-    Contract(Contract),
-    /// A share of what `from` receives on another flow, passed on to `to`.
-    PassThrough {
-        /// The flow whose receipts are passed on.
-        of: FlowId,
-        /// Share passed on.
-        share: Value,
-        /// Gross margin of the receiver on these sales.
-        margin: Value,
-    },
-    /// Revenue from a market, a stochastic growth process.
-    Revenue(Revenue),
-    /// A rate of the payer's revenue paid to a partner.
-    RevenueShare {
-        /// Share of revenue.
-        rate: Value,
-        /// Revenue flows it applies to (all revenue of the payer when empty).
-        of: Vec<FlowId>,
-        /// First month it applies.
-        start: Option<Month>,
-        /// Last month it applies.
-        until: Option<Month>,
-    },
-    /// Operating costs.
-    Cost(Cost),
-}
-
-impl FlowKind {
-    /// Which kind it is.
-    pub fn tag(&self) -> KindTag {
-        match self {
-            FlowKind::Equity { .. } => KindTag::Equity,
-            FlowKind::Contract(_) => KindTag::Contract,
-            FlowKind::PassThrough { .. } => KindTag::PassThrough,
-            FlowKind::Revenue(_) => KindTag::Revenue,
-            FlowKind::RevenueShare { .. } => KindTag::RevenueShare,
-            FlowKind::Cost(_) => KindTag::Cost,
-        }
-    }
-
-    /// The kind's name as written.
-    pub fn name(&self) -> &'static str {
-        self.tag().name()
-    }
-}
-
-/// The kinds of flow, without their terms: what a file names in `kind = "..."`. Every match on
-/// it is exhaustive, so a new kind is a compile error wherever it must be handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KindTag {
-    /// `equity`
-    Equity,
-    /// `contract`
-    Contract,
-    /// `pass_through`
-    PassThrough,
-    /// `revenue`
-    Revenue,
-    /// `revenue_share`
-    RevenueShare,
-    /// `cost`
-    Cost,
-}
-
-impl KindTag {
-    /// Every kind, in the order the documentation lists them.
-    pub const ALL: [KindTag; 6] = [
-        KindTag::Equity,
-        KindTag::Contract,
-        KindTag::PassThrough,
-        KindTag::Revenue,
-        KindTag::RevenueShare,
-        KindTag::Cost,
-    ];
-
-    /// The name as written.
-    pub fn name(self) -> &'static str {
-        match self {
-            KindTag::Equity => "equity",
-            KindTag::Contract => "contract",
-            KindTag::PassThrough => "pass_through",
-            KindTag::Revenue => "revenue",
-            KindTag::RevenueShare => "revenue_share",
-            KindTag::Cost => "cost",
-        }
-    }
-
-    /// The kind a name stands for.
-    pub fn parse(name: &str) -> Option<KindTag> {
-        KindTag::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-/// One tranche of an equity investment.
-#[derive(Clone, Debug)]
-pub struct Tranche {
-    /// Identifier (unique across all tranches).
-    pub id: String,
-    /// Amount.
-    pub amount: Value,
-    /// When and on what it is paid.
-    pub timing: TrancheTiming,
-    /// Post-money valuation at which the stake is priced.
-    pub post_money: PostMoney,
-    /// Provenance note.
-    pub source: Option<String>,
-    /// Where it was defined.
-    pub span: Span,
-}
-
-/// When a tranche is paid.
-#[derive(Clone, Debug)]
-pub enum TrancheTiming {
-    /// On a date.
-    Scheduled(Month),
-    /// In the first period inside the window in which the condition holds; lapses after `until`.
-    Conditional {
-        /// The condition.
-        condition: Condition,
-        /// First month of the window.
-        from: Month,
-        /// Last month of the window (the expiry).
-        until: Month,
-    },
-}
-
-/// How a tranche's stake is priced.
-#[derive(Clone, Copy, Debug)]
-pub enum PostMoney {
-    /// A stated post-money valuation.
-    Stated(Value),
-    /// The company's value at the time (revenue run-rate x multiple).
-    Market,
-}
-
-/// A compute or purchase contract.
-#[derive(Clone, Debug)]
-pub struct Contract {
-    /// Total value over the contract's life (value, or GW x price per GW-year x years).
-    pub size: ContractSize,
-    /// First month of payments.
-    pub start: Month,
-    /// Length in years.
-    pub duration_years: Value,
-    /// How payments spread over the life.
-    pub profile: Profile,
-    /// Seller's gross margin on it.
-    pub margin: Value,
-}
-
-/// How a contract's total value is stated.
-#[derive(Clone, Copy, Debug)]
-pub enum ContractSize {
-    /// A total value.
-    Value(Value),
-    /// Capacity in GW at a price per GW-year.
-    Capacity {
-        /// Capacity.
-        gw: Value,
-        /// Price of one GW for one year.
-        price_per_gw_year: Value,
-    },
-}
-
-/// Payment profile of a contract.
-#[derive(Clone, Debug)]
-pub enum Profile {
-    /// Equal payments every period.
-    Flat,
-    /// Payment rate rising linearly from the start to full run-rate by a month, then flat.
-    Ramp {
-        /// Month at which the full run-rate is reached.
-        full_by: Month,
-    },
-    /// Relative weight of each contract year.
-    YearlyWeights(Vec<f64>),
-}
-
-/// Revenue from a market.
-#[derive(Clone, Debug)]
-pub struct Revenue {
-    /// Annualised revenue at the start.
-    pub initial: Value,
-    /// Annual growth rate at the start (0.5 = +50% a year).
-    pub growth: Value,
-    /// Yearly decay of the growth rate (growth multiplies by 1 - decay each year).
-    pub decay: Value,
-    /// Annualised volatility of revenue (per-period lognormal shocks, mean-preserving).
-    pub volatility: Value,
-    /// First month of revenue (the horizon start when absent).
-    pub start: Option<Month>,
-}
-
-/// Operating costs.
-#[derive(Clone, Debug)]
-pub struct Cost {
-    /// Fixed annual cost at the start.
-    pub fixed: Value,
-    /// Annual growth of the fixed part.
-    pub growth: Value,
-    /// Yearly decay of that growth rate (as for revenue).
-    pub decay: Value,
-    /// Share of the payer's revenue.
-    pub share_of_revenue: Value,
-    /// First month.
-    pub start: Option<Month>,
-    /// Last month.
-    pub until: Option<Month>,
-    /// Gross margin of the receiver (when it is not the outside world).
-    pub margin: Value,
-}
-
 /// A milestone (AGI declared, IPO...).
 #[derive(Clone, Debug)]
 pub struct Milestone {
@@ -548,7 +336,7 @@ impl Scenario {
             .iter()
             .enumerate()
             .filter_map(|(i, f)| match &f.kind {
-                FlowKind::Equity { tranches } => Some(tranches.iter().map(move |t| (i, t))),
+                FlowKind::Equity(e) => Some(e.tranches.iter().map(move |t| (i, t))),
                 _ => None,
             })
             .flatten()
@@ -556,8 +344,8 @@ impl Scenario {
     /// The pass-through flows, each after the flow it passes on (chains are validated acyclic;
     /// a scenario with a loop, which validation refuses, gets them in file order).
     pub fn pass_through_order(&self) -> Vec<FlowId> {
-        let passes_on = |f: FlowId| match self.flows[f].kind {
-            FlowKind::PassThrough { of, .. } => Some(of),
+        let passes_on = |f: FlowId| match &self.flows[f].kind {
+            FlowKind::PassThrough(p) => Some(p.of),
             _ => None,
         };
         crate::order::dependency_order(self.flows.len(), |f| passes_on(f).into_iter().collect())
@@ -600,23 +388,5 @@ impl Scenario {
     /// Formats an amount in the scenario's unit: `$14.2B`.
     pub fn money(&self, x: f64) -> String {
         crate::format::money(x, &self.currency, &self.scale)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::KindTag;
-
-    #[test]
-    fn every_flow_kind_reads_back_from_its_name_and_only_then() {
-        for k in KindTag::ALL {
-            assert_eq!(KindTag::parse(k.name()), Some(k));
-        }
-        let mut names = KindTag::ALL.map(KindTag::name).to_vec();
-        names.dedup();
-        assert_eq!(names.len(), KindTag::ALL.len());
-        for bad in ["Cost", "costs", "loan", ""] {
-            assert_eq!(KindTag::parse(bad), None, "{bad}");
-        }
     }
 }

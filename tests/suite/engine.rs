@@ -530,15 +530,16 @@ fn a_scenario_changed_in_code_is_checked_before_it_runs() {
     assert_eq!(cfsim::scenario::check(&base), Ok(()));
     let mut bad = base.clone();
     bad.flows[0].to = 99;
-    if let cfsim::scenario::FlowKind::PassThrough { of, .. } =
-        &mut bad.flows.last_mut().unwrap().kind
-    {
-        *of = 1000;
+    if let cfsim::scenario::FlowKind::PassThrough(p) = &mut bad.flows.last_mut().unwrap().kind {
+        p.of = 1000;
     }
     let err = cfsim::simulate(&bad, &options).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("entity index 99"), "{text}");
-    assert!(text.contains("passes on flow index 1000"), "{text}");
+    assert!(
+        text.contains("refers to a flow index out of range"),
+        "{text}"
+    );
     // No paths: nothing to summarise, and no 0 / 0 in a probability.
     let none = cfsim::engine::RunOptions {
         paths: 0,

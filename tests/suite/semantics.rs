@@ -71,9 +71,9 @@ fn without_volatility_each_year_books_the_same_money_at_every_step() {
                 .years
                 .iter()
                 .map(|(_, periods)| {
-                    let operating = st.out.operating_at(periods.end - 1);
-                    let r: f64 = st.out.revenue[periods.clone()].iter().sum();
-                    let c: f64 = st.out.costs[periods.clone()].iter().sum();
+                    let operating = st.out().operating_at(periods.end - 1);
+                    let r: f64 = st.out().revenue[periods.clone()].iter().sum();
+                    let c: f64 = st.out().costs[periods.clone()].iter().sum();
                     operating.then_some((r, c))
                 })
                 .collect();
@@ -383,8 +383,8 @@ fn seeds_one_bit_apart_give_independent_paths() {
             a.run(&m, seed, path, &mut NoTrace);
             b.run(&m, other, path, &mut NoTrace);
             let (x, y) = (
-                f64::from(u8::from(a.out.default_period.is_some())),
-                f64::from(u8::from(b.out.default_period.is_some())),
+                f64::from(u8::from(a.out().default_period.is_some())),
+                f64::from(u8::from(b.out().default_period.is_some())),
             );
             both += x * y;
             da += x;
@@ -425,8 +425,8 @@ proptest::proptest! {
             a.run(&m, seed, path, &mut NoTrace);
             b.run(&m2, seed, path, &mut NoTrace);
             let (da, db) = (
-                a.out.default_period.unwrap_or(usize::MAX),
-                b.out.default_period.unwrap_or(usize::MAX),
+                a.out().default_period.unwrap_or(usize::MAX),
+                b.out().default_period.unwrap_or(usize::MAX),
             );
             proptest::prop_assert!(db >= da, "seed {} path {}: {} < {}", seed, path, db, da);
         }
@@ -448,8 +448,8 @@ fn more_equity_saves_some_paths() {
         a.run(&m, 42, path, &mut NoTrace);
         b.run(&m2, 42, path, &mut NoTrace);
         later += usize::from(
-            b.out.default_period > a.out.default_period
-                || (a.out.default_period.is_some() && b.out.default_period.is_none()),
+            b.out().default_period > a.out().default_period
+                || (a.out().default_period.is_some() && b.out().default_period.is_none()),
         );
     }
     assert!(later > 30, "{later}");
@@ -521,7 +521,7 @@ fn milestones_and_tranches_read_the_same_state() {
     let mut released = 0;
     for path in 0..2000 {
         st.run(&m, 3, path, &mut NoTrace);
-        let (a, b) = (st.out.tranches[0].0, st.out.tranches[1].0);
+        let (a, b) = (st.out().tranches[0].0, st.out().tranches[1].0);
         assert_eq!(a, b, "path {path}");
         released += usize::from(matches!(a, TrancheState::Released(_)));
     }

@@ -1,0 +1,234 @@
+//! `cost`: operating costs, a fixed part that grows like revenue does plus a share of the
+//! payer's revenue.
+
+use std::fmt::Write as _;
+
+use super::{Kind, PaymentClass, Step};
+use crate::engine::explain::{Explain, offset, value};
+use crate::engine::path::{State, Trace};
+use crate::engine::{Model, model::Curve};
+use crate::graph::window_shares;
+use crate::scenario::build::Builder;
+use crate::scenario::reader::Fields;
+use crate::scenario::value::{Draw, Range};
+use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
+use crate::schedule::{Growth, Origin, growth_path};
+use crate::time::Month;
+
+/// Operating costs.
+#[derive(Clone, Debug)]
+pub struct Cost {
+    /// Fixed annual cost at the start.
+    pub fixed: Value,
+    /// Annual growth of the fixed part.
+    pub growth: Value,
+    /// Yearly decay of that growth rate (as for revenue).
+    pub decay: Value,
+    /// Share of the payer's revenue.
+    pub share_of_revenue: Value,
+    /// First month.
+    pub start: Option<Month>,
+    /// Last month.
+    pub until: Option<Month>,
+    /// Gross margin of the receiver (when it is not the outside world).
+    pub margin: Value,
+}
+
+impl Kind for Cost {
+    const NAME: &'static str = "cost";
+    type Compiled = CostC;
+    const TO_WORLD_BY_DEFAULT: bool = true;
+
+    fn read(b: &mut Builder<'_>, f: &mut Fields<'_>, owner: &str) -> Option<Self> {
+        if !f.has("fixed") && !f.has("share_of_revenue") {
+            b.d.error(
+                f.span,
+                format!("missing required field `fixed` or `share_of_revenue` in {}: a cost needs at least one of them", f.what),
+            );
+        }
+        let fixed = b.value(
+            f,
+            "fixed",
+            owner,
+            Range::NonNegative,
+            Draw::PerPeriod,
+            Some(0.0),
+        );
+        let growth = b.growth(f, "growth", owner, Some(0.0));
+        let decay = b.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
+        let share = b.value(
+            f,
+            "share_of_revenue",
+            owner,
+            Range::NonNegative,
+            Draw::PerPeriod,
+            Some(0.0),
+        );
+        let margin = b.value(f, "margin", owner, Range::Unit, Draw::PerPath, Some(0.0));
+        let start = b.start_date(f, "start");
+        let until = b.end_date(f, "until");
+        let (start, until) = (start?, until?);
+        b.check_order(f, start, until, "until")?;
+        Some(Cost {
+            margin: margin?,
+            fixed: fixed?,
+            growth: growth?,
+            decay: decay?,
+            share_of_revenue: share?,
+            start,
+            until,
+        })
+    }
+
+    fn class(&self) -> PaymentClass {
+        PaymentClass::Purchase
+    }
+
+    fn margin(&self) -> Option<Value> {
+        Some(self.margin)
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.fixed,
+            self.growth,
+            self.decay,
+            self.share_of_revenue,
+            self.margin,
+        ]
+    }
+
+    fn compile(&self, id: FlowId, f: &Flow, s: &Scenario, out: &mut Vec<CostC>) {
+        let h = &s.horizon;
+        let origin = Origin::of(h, self.start);
+        out.push(CostC {
+            flow: id,
+            from: f.from,
+            to: f.to,
+            fixed: self.fixed,
+            growth: self.growth,
+            decay: self.decay,
+            share: self.share_of_revenue,
+            origin,
+            until_share: window_shares(h, None, self.until),
+            window: window_shares(h, self.start, self.until),
+            // The share of revenue applies to every revenue flow into the payer.
+            revenue_sources: s
+                .flows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r.kind, FlowKind::Revenue(_)) && r.to == f.from)
+                .map(|(i, _)| i)
+                .collect(),
+            curve: Curve::constant(self.growth, self.decay, h.step.years(), origin, h.periods),
+        });
+    }
+}
+
+/// Operating costs, compiled.
+#[derive(Clone, Debug)]
+pub struct CostC {
+    /// The flow's index in the scenario.
+    pub flow: FlowId,
+    /// Who pays.
+    pub from: EntityId,
+    /// Who receives.
+    pub to: EntityId,
+    /// Annual fixed cost at its start.
+    pub fixed: Value,
+    /// Annual growth at the start.
+    pub growth: Value,
+    /// Yearly decay of the growth rate.
+    pub decay: Value,
+    /// Share of the payer's revenue added to the fixed part.
+    pub share: Value,
+    /// Where its fixed part starts growing.
+    pub origin: Origin,
+    /// Share of each period's months up to `until`.
+    pub until_share: Vec<f64>,
+    /// Share of each period's months from `start` to `until` (for the share of revenue).
+    pub window: Vec<f64>,
+    /// Revenue flows into the payer, for the share of revenue.
+    pub revenue_sources: Vec<FlowId>,
+    /// Integral of the fixed part's growth over each period when growth and decay are constants.
+    pub curve: Option<Curve>,
+}
+
+/// The integral of each cost's fixed-part growth over each period, on the current path.
+#[derive(Clone, Debug)]
+pub struct CostScratch {
+    /// `periods` per cost.
+    growth: Vec<f64>,
+    levels: Vec<f64>,
+}
+
+impl Step for CostC {
+    type Scratch = CostScratch;
+
+    fn scratch(items: &[Self], m: &Model) -> CostScratch {
+        let n = m.periods;
+        let mut growth = vec![0.0; items.len() * n];
+        for (k, c) in items.iter().enumerate() {
+            if let Some(curve) = &c.curve {
+                growth[k * n..(k + 1) * n].copy_from_slice(&curve.integrals);
+            }
+        }
+        CostScratch {
+            growth,
+            levels: vec![0.0; n + 1],
+        }
+    }
+
+    fn prepare(items: &[Self], own: &mut CostScratch, st: &mut State, m: &Model, _: u64, _: u64) {
+        let (n, dt) = (m.periods, m.dt);
+        for (k, c) in items.iter().enumerate() {
+            if c.curve.is_none() {
+                let g = Growth::new(st.v(c.growth), st.v(c.decay));
+                let out = &mut own.growth[k * n..(k + 1) * n];
+                growth_path(g, dt, c.origin, &mut own.levels, out);
+            }
+        }
+    }
+
+    fn operate<T: Trace>(
+        items: &[Self],
+        own: &mut CostScratch,
+        st: &mut State,
+        m: &Model,
+        t: &mut T,
+        p: usize,
+    ) {
+        let n = m.periods;
+        for (k, c) in items.iter().enumerate() {
+            if c.window[p] == 0.0 && c.until_share[p] == 0.0 || st.stopped(m, c.from) {
+                continue;
+            }
+            // Revenue is paid first in the period, so its flows hold this period's amounts.
+            let revenue: f64 = c.revenue_sources.iter().map(|&r| st.paid(r)).sum();
+            let fixed = st.v(c.fixed) * own.growth[k * n + p] * c.until_share[p];
+            let amount = fixed + st.v(c.share) * revenue * c.window[p];
+            st.pay(m, t, c.flow, c.from, c.to, amount);
+        }
+    }
+
+    fn explain(items: &[Self], m: &Model, out: &mut Explain) {
+        let (h, n) = (&m.horizon, &m.names);
+        for c in items {
+            let mut line = String::new();
+            let _ = write!(
+                line,
+                "     cost           {:20} {} -> {}: fixed {} a year (growth {}, decay {}, from {}{}), plus {} of revenue",
+                n.flows[c.flow],
+                n.entities[c.from],
+                n.entities[c.to],
+                value(m, c.fixed),
+                value(m, c.growth),
+                value(m, c.decay),
+                h.label(c.origin.period.min(m.periods - 1)),
+                offset(c.origin.offset),
+                value(m, c.share)
+            );
+            out.operating.push(line);
+        }
+    }
+}

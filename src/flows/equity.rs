@@ -1,0 +1,428 @@
+//! `equity`: investment into the company in tranches, scheduled or released when a condition
+//! holds within a window. All tranches released in a period are issued together: each investor
+//! gets amount / post-money, and earlier holders are diluted once by the period's new shares.
+
+use std::fmt::Write as _;
+
+use super::{Ends, Kind, PaymentClass, Step};
+use crate::engine::Model;
+use crate::engine::explain::{Explain, condition, value};
+use crate::engine::path::{State, Trace, TrancheState};
+use crate::scenario::build::Builder;
+use crate::scenario::node::{Node, NodeKind};
+use crate::scenario::reader::{Fields, array, date};
+use crate::scenario::value::{Draw, Range};
+use crate::scenario::{Condition, EntityId, Flow, FlowId, Scenario, Value};
+use crate::time::Month;
+
+/// Equity investment into the company, in tranches.
+#[derive(Clone, Debug)]
+pub struct Equity {
+    /// Tranches, in file order.
+    pub tranches: Vec<Tranche>,
+}
+
+/// One tranche of an equity investment.
+#[derive(Clone, Debug)]
+pub struct Tranche {
+    /// Identifier (unique across all tranches).
+    pub id: String,
+    /// Amount.
+    pub amount: Value,
+    /// When and on what it is paid.
+    pub timing: TrancheTiming,
+    /// Post-money valuation at which the stake is priced.
+    pub post_money: PostMoney,
+    /// Provenance note.
+    pub source: Option<String>,
+    /// Where it was defined.
+    pub span: crate::diagnostic::Span,
+}
+
+/// When a tranche is paid.
+#[derive(Clone, Debug)]
+pub enum TrancheTiming {
+    /// On a date.
+    Scheduled(Month),
+    /// In the first period inside the window in which the condition holds; lapses after `until`.
+    Conditional {
+        /// The condition.
+        condition: Condition,
+        /// First month of the window.
+        from: Month,
+        /// Last month of the window (the expiry).
+        until: Month,
+    },
+}
+
+/// How a tranche's stake is priced.
+#[derive(Clone, Copy, Debug)]
+pub enum PostMoney {
+    /// A stated post-money valuation.
+    Stated(Value),
+    /// The company's value at the time (revenue run-rate x multiple).
+    Market,
+}
+
+impl Kind for Equity {
+    const NAME: &'static str = "equity";
+    type Compiled = TrancheC;
+
+    fn read(b: &mut Builder<'_>, f: &mut Fields<'_>, owner: &str) -> Option<Self> {
+        let list = f.req(
+            "tranche",
+            "[[flow.tranche]] entries with an amount and a date or a condition",
+            &mut b.d,
+        )?;
+        let items = array(list, "tranche", &mut b.d)?;
+        if items.is_empty() {
+            b.d.error(list.span, "tranche: expected at least one tranche");
+            return None;
+        }
+        let tranches: Vec<Option<Tranche>> =
+            items.iter().map(|n| read_tranche(b, n, owner)).collect();
+        tranches
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(|tranches| Equity { tranches })
+    }
+
+    fn check_ends(&self, e: &Ends<'_>) -> Option<(&'static str, String)> {
+        (!e.to_company).then(|| {
+            (
+                "to",
+                format!(
+                    "equity flows go into the company `{}`, not `{}`",
+                    e.company.id, e.to.id
+                ),
+            )
+        })
+    }
+
+    fn class(&self) -> PaymentClass {
+        PaymentClass::Equity
+    }
+
+    fn margin(&self) -> Option<Value> {
+        None
+    }
+
+    fn values(&self) -> Vec<Value> {
+        self.tranches
+            .iter()
+            .flat_map(|t| {
+                let price = match t.post_money {
+                    PostMoney::Stated(v) => Some(v),
+                    PostMoney::Market => None,
+                };
+                [Some(t.amount), price].into_iter().flatten()
+            })
+            .collect()
+    }
+
+    fn conditions(&self) -> Vec<&Condition> {
+        self.tranches
+            .iter()
+            .filter_map(|t| match &t.timing {
+                TrancheTiming::Conditional { condition, .. } => Some(condition),
+                TrancheTiming::Scheduled(_) => None,
+            })
+            .collect()
+    }
+
+    fn compile(&self, id: FlowId, f: &Flow, s: &Scenario, out: &mut Vec<TrancheC>) {
+        let h = &s.horizon;
+        for t in &self.tranches {
+            let when = match &t.timing {
+                TrancheTiming::Scheduled(m) => {
+                    let at = h.period_clamped(*m).min(h.periods - 1);
+                    let into = (m.0 - h.period_start(at).0).max(0) as f64;
+                    TrancheWhen::Scheduled(at, into / h.step.months() as f64)
+                }
+                TrancheTiming::Conditional {
+                    condition,
+                    from,
+                    until,
+                } => TrancheWhen::Conditional {
+                    condition: condition.clone(),
+                    from: h.period_clamped(*from),
+                    until: h.period_clamped(*until),
+                },
+            };
+            out.push(TrancheC {
+                flow: id,
+                investor: f.from,
+                amount: t.amount,
+                when,
+                post_money: t.post_money,
+            });
+        }
+    }
+}
+
+fn read_tranche(b: &mut Builder<'_>, node: &Node, flow: &str) -> Option<Tranche> {
+    let mut f = Fields::of(node, format!("a tranche of flow `{flow}`"), &mut b.d)?;
+    let id = b.id(&mut f, "tranche");
+    let owner = id.clone().unwrap_or_default();
+    f.what = format!("tranche `{owner}`");
+    let amount = b.value(
+        &mut f,
+        "amount",
+        &owner,
+        Range::NonNegative,
+        Draw::PerPath,
+        None,
+    );
+    let post_money = match f.opt("post_money") {
+        None => Some(PostMoney::Market),
+        Some(n) if matches!(&n.kind, NodeKind::Str(s) if s == "market") => Some(PostMoney::Market),
+        Some(n) => {
+            b.q.value(
+                n,
+                "post_money",
+                &format!("{owner}.post_money"),
+                Range::Positive,
+                Draw::PerPath,
+                &mut b.d,
+            )
+            .map(PostMoney::Stated)
+        }
+    };
+    let date_node = f.opt("date");
+    let when_node = f.opt("when");
+    let window_node = f.opt("window");
+    let source = b.source(&mut f);
+    let timing = match (date_node, when_node) {
+        (Some(dn), None) => {
+            if let Some(w) = window_node {
+                b.d.error(w.span, "window: only conditional tranches (with `when`) have a window; a scheduled tranche is paid on its `date`");
+                None
+            } else {
+                let dt = date(dn, "date", &mut b.d);
+                dt.and_then(|dt| b.bounds.start_inside(dt, dn, "date", &mut b.d))
+                    .map(TrancheTiming::Scheduled)
+            }
+        }
+        (None, Some(wn)) => {
+            let condition = b.condition(wn, "when");
+            let window = match window_node {
+                Some(w) => b.window(w, "tranche"),
+                None => {
+                    b.d.error(
+                        f.span,
+                        format!("missing required field `window` in tranche `{owner}`: a conditional tranche needs a window with an expiry, such as window = {{ from = \"2026-Q2\", until = \"2028-Q4\" }}"),
+                    );
+                    None
+                }
+            };
+            let (from, until) = window?;
+            condition.map(|condition| TrancheTiming::Conditional {
+                condition,
+                from,
+                until,
+            })
+        }
+        (Some(_), Some(wn)) => {
+            b.d.error(wn.span, "a tranche has either a `date` (scheduled) or a `when` condition with a `window` (conditional), not both");
+            None
+        }
+        (None, None) => {
+            b.d.error(
+                f.span,
+                format!("missing required field in tranche `{owner}`: expected `date` (a scheduled tranche) or `when` and `window` (a conditional tranche)"),
+            );
+            None
+        }
+    };
+    f.finish(&mut b.d);
+    Some(Tranche {
+        id: id?,
+        amount: amount?,
+        timing: timing?,
+        post_money: post_money?,
+        source,
+        span: node.span,
+    })
+}
+
+/// When a tranche may be paid.
+#[derive(Clone, Debug)]
+pub enum TrancheWhen {
+    /// In this period, arriving this far into it (the start of its month, as a fraction of the
+    /// period).
+    Scheduled(usize, f64),
+    /// In the first period of `from..=until` at whose end the condition holds; it lapses at the
+    /// end of `until` when that is inside the horizon (`until == periods`: the window runs past
+    /// the horizon, and the tranche may still be pending at its end).
+    Conditional {
+        /// The condition.
+        condition: Condition,
+        /// Who pays.
+        from: usize,
+        /// Last period of the window.
+        until: usize,
+    },
+}
+
+/// An equity tranche, compiled. The tranches of all equity flows, in file order, are the
+/// model's tranches (`Names::tranches`, `PathOutput::tranches`).
+#[derive(Clone, Debug)]
+pub struct TrancheC {
+    /// The flow's index in the scenario.
+    pub flow: FlowId,
+    /// Who pays it.
+    pub investor: EntityId,
+    /// Amount paid when released.
+    pub amount: Value,
+    /// When it may be paid.
+    pub when: TrancheWhen,
+    /// How its stake is priced.
+    pub post_money: PostMoney,
+}
+
+impl Step for TrancheC {
+    /// The tranches released in the current period.
+    type Scratch = Vec<usize>;
+
+    fn scratch(items: &[Self], _: &Model) -> Vec<usize> {
+        Vec::with_capacity(items.len())
+    }
+
+    fn prepare(items: &[Self], _: &mut Vec<usize>, st: &mut State, _: &Model, _: u64, _: u64) {
+        for (k, tr) in items.iter().enumerate() {
+            st.out.tranches[k] = if st.v(tr.amount) > 0.0 {
+                (TrancheState::Pending, 0.0)
+            } else {
+                (TrancheState::Empty, 0.0)
+            };
+        }
+    }
+
+    fn finance<T: Trace>(
+        items: &[Self],
+        round: &mut Vec<usize>,
+        st: &mut State,
+        m: &Model,
+        t: &mut T,
+        p: usize,
+    ) {
+        round.clear();
+        // Which tranches are released, all on the same state.
+        for (k, tr) in items.iter().enumerate() {
+            if st.out.tranches[k].0 != TrancheState::Pending {
+                continue;
+            }
+            match &tr.when {
+                TrancheWhen::Scheduled(at, _) => {
+                    if *at == p {
+                        round.push(k);
+                    }
+                }
+                TrancheWhen::Conditional {
+                    condition,
+                    from,
+                    until,
+                } => {
+                    let holds = if st.is_nominal() {
+                        p == *from
+                    } else {
+                        p >= *from && p <= *until && st.holds(m, condition)
+                    };
+                    if holds {
+                        round.push(k);
+                    } else if p >= *until {
+                        st.out.tranches[k].0 = TrancheState::Lapsed(p);
+                    }
+                }
+            }
+        }
+        if round.is_empty() {
+            return;
+        }
+        // Priced together: "market" tranches form one round at the company's value as
+        // pre-money; a post-money below what the period's tranches put in is raised to it.
+        let value = st.valuation(m);
+        let (mut total, mut market) = (0.0, 0.0);
+        for &k in round.iter() {
+            let amount = st.v(items[k].amount);
+            total += amount;
+            if matches!(items[k].post_money, PostMoney::Market) {
+                market += amount;
+            }
+        }
+        let post_money = |st: &State, k: usize| {
+            match items[k].post_money {
+                PostMoney::Stated(v) => st.v(v),
+                PostMoney::Market => value + market,
+            }
+            .max(total)
+        };
+        // Earlier holders are diluted once by all the period's new shares.
+        let issued: f64 = round
+            .iter()
+            .map(|&k| st.v(items[k].amount) / post_money(st, k))
+            .sum();
+        let keep = (1.0 - issued).max(0.0);
+        st.out.stake.iter_mut().for_each(|s| *s *= keep);
+        for &k in round.iter() {
+            let tr = &items[k];
+            let amount = st.v(tr.amount);
+            st.out.stake[tr.investor] += amount / post_money(st, k);
+            st.pay(m, t, tr.flow, tr.investor, m.company, amount);
+            st.out.tranches[k] = (TrancheState::Released(p), amount);
+            // A scheduled tranche arrives at the start of its month, a conditional one at the
+            // end of the period in which its condition held.
+            let at = match tr.when {
+                TrancheWhen::Scheduled(_, at) => at,
+                TrancheWhen::Conditional { .. } => 1.0,
+            };
+            st.arrive(at, amount);
+        }
+    }
+
+    fn nominal_conditional(items: &[Self], st: &State, out: &mut [f64]) {
+        for t in items {
+            if matches!(t.when, TrancheWhen::Conditional { .. }) {
+                out[t.flow] += st.v(t.amount);
+            }
+        }
+    }
+
+    fn explain(items: &[Self], m: &Model, out: &mut Explain) {
+        let (h, n) = (&m.horizon, &m.names);
+        for (k, t) in items.iter().enumerate() {
+            let price = match t.post_money {
+                PostMoney::Stated(x) => format!("post-money {}", value(m, x)),
+                PostMoney::Market => "the company's value as pre-money".to_string(),
+            };
+            let when = match &t.when {
+                TrancheWhen::Scheduled(p, at) => {
+                    format!("in {} ({:.2} into the period)", h.label(*p), at)
+                }
+                TrancheWhen::Conditional {
+                    condition: c,
+                    from,
+                    until,
+                } => format!(
+                    "when {}, from {} to {}",
+                    condition(m, c),
+                    h.label((*from).min(m.periods - 1)),
+                    if *until >= m.periods {
+                        "past the horizon".to_string()
+                    } else {
+                        h.label(*until)
+                    }
+                ),
+            };
+            let mut line = String::new();
+            let _ = write!(
+                line,
+                "     {:20} {} pays {} {when}, at {price}",
+                n.tranches[k],
+                n.entities[t.investor],
+                value(m, t.amount)
+            );
+            out.equity.push(line);
+        }
+    }
+}

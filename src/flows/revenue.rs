@@ -1,0 +1,272 @@
+//! `revenue`: revenue from a market, a growth process with decaying growth and volatility.
+//!
+//! The run-rate is `initial x L(t) x M(t)`: `L` the growth curve of [`crate::schedule`], `M` a
+//! mean-one geometric Brownian motion with the volatility, sampled at the period boundaries
+//! (its increment over a span of `len` years has variance `volatility^2 x len`). A period books
+//! `initial x (integral of L over it) x (M at its start + M at its end) / 2`: exact without
+//! volatility, and exact in expectation with it.
+
+use std::fmt::Write as _;
+
+use super::{Ends, Kind, PaymentClass, Step};
+use crate::dist::normal_quantile;
+use crate::engine::explain::{Explain, offset, value};
+use crate::engine::path::{State, Trace};
+use crate::engine::rng::{name_key, uniform_pair};
+use crate::engine::{Model, model::Curve};
+use crate::scenario::build::Builder;
+use crate::scenario::reader::Fields;
+use crate::scenario::value::{Draw, Range};
+use crate::scenario::{EntityId, Flow, FlowId, Scenario, Value};
+use crate::schedule::{Growth, Origin, growth_path};
+use crate::time::Month;
+
+/// Revenue from a market.
+#[derive(Clone, Debug)]
+pub struct Revenue {
+    /// Annualised revenue at the start.
+    pub initial: Value,
+    /// Annual growth rate at the start (0.5 = +50% a year).
+    pub growth: Value,
+    /// Yearly decay of the growth rate (growth multiplies by 1 - decay each year).
+    pub decay: Value,
+    /// Annualised volatility of revenue (per-period lognormal shocks, mean-preserving).
+    pub volatility: Value,
+    /// First month of revenue (the horizon start when absent).
+    pub start: Option<Month>,
+}
+
+impl Kind for Revenue {
+    const NAME: &'static str = "revenue";
+    type Compiled = RevenueC;
+
+    fn read(b: &mut Builder<'_>, f: &mut Fields<'_>, owner: &str) -> Option<Self> {
+        let initial = b.value(f, "initial", owner, Range::NonNegative, Draw::PerPath, None);
+        let growth = b.growth(f, "growth", owner, None);
+        let decay = b.value(f, "decay", owner, Range::Unit, Draw::PerPath, Some(0.0));
+        let volatility = b.value(
+            f,
+            "volatility",
+            owner,
+            Range::NonNegative,
+            Draw::PerPath,
+            Some(0.0),
+        );
+        let start = b.start_date(f, "start");
+        Some(Revenue {
+            initial: initial?,
+            growth: growth?,
+            decay: decay?,
+            volatility: volatility?,
+            start: start?,
+        })
+    }
+
+    fn check_ends(&self, e: &Ends<'_>) -> Option<(&'static str, String)> {
+        if !e.from.external {
+            return Some((
+                "from",
+                format!(
+                    "revenue comes from a market (an entity with the role `market`); `{}` is not one",
+                    e.from.id
+                ),
+            ));
+        }
+        e.to.external.then(|| {
+            (
+                "to",
+                format!(
+                    "`{}` is a market (outside world) and cannot receive this flow",
+                    e.to.id
+                ),
+            )
+        })
+    }
+
+    fn class(&self) -> PaymentClass {
+        PaymentClass::Sale
+    }
+
+    fn margin(&self) -> Option<Value> {
+        Some(Value::Const(1.0))
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![self.initial, self.growth, self.decay, self.volatility]
+    }
+
+    fn compile(&self, id: FlowId, f: &Flow, s: &Scenario, out: &mut Vec<RevenueC>) {
+        let h = &s.horizon;
+        let origin = Origin::of(h, self.start);
+        out.push(RevenueC {
+            flow: id,
+            from: f.from,
+            to: f.to,
+            initial: self.initial,
+            growth: self.growth,
+            decay: self.decay,
+            volatility: self.volatility,
+            origin,
+            curve: Curve::constant(self.growth, self.decay, h.step.years(), origin, h.periods),
+            shock_key: name_key(&format!("{}.shock", f.id)),
+        });
+    }
+}
+
+/// A revenue process, compiled.
+#[derive(Clone, Debug)]
+pub struct RevenueC {
+    /// The flow's index in the scenario.
+    pub flow: FlowId,
+    /// Who pays.
+    pub from: EntityId,
+    /// Who receives.
+    pub to: EntityId,
+    /// Annualised run-rate at the start.
+    pub initial: Value,
+    /// Annual growth at the start.
+    pub growth: Value,
+    /// Yearly decay of the growth rate.
+    pub decay: Value,
+    /// Annualised volatility of the run-rate.
+    pub volatility: Value,
+    /// Where it starts.
+    pub origin: Origin,
+    /// Its growth curve when growth and decay are constants.
+    pub curve: Option<Curve>,
+    /// Key of its volatility shocks.
+    pub shock_key: u64,
+}
+
+/// Each process's revenue in each period and run-rate at each boundary, on the current path.
+#[derive(Clone, Debug)]
+pub struct RevenueScratch {
+    /// Revenue booked by each process in each period (`periods` per process), before any
+    /// default: computed when the path starts, since every input is drawn by then.
+    amount: Vec<f64>,
+    /// Run-rate of each process at each period boundary (`periods + 1` per process).
+    rate: Vec<f64>,
+    /// A growth curve for inputs drawn per path.
+    levels: Vec<f64>,
+    integrals: Vec<f64>,
+}
+
+impl Step for RevenueC {
+    type Scratch = RevenueScratch;
+
+    fn scratch(items: &[Self], m: &Model) -> RevenueScratch {
+        let n = m.periods;
+        RevenueScratch {
+            amount: vec![0.0; items.len() * n],
+            rate: vec![0.0; items.len() * (n + 1)],
+            levels: vec![0.0; n + 1],
+            integrals: vec![0.0; n],
+        }
+    }
+
+    fn prepare(
+        items: &[Self],
+        own: &mut RevenueScratch,
+        st: &mut State,
+        m: &Model,
+        seed: u64,
+        path: u64,
+    ) {
+        let (n, dt) = (m.periods, m.dt);
+        for (k, r) in items.iter().enumerate() {
+            let initial = st.v(r.initial);
+            let sigma = if st.is_nominal() {
+                0.0
+            } else {
+                st.v(r.volatility)
+            };
+            let (levels, integrals) = match &r.curve {
+                Some(c) => (&c.levels, &c.integrals),
+                None => {
+                    let g = Growth::new(st.v(r.growth), st.v(r.decay));
+                    growth_path(g, dt, r.origin, &mut own.levels, &mut own.integrals);
+                    (&own.levels, &own.integrals)
+                }
+            };
+            let amounts = &mut own.amount[k * n..(k + 1) * n];
+            let rates = &mut own.rate[k * (n + 1)..(k + 1) * (n + 1)];
+            amounts.fill(0.0);
+            rates.fill(0.0);
+            let first = r.origin.period.min(n);
+            rates[first] = initial * levels[first];
+            let mut shock = 1.0;
+            let mut pair = [0.0; 2];
+            for p in first..n {
+                let len = if p == first { dt - r.origin.offset } else { dt };
+                let next = if sigma > 0.0 {
+                    // Two draws per block: fetch a block on even periods (or the first).
+                    let i = p as u64;
+                    if p == first || i & 1 == 0 {
+                        pair = uniform_pair(seed, r.shock_key, path, i >> 1);
+                    }
+                    let z = normal_quantile(pair[(i & 1) as usize]);
+                    let var = sigma * sigma * len;
+                    shock * (var.sqrt() * z - 0.5 * var).exp()
+                } else {
+                    1.0
+                };
+                amounts[p] = initial * integrals[p] * 0.5 * (shock + next);
+                rates[p + 1] = initial * levels[p + 1] * next;
+                shock = next;
+            }
+        }
+        // The company's run-rate at each boundary: what conditions, prices and values read.
+        for b in 0..=n {
+            st.run_rate[b] = items
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.to == m.company)
+                .map(|(k, _)| own.rate[k * (n + 1) + b])
+                .sum();
+        }
+    }
+
+    fn operate<T: Trace>(
+        items: &[Self],
+        own: &mut RevenueScratch,
+        st: &mut State,
+        m: &Model,
+        t: &mut T,
+        p: usize,
+    ) {
+        for (k, r) in items.iter().enumerate() {
+            if st.stopped(m, r.to) {
+                continue;
+            }
+            let amount = own.amount[k * m.periods + p];
+            st.pay(m, t, r.flow, r.from, r.to, amount);
+        }
+    }
+
+    fn explain(items: &[Self], m: &Model, out: &mut Explain) {
+        let (h, n) = (&m.horizon, &m.names);
+        for r in items {
+            out.keys.push(format!(
+                "  {:24} {:16x}  volatility shocks of `{}`, one per period",
+                format!("{}.shock", n.flows[r.flow]),
+                r.shock_key,
+                n.flows[r.flow]
+            ));
+            let mut line = String::new();
+            let _ = write!(
+                line,
+                "     revenue        {:20} {} -> {}: initial {}, growth {}, decay {}, volatility {}, from {}{}",
+                n.flows[r.flow],
+                n.entities[r.from],
+                n.entities[r.to],
+                value(m, r.initial),
+                value(m, r.growth),
+                value(m, r.decay),
+                value(m, r.volatility),
+                h.label(r.origin.period.min(m.periods - 1)),
+                offset(r.origin.offset)
+            );
+            out.operating.push(line);
+        }
+    }
+}
