@@ -20,8 +20,12 @@ pub struct InvestorStats {
     pub stake: Stat,
     /// Stake x company value at the horizon.
     pub equity_value: Stat,
-    /// Equity value + margin earned - invested.
+    /// Equity value + margin earned - invested + debt value.
     pub net_position: Stat,
+    /// Loan principal repaid, plus what its loans are worth at the horizon.
+    pub debt_value: Stat,
+    /// Loan principal not recovered after a default.
+    pub unrecovered: Stat,
     /// Payback period histogram; the last slot is "not by the horizon".
     pub payback: Counts,
 }
@@ -178,6 +182,8 @@ impl Accumulator {
             s.stake.push(o.stake[e]);
             s.equity_value.push(o.stake[e] * o.company_value);
             s.net_position.push(o.net_position(e));
+            s.debt_value.push(o.credit[e]);
+            s.unrecovered.push(o.unrecovered[e]);
             s.payback.add(o.payback[e].unwrap_or(p));
         }
         if let Some(c) = o.circularity(m) {
@@ -228,6 +234,8 @@ impl Accumulator {
             merge_stat(&mut a.stake, &b.stake);
             merge_stat(&mut a.equity_value, &b.equity_value);
             merge_stat(&mut a.net_position, &b.net_position);
+            merge_stat(&mut a.debt_value, &b.debt_value);
+            merge_stat(&mut a.unrecovered, &b.unrecovered);
             a.payback.merge(&b.payback);
         }
         merge_stat(&mut self.circularity, &o.circularity);

@@ -185,6 +185,8 @@ pub struct Model {
     pub track_spend_with: bool,
     /// Entities reported as investors.
     pub investors: Vec<EntityId>,
+    /// Entities that lend to the company.
+    pub lenders: Vec<EntityId>,
     /// Opening stakes: entity, fraction, invested before the horizon, and the period at whose
     /// end the fraction is held (`None`: at the start).
     pub opening: Vec<(EntityId, Value, Value, Option<usize>)>,
@@ -281,6 +283,13 @@ impl Model {
                 .collect(),
             class,
             investors,
+            lenders: (0..s.entities.len())
+                .filter(|&e| {
+                    s.flows
+                        .iter()
+                        .any(|f| f.from == e && matches!(f.kind, FlowKind::Loan(_)))
+                })
+                .collect(),
             opening: s
                 .entities
                 .iter()

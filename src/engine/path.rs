@@ -102,11 +102,12 @@ pub struct PathOutput {
     pub stake: Vec<f64>,
     /// Per entity: first period in which received >= invested.
     pub payback: Vec<Option<usize>>,
-    /// Per entity: what the company left unpaid at default: the remainder of its contracts,
-    /// and the loan principal not recovered.
+    /// Per entity: unpaid remainder of company contracts at default.
     pub stranded: Vec<f64>,
     /// Per entity: remainder of company contracts due after the horizon.
     pub backlog: Vec<f64>,
+    /// Per entity: loan principal the company owed it at default and did not recover.
+    pub unrecovered: Vec<f64>,
     /// Money that went round each cycle.
     pub cycles: Vec<f64>,
     /// Money moved on each flow over the horizon.
@@ -314,6 +315,7 @@ impl State {
                 payback: vec![None; e],
                 stranded: vec![0.0; e],
                 backlog: vec![0.0; e],
+                unrecovered: vec![0.0; e],
                 cycles: vec![0.0; m.cycles.len()],
                 flow_total: vec![0.0; f],
             },
@@ -529,6 +531,7 @@ impl State {
             &mut o.stake,
             &mut o.stranded,
             &mut o.backlog,
+            &mut o.unrecovered,
             &mut o.flow_total,
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);

@@ -11,8 +11,8 @@
 //!
 //! What the lender holds at the horizon is a claim on the company's value: the outstanding
 //! principal, paid before equity in order of seniority (pro rata within a rank). After a
-//! default the company's recovered value is shared the same way and the unrecovered principal
-//! is the lender's stranded money; on a company still operating, the claims are met from its
+//! default the company's recovered value is shared the same way and the principal it does not
+//! cover is stranded (the lender's `unrecovered`); on a company still operating, the claims are met from its
 //! value at the horizon. Equity holders own what is left.
 
 use std::fmt::Write as _;
@@ -148,7 +148,8 @@ impl Kind for Loan {
                 b.bounds.end_not_before(dt, n, "maturity", &mut b.d)
             });
         let amortise_from = f.opt("amortise_from");
-        let repayment = match f.opt("repayment") {
+        let repayment_node = f.opt("repayment");
+        let repayment = match repayment_node {
             None => Some("bullet".to_string()),
             Some(n) => string(n, "repayment", &mut b.d),
         };
@@ -206,7 +207,7 @@ impl Kind for Loan {
                 Repayment::Amortising { from }
             }
             (other, _) => {
-                let span = f.key("repayment").map(|k| k.span).unwrap_or(f.span);
+                let span = repayment_node.map_or(f.span, |n| n.span);
                 b.d.error(
                     span,
                     format!("repayment: unknown repayment `{other}`; expected \"bullet\" or \"amortising\""),
@@ -316,7 +317,8 @@ fn read_draw(b: &mut Builder<'_>, node: &Node) -> Option<Drawdown> {
                 let dt = date(n, "from", &mut b.d)?;
                 b.bounds.start_inside(dt, n, "from", &mut b.d)
             });
-        let months = match f.opt("months") {
+        let months_node = f.opt("months");
+        let months = match months_node {
             None => Some(1),
             Some(n) => count(n, "months", &mut b.d).and_then(|k| {
                 if k == 0 {
@@ -329,7 +331,7 @@ fn read_draw(b: &mut Builder<'_>, node: &Node) -> Option<Drawdown> {
         };
         let (from, months) = (from?, months?);
         if from.0 + months as i32 - 1 > b.bounds.last.0 {
-            let span = f.key("months").map(|k| k.span).unwrap_or(node.span);
+            let span = months_node.map_or(node.span, |n| n.span);
             b.d.error(
                 span,
                 format!(
@@ -545,7 +547,7 @@ impl Step for LoanC {
                 let recovered = paid * (o / owed);
                 st.out.credit[l.lender] += recovered;
                 if st.out.default_period.is_some() {
-                    st.out.stranded[l.lender] += o - recovered;
+                    st.out.unrecovered[l.lender] += o - recovered;
                 }
             }
             value -= paid;

@@ -344,6 +344,28 @@ fn investors_table(out: &mut String, s: &Summary) {
                 percent(i.payback_probability)
             );
         }
+        let lenders: Vec<_> = s
+            .investors
+            .iter()
+            .filter_map(|i| i.debt.as_ref().map(|d| (i, d)))
+            .collect();
+        if !lenders.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nLoans (principal repaid + what the loans are worth at the horizon, met before equity; medians with 5-95% range)"
+            );
+            for (i, d) in lenders {
+                let _ = writeln!(
+                    out,
+                    "  {:w$}  debt value {} ({} to {}); principal unrecovered in default: mean {}",
+                    i.id,
+                    m(d.value.p50),
+                    m(d.value.p5),
+                    m(d.value.p95),
+                    m(d.unrecovered.mean)
+                );
+            }
+        }
     }
 }
 

@@ -222,12 +222,25 @@ pub struct InvestorSummary {
     pub stake: StatSummary,
     /// Stake x company value at the horizon.
     pub equity_value: StatSummary,
-    /// equity value + margin earned - invested.
+    /// equity value + margin earned (interest included) - invested + debt value.
     pub net_position: StatSummary,
+    /// Its loans to the company, when it lends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debt: Option<DebtSummary>,
     /// P(received >= invested by the horizon).
     pub payback_probability: f64,
     /// Median payback period among paths that pay back.
     pub median_payback_period: Option<String>,
+}
+
+/// What a lender's loans came to.
+#[derive(Clone, Debug, Serialize)]
+pub struct DebtSummary {
+    /// Principal repaid, plus what its loans are worth at the horizon: the outstanding principal
+    /// met from the company's value before equity, by seniority.
+    pub value: StatSummary,
+    /// Principal the company owed it at default and did not recover (0 on other paths).
+    pub unrecovered: StatSummary,
 }
 
 /// A cycle.
@@ -529,6 +542,10 @@ impl Ctx<'_> {
                     stake: all(&st.stake),
                     equity_value: all(&st.equity_value),
                     net_position: all(&st.net_position),
+                    debt: m.lenders.contains(&e).then(|| DebtSummary {
+                        value: all(&st.debt_value),
+                        unrecovered: all(&st.unrecovered),
+                    }),
                     payback_probability: paid as f64 / n.max(1) as f64,
                     median_payback_period: median_label(&st.payback, p, label),
                 }

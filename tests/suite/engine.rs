@@ -308,8 +308,9 @@ fn random_scenario() -> impl Strategy<Value = String> {
         (0.0..60.0f64, 1.0..9.0f64, 0.0..1.0f64, 0.0..1.0f64),
         (0.0..0.5f64, 0.0..0.5f64, 0.0..1.0f64),
         (0.0..40.0f64, 0.0..1.0f64, any::<bool>(), 0.0..0.8f64),
+        (0.0..30.0f64, 0.0..20.0f64),
     )
-        .prop_map(|(step, cash, (r0, g, decay, vol), (fixed, share, cgrowth), (value, years, margin, pass), (rev_rate, hazard, ms_growth), (tranche, rescue_p, ramp, pp_sd))| {
+        .prop_map(|(step, cash, (r0, g, decay, vol), (fixed, share, cgrowth), (value, years, margin, pass), (rev_rate, hazard, ms_growth), (tranche, rescue_p, ramp, pp_sd), (loan, standby))| {
             format!(
                 r#"[horizon]
 start = "2024-Q1"
@@ -450,6 +451,28 @@ when = "reached(m2)"
 window = {{ from = "2025-Q1", until = "2029-Q4" }}
 post_money = "market"
 
+[[flow]]
+id = "vendor_loan"
+kind = "loan"
+from = "chips"
+to = "lab"
+principal = {loan}
+draw = {{ from = "2025-02", months = 5 }}
+rate = {{ dist = "uniform", low = 0.02, high = 0.12 }}
+repayment = "amortising"
+maturity = "2028-06"
+
+[[flow]]
+id = "standby"
+kind = "loan"
+from = "inv"
+to = "lab"
+principal = {standby}
+draw = {{ when = "cash < 5", window = {{ from = "2025-Q2", until = "2028-Q4" }} }}
+rate = 0.08
+maturity = "2031-12"
+seniority = "subordinated"
+
 [valuation]
 multiple = "mult"
 recovery = 0.2
@@ -484,6 +507,20 @@ proptest! {
             state.run(&model, seed, path_index, &mut ledger);
             prop_assert_eq!(ledger.cash.len(), model.periods);
             check_accounting(&s, &ledger)?;
+            // After a default each loan's principal is either recovered or stranded.
+            let o = state.out();
+            if o.default_period.is_some() {
+                for (flow, lender) in [("vendor_loan", "chips"), ("standby", "inv")] {
+                    let (f, e) = (s.flow_by_id(flow).unwrap(), s.entity_by_id(lender).unwrap());
+                    let drawn = o.flow_total[f];
+                    prop_assert!(
+                        (drawn - o.credit[e] - o.unrecovered[e]).abs() <= 1e-9 * drawn.max(1.0),
+                        "{flow}: drawn {drawn}, repaid or recovered {}, unrecovered {}",
+                        o.credit[e],
+                        o.unrecovered[e]
+                    );
+                }
+            }
         }
     }
 }

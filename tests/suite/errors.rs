@@ -679,3 +679,88 @@ margin = 0.1
         &["pass-throughs form a loop: back -> forth -> back"],
     );
 }
+
+/// The base scenario with a valid loan from `inv`, with `from` replaced by `to` in the loan.
+fn with_loan(from: &str, to: &str) -> String {
+    let loan = r#"
+[[flow]]
+id = "debt"
+kind = "loan"
+from = "inv"
+to = "lab"
+principal = 5
+draw = "2026-01"
+rate = 0.08
+maturity = "2028-12"
+"#;
+    assert!(loan.contains(from), "the loan has no `{from}`");
+    format!("{BASE}{}", loan.replacen(from, to, 1))
+}
+
+#[test]
+fn loans_are_checked_field_by_field() {
+    let dir = Dir::new();
+    let valid = dir.file("s.toml", &with_loan("rate", "rate"));
+    cfsim().arg("validate").arg(&valid).assert().success();
+    // (what to replace, its replacement, where the error points in it, what it says)
+    let cases: [(&str, &str, &str, &str); 9] = [
+        (
+            "to = \"lab\"\nprincipal",
+            "to = \"customers\"\nprincipal",
+            "to",
+            "a loan is lent to the company `lab`, not to `customers`",
+        ),
+        (
+            "maturity = \"2028-12\"",
+            "maturity = \"2025-06\"",
+            "maturity",
+            "the loan matures (2025-06) before its last possible draw (2026-01)",
+        ),
+        (
+            "rate = 0.08",
+            "rate = 0.08\nrepayment = \"balloon\"",
+            "\"balloon\"",
+            "unknown repayment `balloon`; expected \"bullet\" or \"amortising\"",
+        ),
+        (
+            "rate = 0.08",
+            "rate = 0.08\namortise_from = \"2027-01\"",
+            "\"2027-01\"",
+            "only an amortising loan",
+        ),
+        (
+            "rate = 0.08",
+            "rate = 0.08\nrepayment = \"amortising\"\namortise_from = \"2029-01\"",
+            "\"2029-01\"",
+            "instalments start in 2029-01, expected a month from the first draw (2026-01) to maturity (2028-12)",
+        ),
+        (
+            "rate = 0.08",
+            "rate = 0.08\nseniority = \"junior\"",
+            "\"junior\"",
+            "unknown rank `junior`; expected \"senior\" or \"subordinated\"",
+        ),
+        (
+            "draw = \"2026-01\"",
+            "draw = { from = \"2030-06\", months = 12 }",
+            "12",
+            "the draws run past the horizon's last month (2030-12); expected at most 7 months",
+        ),
+        (
+            "rate = 0.08",
+            "rate = 2",
+            "2",
+            "rate: expected a number between 0 and 1, got 2",
+        ),
+        (
+            "draw = \"2026-01\"",
+            "draw = { when = \"cash < 1\" }",
+            "{",
+            "missing required field `window` in draw",
+        ),
+    ];
+    for (from, to, at, says) in cases {
+        let line = to.lines().find(|l| l.contains(at)).unwrap();
+        rejects(&with_loan(from, to), line, at, &[says]);
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! - `errors`: every bad input gets `FILE:LINE:COL`, exit code 2, and no output;
 //! - `engine`: closed-form answers, exact accounting on every path, reproducibility, calibration;
+//! - `loans`: the loan kind against closed forms (interest, amortisation, seniority in default);
 //! - `semantics`: what the model means (time step, file order, rounds, populations, draws);
 //! - `scenarios`: the shipped scenarios, the graph and `explain`;
 //! - `run`, `compare`, `charts`: the commands end to end and what they write.
@@ -12,6 +13,7 @@ mod charts;
 mod compare;
 mod engine;
 mod errors;
+mod loans;
 mod run;
 mod scenarios;
 mod semantics;

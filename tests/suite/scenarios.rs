@@ -34,6 +34,7 @@ fn every_shipped_scenario_validates() {
         "talks-dec-2025",
         "no-round",
         "closed-form",
+        "debt",
     ] {
         assert!(
             stdout.contains(&format!(": ok: {name}: ")),
@@ -77,11 +78,14 @@ fn baseline_graph_lists_the_three_round_trips_with_volumes() {
 }
 
 #[test]
-fn every_number_in_the_baseline_cites_a_fact_or_is_an_assumption() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml"),
-    )
-    .unwrap();
+fn every_number_in_the_baseline_and_the_debt_scenario_cites_a_fact_or_is_an_assumption() {
+    for name in ["baseline", "debt"] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        cites_its_params(&std::fs::read_to_string(file).unwrap());
+    }
+}
+
+fn cites_its_params(text: &str) {
     let mut in_params = false;
     for line in text.lines() {
         if line.starts_with('[') {
@@ -108,6 +112,7 @@ fn alternatives_run_end_to_end() {
         "consumption-linked",
         "talks-dec-2025",
         "no-round",
+        "debt",
     ] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
         let out = dir.path().join(name);

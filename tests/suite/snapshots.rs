@@ -34,6 +34,11 @@ fn explain_baseline() {
 }
 
 #[test]
+fn explain_debt() {
+    insta::assert_snapshot!(stdout(&["explain", &path("debt.toml")]));
+}
+
+#[test]
 fn graph_baseline_text_and_dot() {
     insta::assert_snapshot!("graph_text", stdout(&["graph", &path("baseline.toml")]));
     insta::assert_snapshot!(
