@@ -9,7 +9,7 @@
 //! - [`Counts`]: exact histograms over a small set of outcomes (periods, years, lapsed).
 //! - [`wilson`]: a 95% interval for a proportion.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Largest relative error of a quantile read from a [`Sketch`]: half a bucket, 1/256 (0.39%).
 pub const RELATIVE_ACCURACY: f64 = 1.0 / 256.0;
@@ -417,7 +417,7 @@ impl Stat {
 }
 
 /// What `summary.json` holds for a metric.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct StatSummary {
     /// Mean over paths.
     pub mean: f64,
@@ -438,7 +438,7 @@ pub struct StatSummary {
 }
 
 /// A proportion with its 95% Wilson score interval.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Proportion {
     /// Estimated probability.
     pub probability: f64,

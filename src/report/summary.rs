@@ -1,14 +1,16 @@
 //! The run summary: what `summary.json` holds (its schema is documented in the README), built
 //! from the statistics. The table, the CSV and the charts all read this, not the raw statistics.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Accumulator, Model};
 use crate::scenario::{KindTag, Scenario, TrancheTiming};
 use crate::stats::{Counts, Proportion, Stat, StatSummary, wilson};
 
 /// The whole summary of a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     /// Version of cfsim that produced it.
     pub cfsim_version: String,
@@ -56,36 +58,40 @@ pub struct Summary {
 }
 
 /// Which paths each figure describes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Populations {
     /// `target`.
-    pub target: &'static str,
+    pub target: Cow<'static, str>,
     /// `periods` and `years`.
-    pub accounts: &'static str,
+    pub accounts: Cow<'static, str>,
     /// `insolvency`, `tranches`, `company`, `sellers`, `cycles`, `flows`.
-    pub outcomes: &'static str,
+    pub outcomes: Cow<'static, str>,
     /// `investors` (but `round_trip`).
-    pub investors: &'static str,
+    pub investors: Cow<'static, str>,
     /// Each investor's `round_trip`.
-    pub round_trip: &'static str,
+    pub round_trip: Cow<'static, str>,
     /// `circularity`.
-    pub circularity: &'static str,
+    pub circularity: Cow<'static, str>,
 }
 
 impl Populations {
     /// The populations of this version of cfsim.
     pub const ALL: Populations = Populations {
-        target: "all paths: a company that defaulted before or during the target year misses the target",
-        accounts: "paths still operating (not in default) at the end of the period or year; `operating` is their share of all paths",
-        outcomes: "all paths",
-        investors: "all paths",
-        round_trip: "paths on which the investor put money in",
-        circularity: "paths on which the investors put money in",
+        target: Cow::Borrowed(
+            "all paths: a company that defaulted before or during the target year misses the target",
+        ),
+        accounts: Cow::Borrowed(
+            "paths still operating (not in default) at the end of the period or year; `operating` is their share of all paths",
+        ),
+        outcomes: Cow::Borrowed("all paths"),
+        investors: Cow::Borrowed("all paths"),
+        round_trip: Cow::Borrowed("paths on which the investor put money in"),
+        circularity: Cow::Borrowed("paths on which the investors put money in"),
     };
 }
 
 /// One calendar year of the company's accounts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct YearSummary {
     /// The year.
     pub year: i32,
@@ -100,7 +106,7 @@ pub struct YearSummary {
 }
 
 /// Unit of amounts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Unit {
     /// Put before numbers.
     pub currency: String,
@@ -109,7 +115,7 @@ pub struct Unit {
 }
 
 /// An entity.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntityInfo {
     /// Id.
     pub id: String,
@@ -124,7 +130,7 @@ pub struct EntityInfo {
 }
 
 /// The period grid.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HorizonInfo {
     /// First period label.
     pub start: String,
@@ -139,7 +145,7 @@ pub struct HorizonInfo {
 }
 
 /// The revenue target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetSummary {
     /// Target year.
     pub year: i32,
@@ -156,7 +162,7 @@ pub struct TargetSummary {
 }
 
 /// Insolvency.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InsolvencySummary {
     /// P(default by the end of the horizon).
     pub probability: f64,
@@ -173,7 +179,7 @@ pub struct InsolvencySummary {
 }
 
 /// One tranche.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrancheSummary {
     /// Tranche id.
     pub id: String,
@@ -204,7 +210,7 @@ pub struct TrancheSummary {
 }
 
 /// One investor.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvestorSummary {
     /// Entity id.
     pub id: String,
@@ -234,7 +240,7 @@ pub struct InvestorSummary {
 }
 
 /// What a lender's loans came to.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DebtSummary {
     /// Principal repaid, plus what its loans are worth at the horizon: the outstanding principal
     /// met from the company's value before equity, by seniority.
@@ -244,7 +250,7 @@ pub struct DebtSummary {
 }
 
 /// A cycle.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CycleSummary {
     /// Entity ids in order.
     pub entities: Vec<String>,
@@ -255,7 +261,7 @@ pub struct CycleSummary {
 }
 
 /// A seller to the company.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SellerSummary {
     /// Entity id.
     pub id: String,
@@ -266,7 +272,7 @@ pub struct SellerSummary {
 }
 
 /// Company-level figures.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CompanySummary {
     /// Entity id.
     pub id: String,
@@ -277,7 +283,7 @@ pub struct CompanySummary {
 }
 
 /// A flow.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FlowSummary {
     /// Flow id.
     pub id: String,
@@ -294,7 +300,7 @@ pub struct FlowSummary {
 }
 
 /// A param.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ParamSummary {
     /// Name.
     pub name: String,
@@ -305,7 +311,7 @@ pub struct ParamSummary {
 }
 
 /// Per-period bands.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeriodsSummary {
     /// Period labels.
     pub labels: Vec<String>,

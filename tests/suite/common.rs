@@ -84,9 +84,27 @@ hazard = 0.1
 multiple = "multiple"
 "#;
 
-/// Runs `cfsim run` on a scenario file (quietly, without charts) and returns its summary.json;
-/// fails the test with cfsim's stderr when the run fails.
+/// Runs `cfsim run` on a scenario file (quietly, without charts) and returns its summary.json
+/// as JSON; fails the test with cfsim's stderr when the run fails.
 pub fn run_summary(file: &Path, paths: u64, extra: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run_json(file, paths, extra)).expect("valid JSON")
+}
+
+/// Runs `cfsim run` like [`run_summary`] and reads summary.json through the library's typed
+/// `Summary`.
+pub fn run_typed(file: &Path, paths: u64, extra: &[&str]) -> cfsim::report::Summary {
+    serde_json::from_str(&run_json(file, paths, extra)).expect("summary.json reads as a Summary")
+}
+
+/// The item of a list (investors, tranches, flows...) with an id.
+pub fn by_id<'a, T>(items: &'a [T], id: &str, id_of: impl Fn(&T) -> &str) -> &'a T {
+    items
+        .iter()
+        .find(|x| id_of(x) == id)
+        .unwrap_or_else(|| panic!("no `{id}`"))
+}
+
+fn run_json(file: &Path, paths: u64, extra: &[&str]) -> String {
     let dir = Dir::new();
     let out = dir.path().join("out");
     let run = cfsim()
@@ -108,8 +126,7 @@ pub fn run_summary(file: &Path, paths: u64, extra: &[&str]) -> serde_json::Value
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("valid JSON")
+    std::fs::read_to_string(out.join("summary.json")).expect("summary.json")
 }
 
 /// A JSON number as f64.

@@ -26,28 +26,18 @@ fn within_4_se(what: &str, estimate: f64, exact: f64, se: f64) {
 #[test]
 fn closed_form_answers() {
     let n = 200_000;
-    let s = run_summary(&scenario("closed-form.toml"), n, &[]);
+    let s = run_typed(&scenario("closed-form.toml"), n, &[]);
     let bin_se = |p: f64| (p * (1.0 - p) / n as f64).sqrt();
 
     // Revenue: the exact integral of the trend, times a mean-one shock.
-    let rev = &s["target"]["revenue_in_year"];
-    within_4_se(
-        "E[revenue 2029]",
-        num(&rev["mean"]),
-        27.232_653_865,
-        num(&rev["std_error"]),
-    );
+    let rev = &s.target.as_ref().unwrap().revenue_in_year;
+    within_4_se("E[revenue 2029]", rev.mean, 27.232_653_865, rev.std_error);
     // The value at the horizon: 10 x a lognormal run-rate.
-    let value = &s["company"]["value_at_horizon"];
-    within_4_se(
-        "E[value 2030]",
-        num(&value["mean"]),
-        357.487_189,
-        num(&value["std_error"]),
-    );
+    let value = &s.company.value_at_horizon;
+    within_4_se("E[value 2030]", value.mean, 357.487_189, value.std_error);
     // The median of a lognormal with log-sd sqrt(0.9): the sketch's 0.39% plus the Monte Carlo
     // error of a median (about 1.2533 sd / sqrt(n) in log terms).
-    let median = num(&value["p50"]);
+    let median = value.p50;
     let tolerance = 1.0 / 256.0 + 4.0 * 1.2533 * 0.9f64.sqrt() / (n as f64).sqrt();
     assert!(
         (median / 227.943_896 - 1.0).abs() < tolerance,
@@ -55,50 +45,45 @@ fn closed_form_answers() {
     );
 
     // A tranche released on a milestone with a constant hazard.
-    let tranche = s["tranches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == "on_milestone")
-        .unwrap();
+    let tranche = by_id(&s.tranches, "on_milestone", |t| &t.id);
     let p_release = 1.0 - (-0.9f64).exp();
     within_4_se(
         "P(release)",
-        num(&tranche["release_probability"]),
+        tranche.release_probability,
         p_release,
         bin_se(p_release),
     );
     let p_first = 1.0 - (-0.3f64).exp();
     within_4_se(
         "P(release in 2025)",
-        num(&tranche["release_by_period"][0]),
+        tranche.release_by_period[0],
         p_first,
         bin_se(p_first),
     );
     assert_eq!(
-        num(&tranche["lapsed_probability"]) + num(&tranche["release_probability"]),
+        tranche.lapsed_probability + tranche.release_probability,
         1.0
     );
 
     // Never insolvent; the contract is paid in full.
-    assert_eq!(num(&s["insolvency"]["probability"]), 0.0);
-    let inv = &s["investors"][0];
-    assert!((num(&inv["received"]["mean"]) - 12.0).abs() < 1e-9);
-    assert!((num(&inv["margin_earned"]["mean"]) - 6.0).abs() < 1e-9);
+    assert_eq!(s.insolvency.probability, 0.0);
+    let inv = &s.investors[0];
+    assert!((inv.received.mean - 12.0).abs() < 1e-9);
+    assert!((inv.margin_earned.mean - 6.0).abs() < 1e-9);
     within_4_se(
         "E[invested]",
-        num(&inv["invested"]["mean"]),
+        inv.invested.mean,
         20.0 + 10.0 * p_release,
         10.0 * bin_se(p_release),
     );
 
     // Cash at the end of 2025: 100 + revenue 2025 - 3 - 4, plus 10 when the tranche came in 2025.
-    let cash = &s["periods"]["cash"][0];
+    let cash = s.periods.cash[0].as_ref().unwrap();
     within_4_se(
         "E[cash 2025]",
-        num(&cash["mean"]),
+        cash.mean,
         93.0 + 13.133_031_378 + 10.0 * p_first,
-        num(&cash["std_error"]),
+        cash.std_error,
     );
 }
 
@@ -109,11 +94,11 @@ fn without_volatility_target_year_revenue_is_the_lognormal_start_times_the_integ
         .unwrap()
         .replace("volatility = 0.3", "volatility = 0");
     let dir = Dir::new();
-    let s = run_summary(&dir.file("novol.toml", &text), n, &[]);
+    let s = run_typed(&dir.file("novol.toml", &text), n, &[]);
     let p = 0.584_911_338;
     within_4_se(
         "P(target)",
-        num(&s["target"]["probability"]),
+        s.target.unwrap().probability,
         p,
         (p * (1.0 - p) / n as f64).sqrt(),
     );
@@ -131,27 +116,34 @@ fn deterministic_scenario_gives_the_exact_cash_path() {
         .replace("hazard = 0.3", "hazard = 0");
     let dir = Dir::new();
     let p = dir.file("det.toml", &text);
-    let s = run_summary(&p, 1000, &[]);
+    let s = run_typed(&p, 1000, &[]);
     // Revenue in year k is the integral of 10 x 1.2^t over it: 10 x 1.2^k x 0.2 / ln 1.2.
     let mut cash = 100.0;
     for y in 0..6 {
         let r = 10.0 * 1.2f64.powi(y) * 0.2 / 1.2f64.ln();
         // 2025: + revenue - 3 (contract) - 4 (costs); 2026: + 20 equity; the contract ends in 2028.
         cash += r - 4.0 - if y < 4 { 3.0 } else { 0.0 } + if y == 1 { 20.0 } else { 0.0 };
-        let got = &s["periods"]["cash"][y as usize];
+        let got = s.periods.cash[y as usize].as_ref().unwrap();
         assert!(
-            (num(&got["mean"]) - cash).abs() < 1e-9,
+            (got.mean - cash).abs() < 1e-9,
             "year {y}: {} vs {cash}",
-            got["mean"]
+            got.mean
         );
-        assert!(num(&got["std_error"]) < 1e-9);
-        let got_rev = num(&s["periods"]["revenue"][y as usize]["mean"]);
-        assert!((got_rev - r).abs() < 1e-9, "revenue {y}: {got_rev} vs {r}");
+        assert!(got.std_error < 1e-9);
+        let got_rev = s.periods.revenue[y as usize].as_ref().unwrap();
+        assert!(
+            (got_rev.mean - r).abs() < 1e-9,
+            "revenue {y}: {} vs {r}",
+            got_rev.mean
+        );
         // Exact values read back exactly from the quantile sketch.
-        assert_eq!(num(&s["periods"]["revenue"][y as usize]["p50"]), got_rev);
+        assert_eq!(got_rev.p50, got_rev.mean);
     }
-    assert_eq!(num(&s["tranches"][1]["release_probability"]), 0.0);
-    assert_eq!(num(&s["investors"][0]["round_trip"]["mean"]), 12.0 / 20.0);
+    assert_eq!(s.tranches[1].release_probability, 0.0);
+    assert_eq!(
+        s.investors[0].round_trip.as_ref().unwrap().mean,
+        12.0 / 20.0
+    );
 }
 
 #[test]
@@ -206,28 +198,17 @@ fn adding_a_quantity_leaves_the_other_draws_unchanged() {
 
 #[test]
 fn baseline_is_calibrated_to_the_reported_losses() {
-    let s = run_summary(&scenario("baseline.toml"), 50_000, &[]);
+    let s = run_typed(&scenario("baseline.toml"), 50_000, &[]);
     for (year, loss) in [(2024, 5.0), (2025, 8.0), (2026, 14.0)] {
-        let y = s["years"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|y| y["year"] == year)
-            .unwrap();
-        let median = -num(&y["net_income"]["p50"]);
+        let y = s.years.iter().find(|y| y.year == year).unwrap();
+        let median = -y.net_income.as_ref().unwrap().p50;
         assert!(
             (median - loss).abs() <= 0.25 * loss,
             "{year}: median loss {median} vs {loss}"
         );
     }
-    assert!(s["target"]["probability"].as_f64().unwrap() > 0.0);
-    let ids: Vec<&str> = s["tranches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&"amazon_b"));
+    assert!(s.target.unwrap().probability > 0.0);
+    assert!(s.tranches.iter().any(|t| t.id == "amazon_b"));
 }
 
 /// Records every payment and the cash at each period boundary.

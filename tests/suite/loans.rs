@@ -258,30 +258,23 @@ fixed = 14
 fn a_loan_file_runs_end_to_end_and_reports_the_lender() {
     let dir = Dir::new();
     let p = dir.file("loan.toml", &scenario("quarter", 100.0, BULLET));
-    let s = run_summary(&p, 200, &[]);
-    let bank = s["investors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "bank")
-        .expect("the lender is an investor");
+    let s = run_typed(&p, 200, &[]);
+    let bank = by_id(&s.investors, "bank", |i| &i.id);
     let interest = 1.8;
-    close("invested", num(&bank["invested"]["mean"]), 12.0);
-    close("margin", num(&bank["margin_earned"]["mean"]), interest);
-    close("debt value", num(&bank["debt"]["value"]["mean"]), 12.0);
-    close(
-        "unrecovered",
-        num(&bank["debt"]["unrecovered"]["mean"]),
-        0.0,
+    close("invested", bank.invested.mean, 12.0);
+    close("margin", bank.margin_earned.mean, interest);
+    let debt = bank.debt.as_ref().expect("a lender reports its debt");
+    close("debt value", debt.value.mean, 12.0);
+    close("unrecovered", debt.unrecovered.mean, 0.0);
+    close("net", bank.net_position.mean, interest);
+    // An investor that lends nothing reports no debt.
+    assert!(
+        s.investors
+            .iter()
+            .all(|i| i.id == "bank" || i.debt.is_none())
     );
-    close("net", num(&bank["net_position"]["mean"]), interest);
     // A flow's total is what moved in its direction: the principal drawn.
-    let flow = s["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "term")
-        .unwrap();
-    assert_eq!(flow["kind"], "loan");
-    close("drawn", num(&flow["total"]["mean"]), 12.0);
+    let flow = by_id(&s.flows, "term", |f| &f.id);
+    assert_eq!(flow.kind, "loan");
+    close("drawn", flow.total.mean, 12.0);
 }

@@ -130,3 +130,22 @@ fn an_output_that_cannot_be_replaced_is_named_and_leaves_no_temporary_file() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("summary.json")]);
 }
+
+#[test]
+fn summary_json_reads_back_into_the_typed_summary_unchanged() {
+    // The typed `Summary` and the file agree on every key: what the library's users read is
+    // what the command line writes, for every shipped scenario.
+    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(scenarios).unwrap() {
+        let file = entry.unwrap().path();
+        let json = run_summary(&file, 500, &[]);
+        let typed: cfsim::report::Summary =
+            serde_json::from_value(json.clone()).expect("reads as a Summary");
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            json,
+            "{}",
+            file.display()
+        );
+    }
+}
