@@ -153,20 +153,7 @@ impl Kind for Loan {
             None => Some("bullet".to_string()),
             Some(n) => string(n, "repayment", &mut b.d),
         };
-        let seniority = match f.opt("seniority") {
-            None => Some(Seniority::Senior),
-            Some(n) => match string(n, "seniority", &mut b.d)?.as_str() {
-                "senior" => Some(Seniority::Senior),
-                "subordinated" => Some(Seniority::Subordinated),
-                other => {
-                    b.d.error(
-                        n.span,
-                        format!("seniority: unknown rank `{other}`; expected \"senior\" or \"subordinated\""),
-                    );
-                    None
-                }
-            },
-        };
+        let seniority = read_seniority(b, f);
         let (draw, maturity) = (draw?, maturity?);
         if maturity < draw.last() {
             let span = f.key("maturity").map(|k| k.span).unwrap_or(f.span);
@@ -179,42 +166,8 @@ impl Kind for Loan {
             );
             return None;
         }
-        let repayment = match (repayment?.as_str(), amortise_from) {
-            ("bullet", None) => Repayment::Bullet,
-            ("bullet", Some(n)) => {
-                b.d.error(n.span, "amortise_from: only an amortising loan (repayment = \"amortising\") has instalments; a bullet loan is repaid at maturity");
-                return None;
-            }
-            ("amortising", node) => {
-                let from = match node {
-                    None => Month(draw.first().0 + 1).min(maturity),
-                    Some(n) => {
-                        let dt = date(n, "amortise_from", &mut b.d)?;
-                        if dt.first < draw.first() || dt.first > maturity {
-                            b.d.error(
-                                n.span,
-                                format!(
-                                    "amortise_from: instalments start in {}, expected a month from the first draw ({}) to maturity ({maturity})",
-                                    dt.first,
-                                    draw.first()
-                                ),
-                            );
-                            return None;
-                        }
-                        dt.first
-                    }
-                };
-                Repayment::Amortising { from }
-            }
-            (other, _) => {
-                let span = repayment_node.map_or(f.span, |n| n.span);
-                b.d.error(
-                    span,
-                    format!("repayment: unknown repayment `{other}`; expected \"bullet\" or \"amortising\""),
-                );
-                return None;
-            }
-        };
+        let span = repayment_node.map_or(f.span, |n| n.span);
+        let repayment = read_repayment(b, (&repayment?, span), amortise_from, &draw, maturity)?;
         Some(Loan {
             principal: principal?,
             draw,
@@ -283,6 +236,71 @@ impl Kind for Loan {
             maturity: self.maturity,
             seniority: self.seniority,
         });
+    }
+}
+
+/// `seniority`: "senior" (the default) or "subordinated".
+fn read_seniority(b: &mut Builder<'_>, f: &mut Fields<'_>) -> Option<Seniority> {
+    let Some(n) = f.opt("seniority") else {
+        return Some(Seniority::Senior);
+    };
+    match string(n, "seniority", &mut b.d)?.as_str() {
+        "senior" => Some(Seniority::Senior),
+        "subordinated" => Some(Seniority::Subordinated),
+        other => {
+            b.d.error(
+                n.span,
+                format!(
+                    "seniority: unknown rank `{other}`; expected \"senior\" or \"subordinated\""
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `repayment` (as written, and where) with `amortise_from`, checked against the draws and
+/// the maturity.
+fn read_repayment(
+    b: &mut Builder<'_>,
+    (written, span): (&str, crate::diagnostic::Span),
+    amortise_from: Option<&Node>,
+    draw: &Drawdown,
+    maturity: Month,
+) -> Option<Repayment> {
+    match (written, amortise_from) {
+        ("bullet", None) => Some(Repayment::Bullet),
+        ("bullet", Some(n)) => {
+            b.d.error(n.span, "amortise_from: only an amortising loan (repayment = \"amortising\") has instalments; a bullet loan is repaid at maturity");
+            None
+        }
+        ("amortising", None) => Some(Repayment::Amortising {
+            from: Month(draw.first().0 + 1).min(maturity),
+        }),
+        ("amortising", Some(n)) => {
+            let dt = date(n, "amortise_from", &mut b.d)?;
+            if dt.first < draw.first() || dt.first > maturity {
+                b.d.error(
+                    n.span,
+                    format!(
+                        "amortise_from: instalments start in {}, expected a month from the first draw ({}) to maturity ({maturity})",
+                        dt.first,
+                        draw.first()
+                    ),
+                );
+                return None;
+            }
+            Some(Repayment::Amortising { from: dt.first })
+        }
+        (other, _) => {
+            b.d.error(
+                span,
+                format!(
+                    "repayment: unknown repayment `{other}`; expected \"bullet\" or \"amortising\""
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -90,26 +90,7 @@ pub(super) fn build(
         .opt("milestone")
         .and_then(|n| b.list(n, "milestone"))
         .unwrap_or_default();
-    let entity_nodes = entity_nodes.unwrap_or_default();
-    // Ids as written, so references to an entity that failed validation are not reported too.
-    let written_ids: Vec<String> = entity_nodes.iter().map(|n| b.peek_id(n)).collect();
-    let mut entities: Vec<Entity> = entity_nodes.iter().filter_map(|n| b.entity(n)).collect();
-    entities.push(Entity {
-        id: WORLD.to_string(),
-        name: "Outside world".to_string(),
-        roles: vec![Role::Other],
-        external: true,
-        cash: Value::Const(0.0),
-        stake: None,
-        source: None,
-        span: top,
-    });
-    b.entity_ids = if entities.len() == written_ids.len() + 1 {
-        entities.iter().map(|e| e.id.clone()).collect()
-    } else {
-        // Some entity failed: the build fails anyway, indices no longer matter.
-        written_ids.into_iter().chain([WORLD.to_string()]).collect()
-    };
+    let entities = b.entities(&entity_nodes.unwrap_or_default(), top);
     let company = b.company(&mut f, &entities);
     // Ids first, so conditions and pass-throughs may refer to flows and milestones defined later.
     let flow_nodes = flow_nodes.unwrap_or_default();
@@ -363,6 +344,31 @@ impl Resolver for CondNames<'_> {
 }
 
 impl Builder<'_> {
+    /// The entities, then the built-in outside world; sets the ids references resolve to.
+    fn entities(&mut self, nodes: &[&Node], top: Span) -> Vec<Entity> {
+        // Ids as written, so references to an entity that failed validation are not reported
+        // too.
+        let written_ids: Vec<String> = nodes.iter().map(|n| self.peek_id(n)).collect();
+        let mut entities: Vec<Entity> = nodes.iter().filter_map(|n| self.entity(n)).collect();
+        entities.push(Entity {
+            id: WORLD.to_string(),
+            name: "Outside world".to_string(),
+            roles: vec![Role::Other],
+            external: true,
+            cash: Value::Const(0.0),
+            stake: None,
+            source: None,
+            span: top,
+        });
+        self.entity_ids = if entities.len() == written_ids.len() + 1 {
+            entities.iter().map(|e| e.id.clone()).collect()
+        } else {
+            // Some entity failed: the build fails anyway, indices no longer matter.
+            written_ids.into_iter().chain([WORLD.to_string()]).collect()
+        };
+        entities
+    }
+
     fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<Vec<&'n Node>> {
         let items = array(node, what, &mut self.d)?;
         Some(items.iter().collect())

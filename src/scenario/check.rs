@@ -7,96 +7,26 @@ use super::*;
 /// construction): every index in range, a horizon with periods, pass-through and milestone
 /// dependencies without loops. Ranges of values are the reader's business.
 pub fn check(s: &Scenario) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    let (ne, nf, nm, nq) = (
-        s.entities.len(),
-        s.flows.len(),
-        s.milestones.len(),
-        s.quantities.len(),
-    );
-    let entity = |what: &str, e: EntityId, problems: &mut Vec<String>| {
-        if e >= ne {
-            problems.push(format!(
-                "{what}: entity index {e}, but there are {ne} entities"
-            ));
-        }
+    let mut c = Checker {
+        entities: s.entities.len(),
+        flows: s.flows.len(),
+        milestones: s.milestones.len(),
+        quantities: s.quantities.len(),
+        problems: Vec::new(),
     };
-    let value = |what: &str, v: Value, problems: &mut Vec<String>| {
-        if let Value::Random(q) = v
-            && q >= nq
-        {
-            problems.push(format!(
-                "{what}: quantity index {q}, but there are {nq} quantities"
-            ));
-        }
-    };
-    fn condition(c: &Condition, n: (usize, usize, usize, usize), out: &mut Vec<String>) {
-        let (ne, nf, nm, nq) = n;
-        let bad = match c {
-            Condition::Reached(m) => *m >= nm,
-            Condition::Compare {
-                metric, threshold, ..
-            } => {
-                let metric_bad = match metric {
-                    Metric::Spend(f) => *f >= nf,
-                    Metric::SpendWith(e) => *e >= ne,
-                    _ => false,
-                };
-                metric_bad || matches!(threshold, Value::Random(q) if *q >= nq)
-            }
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                condition(a, n, out);
-                condition(b, n, out);
-                false
-            }
-            Condition::Not(a) => {
-                condition(a, n, out);
-                false
-            }
-            Condition::Const(_) | Condition::Date { .. } => false,
-        };
-        if bad {
-            out.push(format!(
-                "a condition refers to an index out of range: {c:?}"
-            ));
-        }
-    }
-    let counts = (ne, nf, nm, nq);
     if s.horizon.periods == 0 {
-        problems.push("the horizon has no period".to_string());
+        c.problems.push("the horizon has no period".to_string());
     }
-    entity("company", s.company, &mut problems);
+    c.entity("company", s.company);
     for e in &s.entities {
-        value(&format!("entity `{}` cash", e.id), e.cash, &mut problems);
+        c.value(&format!("entity `{}` cash", e.id), e.cash);
         if let Some(st) = &e.stake {
-            value(
-                &format!("entity `{}` stake", e.id),
-                st.fraction,
-                &mut problems,
-            );
-            value(
-                &format!("entity `{}` stake", e.id),
-                st.invested,
-                &mut problems,
-            );
+            c.value(&format!("entity `{}` stake", e.id), st.fraction);
+            c.value(&format!("entity `{}` stake", e.id), st.invested);
         }
     }
     for f in &s.flows {
-        let what = format!("flow `{}`", f.id);
-        entity(&what, f.from, &mut problems);
-        entity(&what, f.to, &mut problems);
-        for c in f.kind.conditions() {
-            condition(c, counts, &mut problems);
-        }
-        if f.kind.flow_refs().iter().any(|&r| r >= nf) {
-            problems.push(format!(
-                "{what}: refers to a flow index out of range (there are {nf} flows)"
-            ));
-        }
-        let values = f.kind.values();
-        for v in values {
-            value(&what, v, &mut problems);
-        }
+        c.flow(f);
     }
     for m in &s.milestones {
         let v = match m.timing {
@@ -104,43 +34,128 @@ pub fn check(s: &Scenario) -> Result<(), Vec<String>> {
             | MilestoneTiming::ChancePerYear(v)
             | MilestoneTiming::Year(v) => v,
         };
-        value(&format!("milestone `{}`", m.id), v, &mut problems);
-        if let Some(c) = &m.condition {
-            condition(c, counts, &mut problems);
+        c.value(&format!("milestone `{}`", m.id), v);
+        if let Some(cond) = &m.condition {
+            c.condition(cond);
         }
     }
-    value("valuation multiple", s.valuation.multiple, &mut problems);
-    value("valuation recovery", s.valuation.recovery, &mut problems);
+    c.value("valuation multiple", s.valuation.multiple);
+    c.value("valuation recovery", s.valuation.recovery);
     if let Some(r) = &s.rescue {
-        entity("rescue", r.from, &mut problems);
+        c.entity("rescue", r.from);
         for v in [r.probability, r.amount, r.discount] {
-            value("rescue", v, &mut problems);
+            c.value("rescue", v);
         }
     }
-    if let Some(c) = &s.correlation
-        && c.quantities.iter().any(|&q| q >= nq)
+    if let Some(corr) = &s.correlation
+        && corr.quantities.iter().any(|&q| q >= c.quantities)
     {
-        problems.push("correlation: a quantity index out of range".to_string());
+        c.problems
+            .push("correlation: a quantity index out of range".to_string());
     }
-    if problems.is_empty() {
-        let loops = [
-            crate::order::dependency_order(nf, |f| match &s.flows[f].kind {
-                FlowKind::PassThrough(p) if p.of < nf => vec![p.of],
-                _ => Vec::new(),
-            })
-            .is_err(),
-            crate::order::dependency_order(nm, |m| s.milestone_deps(m)).is_err(),
-        ];
-        if loops[0] {
-            problems.push("pass-throughs form a loop".to_string());
-        }
-        if loops[1] {
-            problems.push("milestone conditions form a loop".to_string());
-        }
+    // Orders are only meaningful once every index is in range.
+    if c.problems.is_empty() {
+        c.loops(s);
     }
-    if problems.is_empty() {
+    if c.problems.is_empty() {
         Ok(())
     } else {
-        Err(problems)
+        Err(c.problems)
+    }
+}
+
+/// What a scenario holds, and the problems found so far.
+struct Checker {
+    entities: usize,
+    flows: usize,
+    milestones: usize,
+    quantities: usize,
+    problems: Vec<String>,
+}
+
+impl Checker {
+    fn entity(&mut self, what: &str, e: EntityId) {
+        if e >= self.entities {
+            self.problems.push(format!(
+                "{what}: entity index {e}, but there are {} entities",
+                self.entities
+            ));
+        }
+    }
+
+    fn value(&mut self, what: &str, v: Value) {
+        if let Value::Random(q) = v
+            && q >= self.quantities
+        {
+            self.problems.push(format!(
+                "{what}: quantity index {q}, but there are {} quantities",
+                self.quantities
+            ));
+        }
+    }
+
+    fn flow(&mut self, f: &Flow) {
+        let what = format!("flow `{}`", f.id);
+        self.entity(&what, f.from);
+        self.entity(&what, f.to);
+        for c in f.kind.conditions() {
+            self.condition(c);
+        }
+        if f.kind.flow_refs().iter().any(|&r| r >= self.flows) {
+            self.problems.push(format!(
+                "{what}: refers to a flow index out of range (there are {} flows)",
+                self.flows
+            ));
+        }
+        for v in f.kind.values() {
+            self.value(&what, v);
+        }
+    }
+
+    fn condition(&mut self, c: &Condition) {
+        let bad = match c {
+            Condition::Reached(m) => *m >= self.milestones,
+            Condition::Compare {
+                metric, threshold, ..
+            } => {
+                let metric_bad = match metric {
+                    Metric::Spend(f) => *f >= self.flows,
+                    Metric::SpendWith(e) => *e >= self.entities,
+                    _ => false,
+                };
+                metric_bad || matches!(threshold, Value::Random(q) if *q >= self.quantities)
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                self.condition(a);
+                self.condition(b);
+                false
+            }
+            Condition::Not(a) => {
+                self.condition(a);
+                false
+            }
+            Condition::Const(_) | Condition::Date { .. } => false,
+        };
+        if bad {
+            self.problems.push(format!(
+                "a condition refers to an index out of range: {c:?}"
+            ));
+        }
+    }
+
+    /// Pass-throughs and milestone conditions must each have an order.
+    fn loops(&mut self, s: &Scenario) {
+        let passes_loop = crate::order::dependency_order(self.flows, |f| match &s.flows[f].kind {
+            FlowKind::PassThrough(p) => vec![p.of],
+            _ => Vec::new(),
+        })
+        .is_err();
+        if passes_loop {
+            self.problems.push("pass-throughs form a loop".to_string());
+        }
+        if crate::order::dependency_order(self.milestones, |m| s.milestone_deps(m)).is_err() {
+            self.problems
+                .push("milestone conditions form a loop".to_string());
+        }
     }
 }
