@@ -189,7 +189,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    let Some(result) = guarded(|| run(cli)) else {
+        return ExitCode::from(1);
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(diags, sources)) => {
             eprint!("{}", diags.render(&sources));
@@ -207,6 +210,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Runs `f`; a panic (a bug in cfsim, never the input's fault) is reported in one line as an
+/// internal error and gives `None`. Unwinding drops the output's staging folder, so a panic
+/// leaves no files.
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error in cfsim{place}: {what}\nThis is a bug, not a problem with your input; please report it with the scenario and the command."
+        );
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    std::panic::set_hook(previous);
+    result
 }
 
 /// Loads one scenario, or returns its diagnostics as an input failure. Its warnings go to
@@ -311,19 +339,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let s = load(&file, &opts.sets, opts.deny_warnings)?;
             let (summary, result) = simulate(&s, &opts)?;
             let dir = output_dir(&opts, &s);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                anyhow::anyhow!("cannot create output folder {}: {e}", dir.display())
-            })?;
-            report::write_atomic(&dir.join("summary.json"), &report::summary_json(&summary)?)?;
+            let staging = report::output::Staging::new(&dir)?;
+            let tmp = staging.path();
+            report::write_atomic(&tmp.join("summary.json"), &report::summary_json(&summary)?)?;
             report::write_atomic(
-                &dir.join("periods.csv"),
+                &tmp.join("periods.csv"),
                 report::periods_csv(&summary).as_bytes(),
             )?;
             let charts = if opts.no_charts {
                 Vec::new()
             } else {
-                report::charts::write_all(&summary, &dir, opts.svg)?
+                report::charts::write_all(&summary, tmp, opts.svg)?
             };
+            staging.commit()?;
             if !opts.quiet {
                 let throughput = Some((
                     result.throughput(),
@@ -430,17 +458,18 @@ fn compare(
     let dir = opts.out.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
     });
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| anyhow::anyhow!("cannot create output folder {}: {e}", dir.display()))?;
+    let staging = report::output::Staging::new(&dir)?;
+    let tmp = staging.path();
     let mut json = serde_json::to_vec_pretty(&comparison).map_err(anyhow::Error::from)?;
     json.push(b'\n');
-    report::write_atomic(&dir.join("comparison.json"), &json)?;
-    report::write_atomic(&dir.join("comparison.csv"), comparison.csv().as_bytes())?;
+    report::write_atomic(&tmp.join("comparison.json"), &json)?;
+    report::write_atomic(&tmp.join("comparison.csv"), comparison.csv().as_bytes())?;
     let charts = if opts.no_charts {
         Vec::new()
     } else {
-        report::charts::write_comparison(&comparison, &dir, opts.svg)?
+        report::charts::write_comparison(&comparison, tmp, opts.svg)?
     };
+    staging.commit()?;
     if !opts.quiet {
         let rate = result.stats[0].paths as f64 / result.elapsed.as_secs_f64().max(1e-9);
         let text = comparison.table(Some((rate, result.threads, result.elapsed.as_secs_f64())));
@@ -534,4 +563,16 @@ pub fn summary_line(s: &Scenario) -> String {
         s.horizon.periods,
         s.uncertain_count()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panic_becomes_an_error_instead_of_an_abort() {
+        assert_eq!(guarded(|| 2 + 2), Some(4));
+        let caught: Option<()> = guarded(|| panic!("boom"));
+        assert_eq!(caught, None);
+    }
 }

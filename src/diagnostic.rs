@@ -314,6 +314,10 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Similarity costs the product of the lengths: a name this long is no typo of a valid one.
+    if name.len() > 200 {
+        return None;
+    }
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()

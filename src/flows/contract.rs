@@ -82,6 +82,15 @@ impl Kind for Contract {
             Draw::PerPath,
             None,
         );
+        let duration = duration.and_then(|v| {
+            b.at_most(
+                f,
+                "duration_years",
+                v,
+                100.0,
+                "a contract longer than a century",
+            )
+        });
         let margin = b.value(f, "margin", owner, Range::Unit, Draw::PerPath, None);
         let profile = match f.opt("profile") {
             None => Some(Profile::Flat),

@@ -52,6 +52,17 @@ impl Kind for Revenue {
             Draw::PerPath,
             Some(0.0),
         );
+        // A shock of 8 standard deviations over the horizon must stay far from overflow.
+        let max = 20.0 / b.horizon_years().sqrt();
+        let volatility = volatility.and_then(|v| {
+            b.at_most(
+                f,
+                "volatility",
+                v,
+                max,
+                "shocks that overflow over the horizon",
+            )
+        });
         let start = b.start_date(f, "start");
         Some(Revenue {
             initial: initial?,

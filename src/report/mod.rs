@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod output;
 pub mod summary;
 
 use std::fmt::Write as _;
@@ -98,7 +99,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         std::process::id()
     ));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        // Created exclusively: a file or link planted under the temporary name is not followed.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::condition::{self, Condition, Resolver};
 use super::node::{Node, NodeKind, Table};
-use super::reader::{Bounds, Diags, Fields, array, count, date, ident, number, string};
+use super::reader::{Bounds, Diags, Fields, array, count, date, ident, name, number, string};
 use super::value::{Draw, ParamDef, Quantities, Range};
 use super::*;
 use crate::correlation::{self, CorrelationMethod};
@@ -47,7 +47,7 @@ pub(super) fn build(
     };
     let mut d = Diags::default();
     let mut f = Fields::of(&root, "the scenario", &mut d).expect("root is a table");
-    let name = f.opt("name").and_then(|n| string(n, "name", &mut d));
+    let name = f.opt("name").and_then(|n| name(n, "name", &mut d));
     let description = f
         .opt("description")
         .and_then(|n| string(n, "description", &mut d));
@@ -500,7 +500,7 @@ impl Builder<'_> {
         let id = self.id(&mut f, "entity");
         let owner = id.clone().unwrap_or_default();
         f.what = format!("entity `{owner}`");
-        let name = f.opt("name").and_then(|n| string(n, "name", &mut self.d));
+        let name = f.opt("name").and_then(|n| name(n, "name", &mut self.d));
         let roles = f
             .req(
                 "roles",
@@ -882,6 +882,41 @@ impl Builder<'_> {
             self.d.error(span, format!("{key}: a growth rate must stay above -1 (-100% a year); this one can reach {lo}"));
             return None;
         }
+        // Compounded over the horizon, growth must stay far from overflow: (1 + g)^years <= 1e100.
+        let max = ((100.0 * std::f64::consts::LN_10 / self.horizon_years()).exp() - 1.0)
+            .min(super::value::MAX_MAGNITUDE);
+        self.at_most(
+            f,
+            key,
+            v,
+            max,
+            "growth that compounds past 1e100 over the horizon",
+        )
+    }
+
+    /// Years from the horizon's first month to its last.
+    pub(crate) fn horizon_years(&self) -> f64 {
+        f64::from(self.bounds.last.0 - self.bounds.first.0 + 1) / 12.0
+    }
+
+    /// Refuses a value whose draws can exceed `max`: `what` says what that would be.
+    pub(crate) fn at_most(
+        &mut self,
+        f: &Fields<'_>,
+        key: &str,
+        v: Value,
+        max: f64,
+        what: &str,
+    ) -> Option<Value> {
+        let (_, high) = super::value::reach(&self.q.dist(v));
+        if high > max {
+            let span = f.key(key).map(|k| k.span).unwrap_or(f.span);
+            self.d.error(
+                span,
+                format!("{key}: expected at most {max:.4}, got a value that can reach {high:.4}: {what}, beyond what the model represents"),
+            );
+            return None;
+        }
         Some(v)
     }
 
@@ -890,7 +925,7 @@ impl Builder<'_> {
         let id = self.id(&mut f, "milestone");
         let owner = id.clone().unwrap_or_default();
         f.what = format!("milestone `{owner}`");
-        let name = f.opt("name").and_then(|n| string(n, "name", &mut self.d));
+        let name = f.opt("name").and_then(|n| name(n, "name", &mut self.d));
         let rules: Vec<&'static str> = ["hazard", "chance_per_year", "year"]
             .into_iter()
             .filter(|k| f.has(k))
@@ -1110,10 +1145,13 @@ impl Builder<'_> {
             return None;
         }
         let revenue = number(revenue_node?, "revenue", &mut self.d)?;
-        if revenue <= 0.0 {
+        if !(revenue > 0.0 && revenue <= super::value::MAX_MAGNITUDE) {
             self.d.error(
                 revenue_node?.span,
-                format!("revenue: expected a target > 0, got {revenue}"),
+                format!(
+                    "revenue: expected a target > 0 and at most {:e}, got {revenue:e}",
+                    super::value::MAX_MAGNITUDE
+                ),
             );
             return None;
         }

@@ -102,9 +102,26 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Reads a string.
+/// Longest identifier, in characters.
+pub const MAX_ID: usize = 100;
+/// Longest display name, in characters.
+pub const MAX_NAME: usize = 200;
+/// Longest free text (descriptions, sources, conditions), in characters.
+pub const MAX_TEXT: usize = 10_000;
+
+/// Reads a string of at most [`MAX_TEXT`] characters.
 pub fn string(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
     match &node.kind {
+        NodeKind::Str(s) if s.chars().count() > MAX_TEXT => {
+            d.error(
+                node.span,
+                format!(
+                    "{what}: expected at most {MAX_TEXT} characters, found {}",
+                    s.chars().count()
+                ),
+            );
+            None
+        }
         NodeKind::Str(s) => Some(s.clone()),
         other => {
             d.error(
@@ -116,10 +133,37 @@ pub fn string(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
     }
 }
 
-/// Reads an identifier: a letter or `_`, then letters, digits, `_` or `-`.
-pub fn ident(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
+/// Reads a display name of at most [`MAX_NAME`] characters.
+pub fn name(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
     let s = string(node, what, d)?;
-    if is_ident(&s) {
+    let n = s.chars().count();
+    if n > MAX_NAME {
+        d.error(
+            node.span,
+            format!("{what}: expected a name of at most {MAX_NAME} characters, found {n}"),
+        );
+        return None;
+    }
+    Some(s)
+}
+
+/// Reads an identifier: a letter or `_`, then letters, digits, `_` or `-`, at most [`MAX_ID`]
+/// characters.
+pub fn ident(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
+    let s = match &node.kind {
+        NodeKind::Str(s) => s.clone(),
+        _ => string(node, what, d)?,
+    };
+    if s.len() > MAX_ID {
+        d.error(
+            node.span,
+            format!(
+                "{what}: expected an id of at most {MAX_ID} characters, found {}",
+                s.len()
+            ),
+        );
+        None
+    } else if is_ident(&s) {
         Some(s)
     } else {
         d.error(
@@ -132,10 +176,11 @@ pub fn ident(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
     }
 }
 
-/// True for a valid identifier.
+/// True for a valid identifier (at most [`MAX_ID`] characters).
 pub fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+    s.len() <= MAX_ID
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 

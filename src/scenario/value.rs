@@ -40,6 +40,28 @@ impl Range {
     }
 }
 
+/// The largest magnitude any number may take (in the scenario's unit). Sums of squares of
+/// quantities built from such numbers over a long horizon still stay finite.
+pub const MAX_MAGNITUDE: f64 = 1e9;
+
+/// The smallest and largest values a path can draw from a distribution: its quantiles at the
+/// extreme draws (2^-53 and 1 - 2^-53), which are finite where its support is not.
+pub fn reach(dist: &Distribution) -> (f64, f64) {
+    let (lo, hi) = dist.support();
+    let tail = f64::EPSILON / 2.0;
+    let low = if lo.is_finite() {
+        lo
+    } else {
+        dist.quantile(tail)
+    };
+    let high = if hi.is_finite() {
+        hi
+    } else {
+        dist.quantile(1.0 - tail)
+    };
+    (low, high)
+}
+
 /// How often a field's value may change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Draw {
@@ -134,6 +156,21 @@ impl Quantities {
     ) -> Option<Value> {
         let dist = self.dist(value);
         let (lo, hi) = dist.support();
+        let (low, high) = reach(&dist);
+        if !(low.abs() <= MAX_MAGNITUDE && high.abs() <= MAX_MAGNITUDE) {
+            let shown = match value {
+                Value::Const(c) => format!("{c:e}"),
+                Value::Random(q) => format!(
+                    "`{}` ({dist}) can draw values from {low:e} to {high:e}",
+                    self.list[q].name
+                ),
+            };
+            d.error(
+                node.span,
+                format!("{what}: expected a number from -{MAX_MAGNITUDE:e} to {MAX_MAGNITUDE:e} (larger ones overflow the model's arithmetic), got {shown}"),
+            );
+            return None;
+        }
         if !range.contains(lo, hi) {
             let shown = match value {
                 Value::Const(c) => format!("{c}"),

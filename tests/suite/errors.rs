@@ -764,3 +764,99 @@ fn loans_are_checked_field_by_field() {
         rejects(&with_loan(from, to), line, at, &[says]);
     }
 }
+
+#[test]
+fn numbers_beyond_what_the_model_represents_are_refused_where_they_are_written() {
+    let huge = "{ dist = \"lognormal\", median = 1, sigma = 10 }";
+    let cases: [(&str, String, &str, &str); 5] = [
+        (
+            "value = 20",
+            "value = 1e300".into(),
+            "1e300",
+            "value: expected a number from -1e9 to 1e9",
+        ),
+        (
+            "initial = 4",
+            format!("initial = {huge}"),
+            "{",
+            "can draw values from",
+        ),
+        (
+            "duration_years = 7",
+            "duration_years = 1000".into(),
+            "duration_years",
+            "expected at most 100",
+        ),
+        (
+            "initial = 4",
+            "initial = 4\nvolatility = 50".into(),
+            "volatility",
+            "shocks that overflow over the horizon",
+        ),
+        (
+            "id = \"a\"",
+            format!("id = \"{}\"", "a".repeat(101)),
+            "\"a",
+            "expected an id of at most 100 characters, found 101",
+        ),
+    ];
+    for (from, to, at, says) in cases {
+        let line = to.lines().find(|l| l.contains(at)).unwrap();
+        rejects(&base_with(from, &to), line, at, &[says]);
+    }
+    // Growth that compounds past 1e100 over a century is refused; over seven years it is not.
+    let century = base_with("end = \"2030-Q4\"", "end = \"2123-Q4\"")
+        .replace("growth = \"growth\"", "growth = 12");
+    rejects(
+        &century,
+        "growth = 12",
+        "growth",
+        &["growth that compounds past 1e100 over the horizon"],
+    );
+    let long_name = format!("name = \"{}\"", "n".repeat(201));
+    // The excerpt of a long line is shortened, so the place is checked by line and column.
+    rejects_at(
+        &base_with("name = \"tiny\"", &long_name),
+        1,
+        8,
+        &["expected a name of at most 200 characters, found 201"],
+    );
+    let target = format!("{BASE}\n[target]\nyear = 2029\nrevenue = 1e300\n");
+    rejects(
+        &target,
+        "revenue = 1e300",
+        "1e300",
+        &["at most 1e9, got 1e300"],
+    );
+}
+
+#[test]
+fn numbers_at_the_limits_run_and_no_output_holds_nan_or_infinity() {
+    let text = base_with("value = 20", "value = 1e9")
+        .replace("cash = 10", "cash = 1e9")
+        .replace("amount = 10", "amount = 1e9")
+        .replace("initial = 4", "initial = 1e9\nvolatility = 7")
+        .replace("growth = \"0.2 to 0.8\"", "growth = 1e9")
+        + "\n[target]\nyear = 2029\nrevenue = 1e9\n";
+    let dir = Dir::new();
+    let path = dir.file("limits.toml", &text);
+    let out = dir.path().join("out");
+    let run = cfsim()
+        .arg("run")
+        .arg(&path)
+        .args(["--paths", "2000", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for file in ["summary.json", "periods.csv"] {
+        let text = std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .to_lowercase();
+        assert!(!text.contains("nan") && !text.contains("inf"), "{file}");
+    }
+}

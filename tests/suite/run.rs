@@ -98,37 +98,90 @@ fn an_unwritable_output_folder_fails_with_exit_1() {
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).starts_with("error: cannot create output folder"));
-}
-
-#[test]
-fn an_output_that_cannot_be_replaced_is_named_and_leaves_no_temporary_file() {
-    // A folder where summary.json should go: the rename fails, the message names the file.
-    let dir = Dir::new();
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(out.join("summary.json")).unwrap();
-    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
-    let run = cfsim()
-        .arg("run")
-        .arg(&closed)
-        .args(["--paths", "100", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         stderr.starts_with(&format!(
             "error: cannot write {}",
-            out.join("summary.json").display()
+            blocker.join("sub").display()
         )),
         "{stderr}"
     );
-    let left: Vec<_> = std::fs::read_dir(&out)
+}
+
+#[test]
+fn an_output_folder_holding_other_files_is_refused_untouched_and_nothing_is_left_behind() {
+    // A folder where summary.json should go, and a user's file: neither is cfsim's to replace.
+    let dir = Dir::new();
+    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
+    for (out, planted) in [("a", "summary.json"), ("b", "notes.txt")] {
+        let out = dir.path().join(out);
+        std::fs::create_dir_all(&out).unwrap();
+        if planted == "summary.json" {
+            std::fs::create_dir_all(out.join(planted)).unwrap();
+        } else {
+            std::fs::write(out.join(planted), "mine").unwrap();
+        }
+        let run = cfsim()
+            .arg("run")
+            .arg(&closed)
+            .args(["--paths", "100", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: cannot write {}", out.display()))
+                && stderr.contains(&format!("holds `{planted}`, which cfsim did not write")),
+            "{stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(planted)]);
+    }
+    // No staging folder stays beside them.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("summary.json")]);
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
+fn a_run_replaces_the_previous_outputs_as_a_set() {
+    // The second run draws no chart: the first run's charts must not stay beside its summary.
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let closed = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/closed-form.toml");
+    for extra in [&[][..], &["--no-charts"][..]] {
+        let run = cfsim()
+            .arg("run")
+            .arg(&closed)
+            .args(["--paths", "200", "--quiet", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let mut left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["periods.csv", "summary.json"]);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["out"], "no staging or old folder stays behind");
 }
 
 #[test]
