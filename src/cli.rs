@@ -85,6 +85,9 @@ enum Command {
     },
 }
 
+/// The most worker threads `--threads` accepts: each has a stack and statistics of its own.
+pub const MAX_THREADS: u16 = 1024;
+
 /// Options shared by the commands that simulate.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimOptions {
@@ -94,9 +97,9 @@ pub struct SimOptions {
     /// Master seed: the same seed, scenario and paths give bit-identical results.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Worker threads (0: one per core). Results do not depend on it.
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    /// Worker threads (0: one per core; at most 1024). Results do not depend on it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=MAX_THREADS as i64))]
+    pub threads: u16,
     /// Override a param: name=value (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<Override>,
@@ -135,10 +138,12 @@ impl std::str::FromStr for Variant {
         if label.trim().is_empty() {
             return Err(format!("`{s}`: the label before `:` is empty"));
         }
-        Ok(Variant {
-            label: label.trim().to_string(),
-            set: set.parse()?,
-        })
+        let label = label.trim().to_string();
+        let set = Override {
+            origin: format!("--variant {label}"),
+            ..set.parse()?
+        };
+        Ok(Variant { label, set })
     }
 }
 
@@ -449,7 +454,7 @@ fn compare(
     let run = RunOptions {
         paths: opts.paths,
         seed: opts.seed,
-        threads: opts.threads,
+        threads: opts.threads.into(),
     };
     let result = engine::simulate_many(&models, &metrics, &run, &|_| {})?;
     let comparison = report::compare::Comparison::new(
@@ -515,7 +520,7 @@ pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult),
     let run = RunOptions {
         paths: opts.paths,
         seed: opts.seed,
-        threads: opts.threads,
+        threads: opts.threads.into(),
     };
     let show = !opts.quiet && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();

@@ -5,10 +5,10 @@
 //! every uncertain input at its mean, no volatility, every conditional tranche paid at the start
 //! of its window, no insolvency. A map of the deal, not a forecast.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use rustworkx_core::connectivity::johnson_simple_cycles;
 
 use crate::scenario::{EntityId, FlowId, Role, Scenario};
 
@@ -80,6 +80,27 @@ pub struct Cycle {
     pub volume: f64,
 }
 
+/// At most this many simple cycles are enumerated (about a second of work on a dense graph).
+pub const CYCLE_BUDGET: usize = 100_000;
+
+/// At most this many steps of the cycle search (a fraction of a second).
+pub const SEARCH_BUDGET: usize = 20_000_000;
+
+/// At most this many cycles are listed and followed on every path: those that carry the most
+/// nominal money.
+pub const MAX_CYCLES: usize = 50;
+
+/// The cycles of a graph that carry the most money, and how many there are.
+#[derive(Clone, Debug, Default)]
+pub struct Cycles {
+    /// At most [`MAX_CYCLES`], largest nominal volume first.
+    pub list: Vec<Cycle>,
+    /// How many simple cycles were enumerated.
+    pub found: usize,
+    /// False when the enumeration stopped at [`CYCLE_BUDGET`]: there are more.
+    pub complete: bool,
+}
+
 /// The graph of a scenario.
 pub struct MoneyGraph {
     /// Nodes are entity ids, edges carry the flows.
@@ -127,69 +148,95 @@ impl MoneyGraph {
         MoneyGraph { graph, nodes }
     }
 
-    /// Every simple cycle among inside entities (markets and the outside world left out),
-    /// largest volume first.
-    pub fn cycles(&self, s: &Scenario) -> Vec<Cycle> {
-        // One edge per ordered pair of inside entities, so parallel flows give one cycle.
-        let mut simple: DiGraph<EntityId, ()> = DiGraph::new();
+    /// The simple cycles among inside entities (markets and the outside world left out) that
+    /// carry the most nominal money, largest first: at most [`MAX_CYCLES`] of them, chosen
+    /// among at most [`CYCLE_BUDGET`] enumerated. A dense graph has more simple cycles than can
+    /// be listed (every pair of 13 entities trading gives billions), so the count is then a
+    /// lower bound.
+    pub fn cycles(&self, s: &Scenario) -> Cycles {
+        // One edge per ordered pair of inside entities, so parallel flows give one cycle; the
+        // links of each pair, in a name order that does not depend on the file.
         let inside: Vec<EntityId> = (0..s.entities.len())
             .filter(|&e| !s.entities[e].external)
             .collect();
-        let idx: Vec<Option<NodeIndex>> = (0..s.entities.len())
-            .map(|e| inside.contains(&e).then(|| simple.add_node(e)))
-            .collect();
-        let mut pairs = Vec::new();
+        let mut node = vec![usize::MAX; s.entities.len()];
+        for (i, &e) in inside.iter().enumerate() {
+            node[e] = i;
+        }
+        let mut next: Vec<Vec<usize>> = vec![Vec::new(); inside.len()];
+        let mut links: HashMap<(EntityId, EntityId), Vec<&Edge>> = HashMap::new();
         for e in self.graph.edge_weights() {
             let (from, to) = e.link.ends(s);
-            if let (Some(a), Some(b)) = (idx[from], idx[to])
-                && !pairs.contains(&(a, b))
-            {
-                pairs.push((a, b));
-                simple.add_edge(a, b, ());
+            if node[from] != usize::MAX && node[to] != usize::MAX {
+                let pair = links.entry((from, to)).or_default();
+                if pair.is_empty() {
+                    next[node[from]].push(node[to]);
+                }
+                pair.push(e);
             }
         }
-        let mut iter = johnson_simple_cycles(&simple, None);
-        let mut cycles = Vec::new();
-        while let Some(c) = iter.next(&simple) {
-            let entities: Vec<EntityId> = c.iter().map(|n| simple[*n]).collect();
-            let mut steps = Vec::new();
-            let mut step_amounts = Vec::new();
-            for k in 0..entities.len() {
-                let (a, b) = (entities[k], entities[(k + 1) % entities.len()]);
-                let mut links: Vec<&Edge> = self
-                    .graph
-                    .edge_weights()
-                    .filter(|e| e.link.ends(s) == (a, b))
-                    .collect();
-                links.sort_by_key(|e| e.link.name(s));
-                let amount = links.iter().map(|e| e.nominal).sum();
-                let flows: Vec<Link> = links.iter().map(|e| e.link).collect();
-                steps.push(flows);
-                step_amounts.push(amount);
-            }
-            let volume = step_amounts.iter().copied().fold(f64::INFINITY, f64::min);
-            cycles.push(Cycle {
-                entities: rotate_to_smallest(entities, &mut steps, &mut step_amounts, s),
-                steps,
-                step_amounts,
-                volume,
-            });
+        for pair in links.values_mut() {
+            pair.sort_by_cached_key(|e| e.link.name(s));
         }
-        // Largest first; ties in file-order-free terms (ids), so reordering a file changes
-        // nothing.
         let ids = |c: &Cycle| -> Vec<&str> {
             c.entities
                 .iter()
                 .map(|&e| s.entities[e].id.as_str())
                 .collect()
         };
-        cycles.sort_by(|a, b| {
+        // Largest first; ties in file-order-free terms (ids), so reordering a file changes
+        // nothing (unless the budget runs out, when which cycles were seen depends on it).
+        let largest_first = |a: &Cycle, b: &Cycle| {
             b.volume
                 .total_cmp(&a.volume)
                 .then_with(|| a.entities.len().cmp(&b.entities.len()))
                 .then_with(|| ids(a).cmp(&ids(b)))
+        };
+        let mut kept: Vec<Cycle> = Vec::new();
+        let mut found = 0;
+        let complete = simple_cycles(&next, |c| {
+            found += 1;
+            let entities: Vec<EntityId> = c.iter().map(|&n| inside[n]).collect();
+            let mut steps = Vec::with_capacity(entities.len());
+            let mut step_amounts = Vec::with_capacity(entities.len());
+            for k in 0..entities.len() {
+                let pair = &links[&(entities[k], entities[(k + 1) % entities.len()])];
+                step_amounts.push(pair.iter().map(|e| e.nominal).sum());
+                steps.push(pair.iter().map(|e| e.link).collect());
+            }
+            let volume = step_amounts.iter().copied().fold(f64::INFINITY, f64::min);
+            kept.push(Cycle {
+                entities: rotate_to_smallest(entities, &mut steps, &mut step_amounts, s),
+                steps,
+                step_amounts,
+                volume,
+            });
+            // Trim now and then, so memory stays bounded however many cycles there are.
+            if kept.len() >= 4 * MAX_CYCLES {
+                kept.sort_by(largest_first);
+                kept.truncate(MAX_CYCLES);
+            }
         });
-        cycles
+        kept.sort_by(largest_first);
+        kept.truncate(MAX_CYCLES);
+        Cycles {
+            list: kept,
+            found,
+            complete,
+        }
+    }
+
+    /// The first words of the cycle listing: how many there are and how many are shown.
+    pub fn describe_count(cycles: &Cycles) -> String {
+        let shown = cycles.list.len();
+        match (cycles.complete, shown == cycles.found) {
+            (true, true) => format!("{shown}"),
+            (true, false) => format!("{} found; the {shown} largest shown", cycles.found),
+            (false, _) => format!(
+                "at least {}: enumeration stopped at {CYCLE_BUDGET}; the {shown} largest of those shown",
+                cycles.found
+            ),
+        }
     }
 
     /// Graphviz DOT: nodes styled by role, edges labelled with kind and nominal amount.
@@ -297,7 +344,8 @@ impl MoneyGraph {
             }
             let _ = writeln!(out, "{}", line.trim_end());
         }
-        let cycles = self.cycles(s);
+        let found = self.cycles(s);
+        let cycles = &found.list;
         if cycles.is_empty() {
             let _ = writeln!(
                 out,
@@ -307,9 +355,9 @@ impl MoneyGraph {
             let _ = writeln!(
                 out,
                 "\nCycles ({}; volume = the smallest step, the money that can go all the way round):",
-                cycles.len()
+                Self::describe_count(&found)
             );
-            for c in &cycles {
+            for c in cycles {
                 let mut names: Vec<&str> = c
                     .entities
                     .iter()
@@ -336,6 +384,67 @@ impl MoneyGraph {
         }
         out
     }
+}
+
+/// Calls `found` with every simple cycle of the graph `next` (each node's successors), each
+/// once from its smallest node, shortest cycles first; stops, returning false, after
+/// [`CYCLE_BUDGET`] cycles or [`SEARCH_BUDGET`] steps of search. Shortest first, so a budget
+/// that runs out on a dense graph still leaves the short loops that money takes most directly;
+/// Johnson's algorithm (rustworkx) gives no such order and no bound on the work.
+fn simple_cycles(next: &[Vec<usize>], mut found: impl FnMut(&[usize])) -> bool {
+    let n = next.len();
+    let edges: std::collections::HashSet<(usize, usize)> = (0..n)
+        .flat_map(|a| next[a].iter().map(move |&b| (a, b)))
+        .collect();
+    let mut count = 0;
+    let mut steps = 0;
+    let mut on_path = vec![false; n];
+    // Depth-first from each start, through larger nodes only, to paths of `len` nodes that close
+    // back on the start.
+    for len in 1..=n {
+        let mut longer_exists = false;
+        for start in 0..n {
+            let mut path = vec![start];
+            let mut cursor = vec![0usize];
+            on_path[start] = true;
+            while let Some(&at) = path.last() {
+                let depth = path.len() - 1;
+                let i = cursor[depth];
+                if path.len() == len || i == next[at].len() {
+                    if path.len() == len && edges.contains(&(at, start)) {
+                        if count == CYCLE_BUDGET {
+                            return false;
+                        }
+                        count += 1;
+                        found(&path);
+                    }
+                    if path.len() == len && !next[at].is_empty() {
+                        longer_exists = true;
+                    }
+                    on_path[at] = false;
+                    path.pop();
+                    cursor.pop();
+                    continue;
+                }
+                cursor[depth] += 1;
+                let to = next[at][i];
+                steps += 1;
+                if steps > SEARCH_BUDGET {
+                    on_path.iter_mut().for_each(|x| *x = false);
+                    return false;
+                }
+                if to > start && !on_path[to] {
+                    on_path[to] = true;
+                    path.push(to);
+                    cursor.push(0);
+                }
+            }
+        }
+        if !longer_exists {
+            break;
+        }
+    }
+    true
 }
 
 /// Starts a cycle at its entity with the smallest id other than the company, so cycles read

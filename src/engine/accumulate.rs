@@ -113,7 +113,7 @@ impl Accumulator {
             circularity: Stat::default(),
             stranded: stats(m.sellers.len()),
             backlog: stats(m.sellers.len()),
-            cycles: stats(m.cycles.len()),
+            cycles: stats(m.cycles.list.len()),
             flow_total: stats(m.flows + 1),
         }
     }

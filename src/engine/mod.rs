@@ -2,11 +2,12 @@
 //! statistics that are bit-identical whatever the number of threads.
 //!
 //! Paths are cut into fixed chunks of [`CHUNK`] paths (independent of the thread count); each
-//! chunk is simulated in path order into its own [`Accumulator`]. Chunks are merged along a
-//! binary tree whose shape depends only on the number of chunks (each range is split at its
-//! midpoint), so floating-point sums are added in the same order whatever thread runs what.
-//! Merges run on the workers, in parallel, and at most a few accumulators per thread and tree
-//! level are alive at once, so memory stays bounded whatever the number of paths.
+//! chunk is simulated in path order into its own [`Accumulator`] by a worker, and the calling
+//! thread folds the chunks into the total in chunk order as they arrive, so floating-point sums
+//! are added in the same order whatever thread runs what. At most twice as many chunks as
+//! threads are started and not yet folded, so memory is O(threads x periods x metrics),
+//! whatever the number of paths. (A merge tree would keep one accumulator per level, growing
+//! with the number of paths.)
 
 pub mod accumulate;
 pub mod explain;
@@ -16,6 +17,8 @@ pub mod path;
 pub mod rng;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub use accumulate::Accumulator;
@@ -121,7 +124,10 @@ pub fn simulate_many(
     if chunks == 0 {
         return Err(SimulateError::NoPaths);
     }
-    let (stats, paired) = pool.install(|| job.run_range(0, chunks));
+    // Twice the threads: each worker has a chunk queued behind the one it runs.
+    let (stats, paired) = job
+        .run_all(&pool, chunks, 2 * threads as u64)
+        .ok_or(SimulateError::NoPaths)?;
     Ok(ManyResult {
         stats,
         paired,
@@ -144,19 +150,55 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Chunks `lo..hi` (non-empty), merged left to right at the midpoint of every range.
-    fn run_range(&self, lo: u64, hi: u64) -> Part {
-        if hi - lo == 1 {
-            return self.run_chunk(lo);
-        }
-        let mid = lo + (hi - lo) / 2;
-        let ((mut accs, mut paired), (right_accs, right_paired)) =
-            rayon::join(|| self.run_range(lo, mid), || self.run_range(mid, hi));
-        for (a, b) in accs.iter_mut().zip(&right_accs) {
-            a.merge(b);
-        }
-        paired.merge(&right_paired);
-        (accs, paired)
+    /// Chunks `0..chunks` (at least one) on the pool's workers, folded into the total in chunk
+    /// order on the calling thread as they arrive. At most `window` chunks are started and not
+    /// yet folded, so a slow chunk holds back only the window, never the memory.
+    fn run_all(&self, pool: &rayon::ThreadPool, chunks: u64, window: u64) -> Option<Part> {
+        type Done = (u64, std::thread::Result<Part>);
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        pool.in_place_scope(|scope| {
+            let start = |c: u64| {
+                let tx = tx.clone();
+                scope.spawn(move |_| {
+                    // A panic is carried to the folding thread, which would otherwise wait on
+                    // the chunk for ever.
+                    let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.run_chunk(c)
+                    }));
+                    let _ = tx.send((c, part));
+                });
+            };
+            let mut next = 0;
+            while next < chunks.min(window.max(1)) {
+                start(next);
+                next += 1;
+            }
+            let mut arrived: BTreeMap<u64, Part> = BTreeMap::new();
+            let mut total: Option<Part> = None;
+            let mut folded = 0;
+            while folded < chunks {
+                // A sender stays alive in this scope, so this waits for the next chunk.
+                let Ok((c, part)) = rx.recv() else { break };
+                arrived.insert(c, part.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                while let Some(part) = arrived.remove(&folded) {
+                    match &mut total {
+                        None => total = Some(part),
+                        Some((accs, paired)) => {
+                            for (a, b) in accs.iter_mut().zip(&part.0) {
+                                a.merge(b);
+                            }
+                            paired.merge(&part.1);
+                        }
+                    }
+                    folded += 1;
+                    if next < chunks {
+                        start(next);
+                        next += 1;
+                    }
+                }
+            }
+            total
+        })
     }
 
     fn run_chunk(&self, chunk: u64) -> Part {

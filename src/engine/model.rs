@@ -193,7 +193,7 @@ pub struct Model {
     /// Entities that sell to the company under contracts.
     pub sellers: Vec<EntityId>,
     /// Cycles: for each, the links of each step.
-    pub cycles: Vec<Vec<Vec<crate::graph::Link>>>,
+    pub cycles: crate::graph::Cycles,
     /// What each flow moves on the nominal path (the graph's amounts).
     pub nominal: super::path::Nominal,
     /// Periods of the target year and the target.
@@ -302,7 +302,7 @@ impl Model {
                 })
                 .collect(),
             sellers: sellers(s),
-            cycles: Vec::new(),
+            cycles: Default::default(),
             nominal: Default::default(),
             target: s.target.map(|t| (h.periods_in_year(t.year), t.revenue)),
             multiple: s.valuation.multiple,
@@ -323,7 +323,7 @@ impl Model {
         // The cycles of the graph, ordered by the money the nominal path moves round them.
         model.nominal = super::path::nominal(&model);
         let graph = MoneyGraph::with_nominal(s, &model.nominal);
-        model.cycles = graph.cycles(s).into_iter().map(|c| c.steps).collect();
+        model.cycles = graph.cycles(s);
         model
     }
 }

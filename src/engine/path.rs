@@ -316,7 +316,7 @@ impl State {
                 stranded: vec![0.0; e],
                 backlog: vec![0.0; e],
                 unrecovered: vec![0.0; e],
-                cycles: vec![0.0; m.cycles.len()],
+                cycles: vec![0.0; m.cycles.list.len()],
                 flow_total: vec![0.0; f],
             },
         }
@@ -702,8 +702,9 @@ impl State {
             Some((periods, _)) => self.out.revenue[periods.clone()].iter().sum(),
             None => 0.0,
         };
-        for (c, steps) in m.cycles.iter().enumerate() {
-            self.out.cycles[c] = steps
+        for (c, cycle) in m.cycles.list.iter().enumerate() {
+            self.out.cycles[c] = cycle
+                .steps
                 .iter()
                 .map(|links| {
                     links

@@ -114,8 +114,11 @@ impl Kind for PassThrough {
 
     /// Each pass-through after the flow it passes on.
     fn arrange(items: &mut Vec<PassC>, s: &Scenario) {
-        let order = s.pass_through_order();
-        items.sort_by_key(|p| order.iter().position(|&f| f == p.flow));
+        let mut rank = vec![usize::MAX; s.flows.len()];
+        for (i, f) in s.pass_through_order().into_iter().enumerate() {
+            rank[f] = i;
+        }
+        items.sort_by_key(|p| rank[p.flow]);
     }
 }
 

@@ -389,9 +389,18 @@ fn returns_table(out: &mut String, s: &Summary) {
         );
     }
     if !s.cycles.is_empty() {
+        let count = match &s.cycle_count {
+            None => String::new(),
+            Some(c) if c.complete => format!("the {} largest of {}; ", s.cycles.len(), c.found),
+            Some(c) => format!(
+                "the {} largest of at least {} (enumeration stopped); ",
+                s.cycles.len(),
+                c.found
+            ),
+        };
         let _ = writeln!(
             out,
-            "Cycles (money that went all the way round; median, 5-95%):"
+            "Cycles ({count}money that went all the way round; median, 5-95%):"
         );
         for cy in &s.cycles {
             let mut names = cy.entities.clone();

@@ -39,8 +39,12 @@ pub struct Summary {
     /// Money from the company that reached the investors (each dollar once) / money they
     /// invested.
     pub circularity: Option<StatSummary>,
-    /// Cycles of the graph and the money that went round each.
+    /// Cycles of the graph and the money that went round each: the
+    /// [`MAX_CYCLES`](crate::graph::MAX_CYCLES) that carry the most nominal money.
     pub cycles: Vec<CycleSummary>,
+    /// How many cycles the graph has, present only when `cycles` does not list them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_count: Option<CycleCount>,
     /// Sellers to the company: stranded and terminal backlog.
     pub sellers: Vec<SellerSummary>,
     /// Company-level figures.
@@ -249,6 +253,15 @@ pub struct DebtSummary {
     pub unrecovered: StatSummary,
 }
 
+/// The number of simple cycles, when they are too many to list.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CycleCount {
+    /// Cycles enumerated.
+    pub found: usize,
+    /// False when enumeration stopped at its budget: `found` is then a lower bound.
+    pub complete: bool,
+}
+
 /// A cycle.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CycleSummary {
@@ -437,6 +450,12 @@ impl Summary {
             investors,
             circularity: stat(&a.circularity),
             cycles,
+            cycle_count: (!m.cycles.complete || m.cycles.found > m.cycles.list.len()).then_some(
+                CycleCount {
+                    found: m.cycles.found,
+                    complete: m.cycles.complete,
+                },
+            ),
             sellers,
             company: CompanySummary {
                 id: s.entities[s.company].id.clone(),
@@ -561,8 +580,8 @@ impl Ctx<'_> {
 
     fn cycles(&self) -> Vec<CycleSummary> {
         let (s, m, a) = (self.s, self.m, self.a);
-        let graph_cycles = crate::graph::MoneyGraph::with_nominal(s, &m.nominal).cycles(s);
-        graph_cycles
+        m.cycles
+            .list
             .iter()
             .enumerate()
             .map(|(c, cyc)| CycleSummary {

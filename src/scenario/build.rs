@@ -34,6 +34,19 @@ pub(crate) struct Builder<'a> {
     ids: HashMap<String, (&'static str, Span)>,
 }
 
+/// The top-level keys read after the horizon.
+const TOP_LEVEL_KEYS: [&str; 9] = [
+    "params",
+    "entity",
+    "company",
+    "flow",
+    "milestone",
+    "correlation",
+    "target",
+    "valuation",
+    "rescue",
+];
+
 pub(super) fn build(
     doc: &Table,
     top: Span,
@@ -62,6 +75,11 @@ pub(super) fn build(
     );
     let horizon = horizon_node.and_then(|n| read_horizon(n, &mut d));
     let Some(horizon) = horizon else {
+        // The rest cannot be read without the horizon; mark its keys as known so only truly
+        // unknown keys are reported beside the horizon's error.
+        for key in TOP_LEVEL_KEYS {
+            f.opt(key);
+        }
         f.finish(&mut d);
         return Err(into_diagnostics(d));
     };
@@ -234,6 +252,23 @@ fn warnings(
         }
     }
     out
+}
+
+/// The names a param's value mentions: strings that could name another param (its `source`
+/// is prose, not a reference).
+fn param_names_in<'n>(node: &'n Node, out: &mut Vec<&'n str>) {
+    match &node.kind {
+        NodeKind::Str(s) if super::reader::is_ident(s) => out.push(s),
+        NodeKind::Table(t) => {
+            for (k, v) in &t.entries {
+                if k.name != "source" {
+                    param_names_in(v, out);
+                }
+            }
+        }
+        NodeKind::Array(items) => items.iter().for_each(|v| param_names_in(v, out)),
+        _ => {}
+    }
 }
 
 fn into_diagnostics(d: Diags) -> Diagnostics {
@@ -450,7 +485,7 @@ impl Builder<'_> {
             );
             return Vec::new();
         };
-        let mut out = Vec::new();
+        let mut entries = Vec::new();
         for (key, value_node) in &t.entries {
             if !super::reader::is_ident(&key.name) {
                 self.d.error(
@@ -459,6 +494,44 @@ impl Builder<'_> {
                 );
                 continue;
             }
+            entries.push((key, value_node));
+        }
+        // A param may refer to one written after it: read each after those it refers to.
+        let index: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.name.as_str(), i))
+            .collect();
+        let refers_to: Vec<Vec<usize>> = entries
+            .iter()
+            .map(|(_, n)| {
+                let mut names = Vec::new();
+                param_names_in(n, &mut names);
+                names.iter().filter_map(|n| index.get(n).copied()).collect()
+            })
+            .collect();
+        let (order, cycle) = crate::order::partial_order(entries.len(), |i| refers_to[i].clone());
+        if let Some(cycle) = cycle {
+            let names: Vec<&str> = cycle.iter().map(|&i| entries[i].0.name.as_str()).collect();
+            self.d.error(
+                entries[cycle[0]].1.span,
+                format!(
+                    "params refer to each other in a loop: {}; each needs the next's value",
+                    names.join(" -> ")
+                ),
+            );
+            // Those left unordered (in a loop or waiting for one) are not reported again.
+            let mut ordered = vec![false; entries.len()];
+            order.iter().for_each(|&i| ordered[i] = true);
+            for (i, (key, _)) in entries.iter().enumerate() {
+                if !ordered[i] {
+                    self.q.broken.push(key.name.clone());
+                }
+            }
+        }
+        let mut read: Vec<Option<Param>> = entries.iter().map(|_| None).collect();
+        for i in order {
+            let (key, value_node) = entries[i];
             let source = match &value_node.kind {
                 NodeKind::Table(t) => t.get("source").and_then(|n| match &n.kind {
                     NodeKind::Str(s) => Some(s.clone()),
@@ -485,14 +558,14 @@ impl Builder<'_> {
                     span: value_node.span,
                 },
             );
-            out.push(Param {
+            read[i] = Some(Param {
                 name: key.name.clone(),
                 value,
                 source,
                 span: value_node.span,
             });
         }
-        out
+        read.into_iter().flatten().collect()
     }
 
     fn entity(&mut self, node: &Node) -> Option<Entity> {
@@ -598,6 +671,10 @@ impl Builder<'_> {
         if let Some(n) = f.opt("company") {
             let id = ident(n, "company", &mut self.d)?;
             let Some(i) = entities.iter().position(|e| e.id == id) else {
+                if self.entity_ids.contains(&id) {
+                    // Written but invalid: its own errors say why.
+                    return None;
+                }
                 self.d.error(
                     n.span,
                     format!(

@@ -16,6 +16,8 @@ pub struct Override {
     pub name: String,
     /// The value as typed: a number, `"A to B"`, or a TOML inline table.
     pub value: String,
+    /// The option it came from, as messages name it: `--set` or `--variant LABEL`.
+    pub origin: String,
 }
 
 impl std::str::FromStr for Override {
@@ -25,6 +27,7 @@ impl std::str::FromStr for Override {
             Some((name, value)) if !name.trim().is_empty() => Ok(Override {
                 name: name.trim().to_string(),
                 value: value.trim().to_string(),
+                origin: "--set".to_string(),
             }),
             _ => Err(format!(
                 "`{s}` is not of the form name=value (for example amazon_contingent=0)"
@@ -35,6 +38,56 @@ impl std::str::FromStr for Override {
 
 /// How many files an `extends` chain may have.
 const MAX_EXTENDS: usize = 32;
+
+/// The largest scenario file read, in bytes. The shipped ones are under 40 KB; reading keeps
+/// about a hundred bytes of syntax tree per byte of text, so this bounds memory to about 100 MB.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// Why `path` cannot be read as a scenario, checked before opening it: opening a FIFO blocks
+/// until someone writes to it, and a device can stream without end.
+fn check_scenario_file(path: &Path) -> Result<u64, String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => format!("cannot read the file ({e})"),
+    })?;
+    if meta.is_dir() {
+        return Err("is a directory: expected a scenario file (.toml)".to_string());
+    }
+    if !meta.is_file() {
+        return Err(
+            "is not a regular file (a FIFO, device or socket): expected a scenario file (.toml)"
+                .to_string(),
+        );
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(format!(
+            "is {} bytes; a scenario file may have at most {MAX_INPUT_BYTES} bytes (1 MiB)",
+            meta.len()
+        ));
+    }
+    Ok(meta.len())
+}
+
+/// The bytes of a scenario file, within the size cap even if the file grows while read.
+fn read_scenario_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let len = check_scenario_file(path)?;
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => format!("cannot read the file ({e})"),
+    })?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file ({e})"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "grew past {MAX_INPUT_BYTES} bytes while being read; a scenario file may have at most 1 MiB"
+        ));
+    }
+    Ok(bytes)
+}
 
 /// Loads a scenario file, following `extends` and applying `--set` overrides.
 pub fn load(
@@ -56,6 +109,16 @@ pub fn from_toml(
     sets: &[Override],
     sources: &mut SourceMap,
 ) -> Result<Scenario, Diagnostics> {
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(Diagnostic::file(
+            origin.display().to_string(),
+            format!(
+                "is {} bytes; a scenario may have at most {MAX_INPUT_BYTES} bytes (1 MiB)",
+                text.len()
+            ),
+        )
+        .into());
+    }
     let mut chain = Vec::new();
     let top_file = sources.len();
     let doc = parse_document(origin, text.to_string(), sources, &mut chain)?;
@@ -89,19 +152,8 @@ fn read_document(
     chain: &mut Vec<PathBuf>,
 ) -> Result<Table, Diagnostics> {
     let shown = path.display().to_string();
-    if path.is_dir() {
-        return Err(
-            Diagnostic::file(shown, "is a directory: expected a scenario file (.toml)").into(),
-        );
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => format!("cannot read the file ({e})"),
-        };
-        Diagnostics::from(Diagnostic::file(shown.clone(), what))
-    })?;
+    let bytes = read_scenario_bytes(path)
+        .map_err(|what| Diagnostics::from(Diagnostic::file(shown.clone(), what)))?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -223,16 +275,16 @@ fn parse_document(
         )
         .into());
     }
-    if !parent_path.is_file() {
-        let what = if parent_path.is_dir() {
-            "is a directory"
+    if let Err(what) = check_scenario_file(&parent_path) {
+        let hint = if parent_path.exists() {
+            ""
         } else {
-            "no such file"
+            " (paths are relative to this file)"
         };
         return Err(Diagnostic::at(
             extends.span,
             format!(
-                "extends: cannot read `{}`: {what} (paths are relative to this file)",
+                "extends: cannot read `{}`: {what}{hint}",
                 parent_path.display()
             ),
         )
@@ -294,7 +346,8 @@ fn apply_overrides(
     let mut errors = Diagnostics::new();
     for set in sets {
         let text = format!("{}={}", set.name, set.value);
-        let id = sources.add("--set", None, text);
+        // Named for the option, so messages read `--set:1:1:` or `--variant LABEL:1:1:`.
+        let id = sources.add(set.origin.clone(), None, text);
         let name_span = Span {
             file: id,
             start: 0,
@@ -318,7 +371,7 @@ fn apply_overrides(
             errors.push(Diagnostic::at(
                 name_span,
                 format!(
-                    "--set: unknown param `{}`: the scenario has no [params] table",
+                    "unknown param `{}`: the scenario has no [params] table",
                     set.name
                 ),
             ));
@@ -328,7 +381,7 @@ fn apply_overrides(
             errors.push(Diagnostic::at(
                 name_span,
                 format!(
-                    "--set: unknown param `{}`{}",
+                    "unknown param `{}`{}",
                     set.name,
                     suggestion(
                         &set.name,
@@ -341,7 +394,10 @@ fn apply_overrides(
         if set.value.is_empty() {
             errors.push(Diagnostic::at(
                 value_span,
-                format!("--set {}: missing value; expected a number, \"A to B\" or a distribution table", set.name),
+                format!(
+                    "{}: missing value; expected a number, \"A to B\" or a distribution table",
+                    set.name
+                ),
             ));
             continue;
         }

@@ -391,7 +391,7 @@ fn set_of_an_unknown_param() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        err.starts_with("--set:1:1: --set: unknown param `grwth`; did you mean `growth`?"),
+        err.starts_with("--set:1:1: unknown param `grwth`; did you mean `growth`?"),
         "{err}"
     );
 }
