@@ -139,6 +139,16 @@ impl std::str::FromStr for Variant {
             return Err(format!("`{s}`: the label before `:` is empty"));
         }
         let label = label.trim().to_string();
+        let max = crate::scenario::reader::MAX_NAME;
+        if label.chars().count() > max {
+            return Err(format!(
+                "the label is {} characters long; a label may have at most {max}",
+                label.chars().count()
+            ));
+        }
+        if label.chars().any(char::is_control) {
+            return Err("the label holds a control character; it must be printable".into());
+        }
         let set = Override {
             origin: format!("--variant {label}"),
             ..set.parse()?
@@ -183,6 +193,12 @@ impl From<report::ReportError> for Failure {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // Interrupted (Ctrl-C, SIGTERM, SIGHUP): remove the unfinished outputs, leave the previous
+    // ones, and exit as a shell expects of a process stopped by SIGINT.
+    let _ = ctrlc::set_handler(|| {
+        report::output::remove_unfinished();
+        std::process::exit(130);
+    });
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -200,7 +216,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(diags, sources)) => {
-            eprint!("{}", diags.render(&sources));
+            eprint!("{}", crate::text::printable(&diags.render(&sources)));
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
@@ -211,7 +227,7 @@ pub fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::text::printable(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
@@ -278,12 +294,13 @@ fn warned(
         )));
         return None;
     }
-    eprint!("{}", warnings.render(sources));
+    eprint!("{}", crate::text::printable(&warnings.render(sources)));
     Some(s)
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
+    // Names, labels and sources come from the file: never raw to the terminal.
+    let mut out = crate::text::Printable(std::io::stdout().lock());
     match cli.command {
         Command::Validate {
             files,
@@ -345,17 +362,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (summary, result) = simulate(&s, &opts)?;
             let dir = output_dir(&opts, &s);
             let staging = report::output::Staging::new(&dir)?;
-            let tmp = staging.path();
-            report::write_atomic(&tmp.join("summary.json"), &report::summary_json(&summary)?)?;
-            report::write_atomic(
-                &tmp.join("periods.csv"),
-                report::periods_csv(&summary).as_bytes(),
-            )?;
-            let charts = if opts.no_charts {
-                Vec::new()
-            } else {
-                report::charts::write_all(&summary, tmp, opts.svg)?
-            };
+            let charts = staging.write(|tmp| {
+                report::write_atomic(&tmp.join("summary.json"), &report::summary_json(&summary)?)?;
+                report::write_atomic(
+                    &tmp.join("periods.csv"),
+                    report::periods_csv(&summary).as_bytes(),
+                )?;
+                if opts.no_charts {
+                    Ok(Vec::new())
+                } else {
+                    report::charts::write_all(&summary, tmp, opts.svg)
+                }
+            })?;
             staging.commit()?;
             if !opts.quiet {
                 let throughput = Some((
@@ -464,16 +482,17 @@ fn compare(
         PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
     });
     let staging = report::output::Staging::new(&dir)?;
-    let tmp = staging.path();
-    let mut json = serde_json::to_vec_pretty(&comparison).map_err(anyhow::Error::from)?;
-    json.push(b'\n');
-    report::write_atomic(&tmp.join("comparison.json"), &json)?;
-    report::write_atomic(&tmp.join("comparison.csv"), comparison.csv().as_bytes())?;
-    let charts = if opts.no_charts {
-        Vec::new()
-    } else {
-        report::charts::write_comparison(&comparison, tmp, opts.svg)?
-    };
+    let charts = staging.write(|tmp| {
+        let mut json = serde_json::to_vec_pretty(&comparison)?;
+        json.push(b'\n');
+        report::write_atomic(&tmp.join("comparison.json"), &json)?;
+        report::write_atomic(&tmp.join("comparison.csv"), comparison.csv().as_bytes())?;
+        if opts.no_charts {
+            Ok(Vec::new())
+        } else {
+            report::charts::write_comparison(&comparison, tmp, opts.svg)
+        }
+    })?;
     staging.commit()?;
     if !opts.quiet {
         let rate = result.stats[0].paths as f64 / result.elapsed.as_secs_f64().max(1e-9);
@@ -496,7 +515,8 @@ fn compare(
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars()
+    let safe: String = name
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -504,7 +524,14 @@ fn sanitize(name: &str) -> String {
                 '-'
             }
         })
-        .collect()
+        .collect();
+    if safe == name {
+        safe
+    } else {
+        // Names that differ only in characters a folder name cannot hold ("a b", "a/b") must
+        // not share a folder: the original name's key tells them apart.
+        format!("{safe}-{:08x}", crate::engine::rng::name_key(name) as u32)
+    }
 }
 
 /// The output folder: `--out`, else `output/<scenario name>/`.

@@ -4,7 +4,9 @@
 //! late (a bad reference, an invalid correlation matrix) still points at the exact place to fix.
 
 use std::fmt::Write as _;
+
 use std::path::{Path, PathBuf};
+use unicode_width::UnicodeWidthChar as _;
 
 /// Index of a file in a [`SourceMap`].
 pub type FileId = usize;
@@ -224,19 +226,23 @@ impl Diagnostic {
                 } else {
                     text.chars().count().saturating_sub(col - 1).max(1)
                 };
+                let shown = shorten(text, col);
                 let _ = writeln!(out, "{:gutter$} |", "");
-                let _ = writeln!(out, "{line} | {}", shorten(text, col));
+                let _ = writeln!(out, "{line} | {shown}");
                 let shown_col = if text.chars().count() > MAX_SHOWN {
                     col.min(MAX_SHOWN)
                 } else {
                     col
                 };
+                // Columns on the terminal, not characters: a CJK character takes two.
+                let pad = columns(shown.chars().take(shown_col - 1));
+                let marked = columns(shown.chars().skip(shown_col - 1).take(width));
                 let _ = writeln!(
                     out,
                     "{:gutter$} | {}{}",
                     "",
-                    " ".repeat(shown_col - 1),
-                    "^".repeat(width.clamp(1, MAX_SHOWN))
+                    " ".repeat(pad),
+                    "^".repeat(marked.clamp(1, MAX_SHOWN))
                 );
                 out
             }
@@ -245,6 +251,11 @@ impl Diagnostic {
 }
 
 const MAX_SHOWN: usize = 200;
+
+/// Terminal columns of some characters (a CJK character takes two, a control one).
+fn columns(chars: impl Iterator<Item = char>) -> usize {
+    chars.map(|c| c.width().unwrap_or(1)).sum()
+}
 
 /// Keeps very long lines readable: shows at most `MAX_SHOWN` characters around the column.
 fn shorten(text: &str, col: usize) -> String {

@@ -19,6 +19,7 @@ pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod stats;
+pub mod text;
 pub mod time;
 
 /// Simulates a scenario and summarises the run: what `cfsim run` computes, without the files.

@@ -338,14 +338,8 @@ fn read_draw(b: &mut Builder<'_>, node: &Node) -> Option<Drawdown> {
         let months_node = f.opt("months");
         let months = match months_node {
             None => Some(1),
-            Some(n) => count(n, "months", &mut b.d).and_then(|k| {
-                if k == 0 {
-                    b.d.error(n.span, "months: expected at least one monthly draw");
-                    None
-                } else {
-                    Some(k)
-                }
-            }),
+            // The horizon check below gives the tighter bound.
+            Some(n) => count(n, "months", 1, u32::from(u16::MAX), &mut b.d),
         };
         let (from, months) = (from?, months?);
         if from.0 + months as i32 - 1 > b.bounds.last.0 {

@@ -276,33 +276,38 @@ impl Comparison {
 
     /// `comparison.csv`: one row per metric and scenario.
     pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "metric,kind,scenario,mean,ci95_low,ci95_high,diff,diff_ci95_paired_low,diff_ci95_paired_high,diff_ci95_unpaired_low,diff_ci95_unpaired_high\n",
-        );
+        let header = "metric,kind,scenario,mean,ci95_low,ci95_high,diff,diff_ci95_paired_low,diff_ci95_paired_high,diff_ci95_unpaired_low,diff_ci95_unpaired_high"
+            .split(',')
+            .map(String::from)
+            .collect();
+        let mut rows = vec![header];
         for m in &self.metrics {
             for (s, (v, d)) in m.values.iter().zip(&m.diff_vs_reference).enumerate() {
-                let v = v
-                    .map(|v| format!("{},{},{}", v.mean, v.ci95[0], v.ci95[1]))
-                    .unwrap_or_else(|| ",,".into());
-                let d = d
-                    .map(|d| {
-                        format!(
-                            "{},{},{},{},{}",
+                let mut row = vec![
+                    crate::text::spreadsheet_cell(&m.name).into_owned(),
+                    m.kind.to_string(),
+                    crate::text::spreadsheet_cell(&self.scenarios[s].label).into_owned(),
+                ];
+                match v {
+                    Some(v) => row.extend([v.mean, v.ci95[0], v.ci95[1]].map(|x| x.to_string())),
+                    None => row.extend(std::iter::repeat_n(String::new(), 3)),
+                }
+                match d {
+                    Some(d) => row.extend(
+                        [
                             d.diff,
                             d.diff_ci95_paired[0],
                             d.diff_ci95_paired[1],
                             d.diff_ci95_unpaired[0],
-                            d.diff_ci95_unpaired[1]
-                        )
-                    })
-                    .unwrap_or_else(|| ",,,,".into());
-                let _ = writeln!(
-                    out,
-                    "\"{}\",{},\"{}\",{v},{d}",
-                    m.name, m.kind, self.scenarios[s].label
-                );
+                            d.diff_ci95_unpaired[1],
+                        ]
+                        .map(|x| x.to_string()),
+                    ),
+                    None => row.extend(std::iter::repeat_n(String::new(), 5)),
+                }
+                rows.push(row);
             }
         }
-        out
+        super::csv_text(rows)
     }
 }

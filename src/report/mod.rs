@@ -51,30 +51,43 @@ pub fn summary_json(s: &Summary) -> Result<Vec<u8>, ReportError> {
 /// revenue, costs and net income among them (empty cells when none is), and P(insolvent by
 /// then).
 pub fn periods_csv(s: &Summary) -> String {
-    let mut out = String::from("period,operating");
+    let mut header = vec!["period".to_string(), "operating".to_string()];
     for series in ["cash", "revenue", "costs", "net_income"] {
         for stat in ["mean", "p5", "p25", "p50", "p75", "p95"] {
-            let _ = write!(out, ",{series}_{stat}");
+            header.push(format!("{series}_{stat}"));
         }
     }
-    out.push_str(",p_insolvent_by\n");
+    header.push("p_insolvent_by".to_string());
     let p = &s.periods;
-    for (i, label) in p.labels.iter().enumerate() {
-        out.push_str(label);
-        let _ = write!(out, ",{}", p.operating[i]);
+    let rows = p.labels.iter().enumerate().map(|(i, label)| {
+        let mut row = vec![crate::text::spreadsheet_cell(label).into_owned()];
+        row.push(p.operating[i].to_string());
         for series in [&p.cash, &p.revenue, &p.costs, &p.net_income] {
             match &series[i] {
                 Some(x) => {
-                    for v in [x.mean, x.p5, x.p25, x.p50, x.p75, x.p95] {
-                        let _ = write!(out, ",{v}");
-                    }
+                    row.extend([x.mean, x.p5, x.p25, x.p50, x.p75, x.p95].map(|v| v.to_string()))
                 }
-                None => out.push_str(",,,,,,"),
+                None => row.extend(std::iter::repeat_n(String::new(), 6)),
             }
         }
-        let _ = writeln!(out, ",{}", p.insolvent_by[i]);
+        row.push(p.insolvent_by[i].to_string());
+        row
+    });
+    csv_text(std::iter::once(header).chain(rows))
+}
+
+/// Rows as CSV through the csv crate (quoting and doubled quotes as RFC 4180 has them). Text
+/// cells that come from a file go through [`crate::text::spreadsheet_cell`] first.
+pub fn csv_text(rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for row in rows {
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(&row);
     }
-    out
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Writes a file through a temporary file in the same folder, then renames it into place.

@@ -16,12 +16,40 @@ fn written_by_cfsim(name: &str) -> bool {
         || name.ends_with(".svg")
 }
 
+/// Staging folders being written, removed by [`remove_unfinished`] when the process is
+/// interrupted (Ctrl-C or SIGTERM), when no destructor runs.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes every staging folder still being written: for a signal handler, just before the
+/// process exits. The outputs they would have replaced stay as they were.
+pub fn remove_unfinished() {
+    let dirs = match UNFINISHED.lock() {
+        Ok(dirs) => dirs.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn forget(dir: &Path) {
+    if let Ok(mut dirs) = UNFINISHED.lock() {
+        dirs.retain(|d| d != dir);
+    }
+}
+
 /// An output folder being written.
 pub struct Staging {
     /// Where the outputs end up.
     dir: PathBuf,
     /// The private folder they are written into first (removed when dropped).
     tmp: tempfile::TempDir,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        forget(self.tmp.path());
+    }
 }
 
 impl Staging {
@@ -76,10 +104,33 @@ impl Staging {
             .prefix(&format!(".{name}.staging-"))
             .tempdir_in(parent)
             .map_err(failed)?;
+        if let Ok(mut dirs) = UNFINISHED.lock() {
+            dirs.push(tmp.path().to_path_buf());
+        }
         Ok(Staging {
             dir: dir.to_path_buf(),
             tmp,
         })
+    }
+
+    /// The error as the user should read it: about the output folder's file, not the staging
+    /// folder's.
+    fn relocate(&self, e: ReportError) -> ReportError {
+        let moved = |path: PathBuf| match path.strip_prefix(self.tmp.path()) {
+            Ok(rest) => self.dir.join(rest),
+            Err(_) => path,
+        };
+        match e {
+            ReportError::Write { path, source } => ReportError::Write {
+                path: moved(path),
+                source,
+            },
+            ReportError::Draw { path, message } => ReportError::Draw {
+                path: moved(path),
+                message,
+            },
+            other => other,
+        }
     }
 
     /// The folder to write the outputs into.
@@ -87,8 +138,17 @@ impl Staging {
         self.tmp.path()
     }
 
+    /// Writes the outputs with `write`, given the folder to write them into; its errors name
+    /// the output folder's files, not the staging folder's.
+    pub fn write<T>(
+        &self,
+        write: impl FnOnce(&Path) -> Result<T, ReportError>,
+    ) -> Result<T, ReportError> {
+        write(self.tmp.path()).map_err(|e| self.relocate(e))
+    }
+
     /// Puts the written set in place of the output folder.
-    pub fn commit(self) -> Result<(), ReportError> {
+    pub fn commit(mut self) -> Result<(), ReportError> {
         let failed = |source| ReportError::Write {
             path: self.dir.clone(),
             source,
@@ -96,7 +156,7 @@ impl Staging {
         let staged = self.tmp.path().to_path_buf();
         if std::fs::symlink_metadata(&self.dir).is_err() {
             std::fs::rename(&staged, &self.dir).map_err(failed)?;
-            let _ = self.tmp.keep();
+            self.tmp.disable_cleanup(true);
             return Ok(());
         }
         // Move the old set aside, put the new one in place, then remove the old one.
@@ -106,7 +166,7 @@ impl Staging {
             let _ = std::fs::rename(&old, &self.dir);
             return Err(failed(e));
         }
-        let _ = self.tmp.keep();
+        self.tmp.disable_cleanup(true);
         std::fs::remove_dir_all(&old).map_err(failed)
     }
 }

@@ -1294,17 +1294,7 @@ impl Builder<'_> {
             None => Some(self.entity_ids.len() - 1),
         };
         let max = match f.opt("max") {
-            Some(n) => count(n, "max", &mut self.d).and_then(|max| {
-                if max > MAX_RESCUES {
-                    self.d.error(
-                        n.span,
-                        format!("max: at most {MAX_RESCUES} rescues per path, got {max}"),
-                    );
-                    None
-                } else {
-                    Some(max)
-                }
-            }),
+            Some(n) => count(n, "max (rescues per path)", 0, MAX_RESCUES, &mut self.d),
             None => Some(1),
         };
         f.finish(&mut self.d);

@@ -137,6 +137,23 @@ pub fn string(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
 pub fn name(node: &Node, what: &str, d: &mut Diags) -> Option<String> {
     let s = string(node, what, d)?;
     let n = s.chars().count();
+    if s.trim().is_empty() {
+        d.error(
+            node.span,
+            format!("{what}: expected a name, found an empty one"),
+        );
+        return None;
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        d.error(
+            node.span,
+            format!(
+                "{what}: contains the control character U+{:04X}; a name is shown on terminals and charts, so it must be printable",
+                c as u32
+            ),
+        );
+        return None;
+    }
     if n > MAX_NAME {
         d.error(
             node.span,
@@ -225,14 +242,14 @@ pub fn boolean(node: &Node, what: &str, d: &mut Diags) -> Option<bool> {
     }
 }
 
-/// Reads a non-negative integer.
-pub fn count(node: &Node, what: &str, d: &mut Diags) -> Option<u32> {
+/// Reads a whole number from `lo` to `hi`.
+pub fn count(node: &Node, what: &str, lo: u32, hi: u32, d: &mut Diags) -> Option<u32> {
     match &node.kind {
-        NodeKind::Int(i) if (0..=u32::MAX as i64).contains(i) => Some(*i as u32),
+        NodeKind::Int(i) if (i64::from(lo)..=i64::from(hi)).contains(i) => Some(*i as u32),
         NodeKind::Int(i) => {
             d.error(
                 node.span,
-                format!("{what}: expected a whole number >= 0, found {i}"),
+                format!("{what}: expected a whole number from {lo} to {hi}, found {i}"),
             );
             None
         }
@@ -240,7 +257,7 @@ pub fn count(node: &Node, what: &str, d: &mut Diags) -> Option<u32> {
             d.error(
                 node.span,
                 format!(
-                    "{what}: expected a whole number, found {}",
+                    "{what}: expected a whole number from {lo} to {hi}, found {}",
                     other.type_name()
                 ),
             );

@@ -6,12 +6,6 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 use cfsim::report::charts::{self, data};
 
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
 /// Runs a scenario with charts into a fresh folder.
 fn run_with_charts(name: &str, extra: &[&str]) -> (Dir, PathBuf) {
     let dir = Dir::new();

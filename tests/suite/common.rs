@@ -156,6 +156,13 @@ impl Dir {
     }
 }
 
+/// A shipped scenario under `scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
 /// Replaces one exact piece of the base scenario.
 pub fn base_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "the base scenario has no `{from}`");

@@ -1,18 +1,10 @@
 //! The engine against closed-form answers, exact accounting on every path, reproducibility
 //! across thread counts, and the baseline's calibration.
 
-use std::path::Path;
-
 use crate::common::*;
 use cfsim::diagnostic::SourceMap;
 use cfsim::engine::{Model, PathState, Trace};
 use proptest::prelude::*;
-
-fn scenario(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
 
 /// |estimate - exact| <= 4 standard errors.
 fn within_4_se(what: &str, estimate: f64, exact: f64, se: f64) {

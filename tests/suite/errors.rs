@@ -860,3 +860,223 @@ fn numbers_at_the_limits_run_and_no_output_holds_nan_or_infinity() {
         assert!(!text.contains("nan") && !text.contains("inf"), "{file}");
     }
 }
+
+/// Runs `cfsim validate` and returns (exit code, stderr, the error lines: those that name a place).
+fn validate(text: &str) -> (Option<i32>, String, Vec<String>) {
+    let dir = Dir::new();
+    let path = dir.file("s.toml", text);
+    let out = cfsim().arg("validate").arg(&path).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let prefix = format!("{}:", path.display());
+    let errors = stderr
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(String::from)
+        .collect();
+    (out.status.code(), stderr, errors)
+}
+
+#[test]
+fn a_horizon_mistake_is_one_error_not_ten() {
+    let (code, stderr, errors) = validate(&base_with("step = \"quarter\"", "step = \"fortnight\""));
+    assert_eq!(code, Some(2));
+    assert_eq!(errors.len(), 1, "one error for one mistake:\n{stderr}");
+    assert!(errors[0].contains("unknown step `fortnight`"), "{stderr}");
+    // A truly unknown key beside it is still reported.
+    let text = base_with("step = \"quarter\"", "step = \"fortnight\"").replacen(
+        "[params]",
+        "bogus = 1\n[params]",
+        1,
+    );
+    let (_, stderr, errors) = validate(&text);
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert!(stderr.contains("unknown field `bogus`"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_param_of_the_company_is_not_also_an_unknown_company() {
+    let text = base_with("cash = 10", "cash = \"bad_cash\"").replacen(
+        "[params]",
+        "[params]\nbad_cash = { dist = \"uniform\", low = 12, high = 4 }",
+        1,
+    );
+    let text = format!("company = \"lab\"\n{text}");
+    let (code, stderr, errors) = validate(&text);
+    assert_eq!(code, Some(2));
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("uniform needs low < high"), "{stderr}");
+    assert!(!stderr.contains("unknown entity"), "{stderr}");
+}
+
+#[test]
+fn a_param_may_refer_to_one_written_after_it_and_loops_are_one_error() {
+    let text = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = \"later_growth\"\nlater_growth = \"0.2 to 0.8\"",
+    );
+    let (code, stderr, _) = validate(&text);
+    assert_eq!(code, Some(0), "{stderr}");
+    let looped = base_with(
+        "growth = \"0.2 to 0.8\"",
+        "growth = \"g2\"\ng2 = \"growth\"",
+    );
+    rejects(
+        &looped,
+        "growth = \"g2\"",
+        "\"g2\"",
+        &["params refer to each other in a loop: growth -> g2 -> growth"],
+    );
+    let (_, stderr, errors) = validate(&looped);
+    assert_eq!(errors.len(), 1, "{stderr}");
+}
+
+#[test]
+fn a_count_beyond_its_range_says_the_range() {
+    let text = format!("{BASE}\n[rescue]\nprobability = 0.5\namount = 10\nmax = 4294967296\n");
+    rejects(
+        &text,
+        "max = 4294967296",
+        "4294967296",
+        &["expected a whole number from 0 to 1000, found 4294967296"],
+    );
+}
+
+#[test]
+fn the_caret_sits_under_the_mistake_after_wide_characters() {
+    let text = base_with(
+        "multiple = { dist = \"uniform\", low = 10, high = 30 }",
+        "multiple = { source = \"日本語\", dist = \"uniform\", low = 10, high = 30, bad = 1 }",
+    );
+    let (_, stderr, _) = validate(&text);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("bad = 1"))
+        .expect("the line is shown");
+    let caret = lines[at + 1];
+    // Three wide characters take six columns: the caret must count columns, not characters.
+    let shown = lines[at];
+    let bar = shown.find("| ").unwrap() + 2;
+    let before = &shown[bar..shown.find("bad").unwrap()];
+    let columns = before.chars().count() + 3;
+    assert_eq!(caret[bar..].find('^'), Some(columns), "{stderr}");
+    // The column in the location counts characters.
+    let line = line_of(&text, "bad = 1", 0);
+    let col = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("bad")
+        .map(|b| text.lines().nth(line - 1).unwrap()[..b].chars().count() + 1);
+    assert!(
+        stderr.contains(&format!(":{line}:{}: ", col.unwrap())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn extends_of_a_device_or_a_fifo_is_refused_without_blocking() {
+    let (code, stderr, _) = validate(&format!("extends = \"/dev/zero\"\n{BASE}"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not a regular file"), "{stderr}");
+    assert!(!stderr.contains("no such file"), "{stderr}");
+    #[cfg(unix)]
+    {
+        let dir = Dir::new();
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let out = cfsim()
+                .arg("validate")
+                .arg(&fifo)
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("is not a regular file"));
+        }
+    }
+}
+
+#[test]
+fn an_input_file_past_the_size_cap_is_refused_before_it_is_read() {
+    let dir = Dir::new();
+    let big = dir.file("big.toml", &"#".repeat(1_048_577));
+    let out = cfsim().arg("validate").arg(&big).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at most 1048576 bytes"), "{stderr}");
+}
+
+#[test]
+fn a_bad_variant_is_reported_as_the_variant() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let out = cfsim()
+        .args(["compare"])
+        .arg(&p)
+        .args([
+            "--variant",
+            "cheap:growht=0.1",
+            "--paths",
+            "10",
+            "--quiet",
+            "--no-charts",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("--variant cheap:1:1: unknown param `growht`; did you mean `growth`?"),
+        "{stderr}"
+    );
+    // A label that would not fit a table or holds a control character is refused by the parser.
+    for label in ["x".repeat(70_000), "a\u{1b}[31mred".to_string()] {
+        let out = cfsim()
+            .args(["compare"])
+            .arg(&p)
+            .args(["--variant", &format!("{label}:growth=0.1"), "--paths", "10"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("internal error"));
+    }
+}
+
+#[test]
+fn threads_are_bounded() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let out = cfsim()
+        .arg("run")
+        .arg(&p)
+        .args(["--threads", "100000", "--quiet", "--no-charts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0..=1024"));
+}
+
+#[test]
+fn escape_sequences_in_a_file_never_reach_the_terminal() {
+    // A name cannot hold one; an unknown value is echoed with the escape replaced.
+    let text = base_with("name = \"tiny\"", "name = \"tiny\\u001b[2J\"");
+    let (code, stderr, _) = validate(&text);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("control character U+001B"), "{stderr}");
+    let text = base_with("step = \"quarter\"", "step = \"q\\u001b]0;pwned\\u0007\"");
+    let (code, stderr, _) = validate(&text);
+    assert_eq!(code, Some(2));
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    // Free text (a description) is shown by `graph`: replaced there too.
+    let text = format!("description = \"d\\u001b[31m\"\n{BASE}");
+    let dir = Dir::new();
+    let p = dir.file("s.toml", &text);
+    let out = cfsim().arg("graph").arg(&p).output().unwrap();
+    assert!(out.status.success());
+    assert!(!out.stdout.contains(&0x1b));
+}

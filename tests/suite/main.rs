@@ -5,7 +5,9 @@
 //! - `loans`: the loan kind against closed forms (interest, amortisation, seniority in default);
 //! - `semantics`: what the model means (time step, file order, rounds, populations, draws);
 //! - `scenarios`: the shipped scenarios, the graph and `explain`;
-//! - `run`, `compare`, `charts`: the commands end to end and what they write.
+//! - `run`, `compare`, `charts`: the commands end to end and what they write;
+//! - `hostile`: dense graphs, signals, output folders, spreadsheet formulas, and the fuzzing
+//!   harness (`CFSIM_FUZZ_CASES=5000` for a long campaign).
 
 mod common;
 
@@ -13,6 +15,7 @@ mod charts;
 mod compare;
 mod engine;
 mod errors;
+mod hostile;
 mod loans;
 mod run;
 mod scenarios;

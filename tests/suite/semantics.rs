@@ -2,18 +2,10 @@
 //! nothing, rounds are priced together, defaults are reported rather than averaged in, draws are
 //! independent, and every condition reads one state. Each test pins one definition.
 
-use std::path::{Path, PathBuf};
-
 use crate::common::*;
 use cfsim::diagnostic::SourceMap;
 use cfsim::engine::{Model, NoTrace, PathState, TrancheState};
 use serde_json::Value as Json;
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
 
 fn baseline_text() -> String {
     std::fs::read_to_string(scenario("baseline.toml")).unwrap()

@@ -2,15 +2,7 @@
 //! periods.csv and `explain` for the shipped scenarios. A change to any of them shows as a diff
 //! to review (`cargo insta review`, or `INSTA_UPDATE=always` to accept).
 
-use std::path::{Path, PathBuf};
-
 use crate::common::*;
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
 
 /// Stdout of `cfsim ARGS`, with the scenario folder shown as `scenarios/`.
 fn stdout(args: &[&str]) -> String {

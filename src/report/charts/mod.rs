@@ -313,8 +313,17 @@ fn year_label(x: &f64) -> String {
     }
 }
 
+/// An axis range around `lo..hi` with a margin. Never empty, reversed or infinite, whatever
+/// it is given (no data gives infinities; huge values give spans the floats cannot resolve),
+/// since the drawing library panics or loops on such ranges.
 fn padded(lo: f64, hi: f64) -> (f64, f64) {
-    let span = (hi - lo).max(1e-9);
+    let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
+        (true, true) => (lo.min(hi), lo.max(hi)),
+        (true, false) => (lo, lo),
+        (false, true) => (hi, hi),
+        (false, false) => (0.0, 1.0),
+    };
+    let span = (hi - lo).max(1e-9).max(lo.abs().max(hi.abs()) * 1e-6);
     (lo - 0.05 * span, hi + 0.08 * span)
 }
 
@@ -1478,4 +1487,24 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
         ))
         .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn axis_ranges_are_never_empty_reversed_or_infinite() {
+        for (lo, hi) in [
+            (f64::INFINITY, f64::NEG_INFINITY),
+            (f64::NAN, 1.0),
+            (5.0, 1.0),
+            (1e18, 1e18),
+            (-0.0, 0.0),
+        ] {
+            let (a, b) = super::padded(lo, hi);
+            assert!(
+                a.is_finite() && b.is_finite() && a < b,
+                "{lo} {hi} -> {a} {b}"
+            );
+        }
+    }
 }
