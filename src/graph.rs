@@ -430,7 +430,6 @@ fn simple_cycles(next: &[Vec<usize>], mut found: impl FnMut(&[usize])) -> bool {
                 let to = next[at][i];
                 steps += 1;
                 if steps > SEARCH_BUDGET {
-                    on_path.iter_mut().for_each(|x| *x = false);
                     return false;
                 }
                 if to > start && !on_path[to] {

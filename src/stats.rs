@@ -19,7 +19,7 @@ const SUB_BITS: u32 = 7;
 const SHIFT: u32 = 52 - SUB_BITS;
 
 /// Magnitudes below this are counted as zero (a thousandth of a millionth of the unit).
-const MIN_MAGNITUDE: f64 = 1e-9;
+pub const MIN_MAGNITUDE: f64 = 1e-9;
 
 /// Count, mean and sum of squared deviations.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

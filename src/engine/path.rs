@@ -127,15 +127,18 @@ impl PathOutput {
     }
 
     /// Money that came back to the investors / money they put in; `None` when nothing was put
-    /// in.
+    /// in (less than [`MIN_MAGNITUDE`](crate::stats::MIN_MAGNITUDE), which the statistics count
+    /// as zero: a ratio over dust is noise, and over 1e-308 it overflows).
     pub fn circularity(&self, m: &Model) -> Option<f64> {
         let invested = self.invested_total(m);
-        (invested > 0.0).then(|| self.returned / invested)
+        (invested >= crate::stats::MIN_MAGNITUDE).then(|| self.returned / invested)
     }
 
-    /// An investor's received / invested; `None` when it put nothing in.
+    /// An investor's received / invested; `None` when it put nothing in (as for
+    /// [`circularity`](Self::circularity)).
     pub fn round_trip(&self, e: usize) -> Option<f64> {
-        (self.invested[e] > 0.0).then(|| self.received[e] / self.invested[e])
+        (self.invested[e] >= crate::stats::MIN_MAGNITUDE)
+            .then(|| self.received[e] / self.invested[e])
     }
 
     /// An investor's equity value + margin earned - invested + principal repaid and still

@@ -173,6 +173,30 @@ impl Staging {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ReportError;
+
+    #[test]
+    fn a_failed_write_names_the_output_folders_file_and_changes_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        let staging = Staging::new(&dir).unwrap();
+        let full = std::io::Error::other("No space left on device");
+        let err = staging
+            .write(|tmp| -> Result<(), ReportError> {
+                Err(ReportError::Write {
+                    path: tmp.join("summary.json"),
+                    source: full,
+                })
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot write {}", dir.join("summary.json").display())
+        );
+        drop(staging);
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
     use super::Staging;
 
     #[test]

@@ -171,6 +171,14 @@ impl Quantities {
             );
             return None;
         }
+        let largest = low.abs().max(high.abs());
+        if largest > 0.0 && largest < crate::stats::MIN_MAGNITUDE {
+            d.error(
+                node.span,
+                format!("{what}: expected 0 or a number of magnitude at least {:e} (smaller ones are below the model's resolution, and dividing by them overflows), got {largest:e}", crate::stats::MIN_MAGNITUDE),
+            );
+            return None;
+        }
         if !range.contains(lo, hi) {
             let shown = match value {
                 Value::Const(c) => format!("{c}"),

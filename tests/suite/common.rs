@@ -163,6 +163,17 @@ pub fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Every shipped scenario, in name order.
+pub fn shipped() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Replaces one exact piece of the base scenario.
 pub fn base_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "the base scenario has no `{from}`");

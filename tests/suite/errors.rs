@@ -1080,3 +1080,23 @@ fn escape_sequences_in_a_file_never_reach_the_terminal() {
     assert!(out.status.success());
     assert!(!out.stdout.contains(&0x1b));
 }
+
+#[test]
+fn a_number_below_the_models_resolution_is_refused() {
+    // Found by the fuzzing harness: an investment of 2.2e-308 made the round trip infinite and
+    // summary.json held null where a number belongs.
+    let text = base_with("amount = 10", "amount = 2.2250738585072014e-308");
+    rejects(
+        &text,
+        "amount = 2.2250738585072014e-308",
+        "2.2250738585072014e-308",
+        &["expected 0 or a number of magnitude at least 1e-9"],
+    );
+    let text = base_with("post_money = 100", "post_money = 1e-300");
+    rejects(
+        &text,
+        "post_money = 1e-300",
+        "1e-300",
+        &["magnitude at least 1e-9"],
+    );
+}

@@ -2,7 +2,7 @@
 //! fuzzing harness that mutates the shipped scenarios and asserts that nothing panics, hangs,
 //! writes NaN or leaves a stray file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -213,13 +213,7 @@ fn csv_cells_never_run_as_spreadsheet_formulas() {
 
 /// The shipped scenarios, as the seeds of every mutation.
 fn seeds() -> Vec<(String, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
+    shipped()
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
@@ -520,7 +514,7 @@ proptest! {
             // A NaN or an infinity would be written as null where a number is required, and
             // reading the summary back would fail.
             let typed: Result<cfsim::report::Summary, _> = serde_json::from_str(&json);
-            prop_assert!(typed.is_ok(), "{:?}", typed.err());
+            prop_assert!(typed.is_ok(), "{:?}\n--- scenario ---\n{}", typed.err(), text);
             let csv = std::fs::read_to_string(out_dir.join("periods.csv")).unwrap().to_lowercase();
             prop_assert!(!csv.contains("nan") && !csv.contains("inf"));
         } else {
