@@ -62,6 +62,9 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Threads used.
     pub threads: usize,
+    /// The most chunks' statistics alive at once (simulated or running, not yet folded): at
+    /// most twice the threads, whatever the number of paths.
+    pub peak_chunks_alive: u64,
 }
 
 impl RunResult {
@@ -83,6 +86,7 @@ pub fn simulate(
         stats: many.stats.remove(0),
         elapsed: many.elapsed,
         threads: many.threads,
+        peak_chunks_alive: many.peak_chunks_alive,
     })
 }
 
@@ -96,6 +100,8 @@ pub struct ManyResult {
     pub elapsed: Duration,
     /// Threads used.
     pub threads: usize,
+    /// As [`RunResult::peak_chunks_alive`].
+    pub peak_chunks_alive: u64,
 }
 
 /// Simulates several scenarios on the same paths (same seed and path indices, so shared
@@ -125,7 +131,7 @@ pub fn simulate_many(
         return Err(SimulateError::NoPaths);
     }
     // Twice the threads: each worker has a chunk queued behind the one it runs.
-    let (stats, paired) = job
+    let ((stats, paired), peak_chunks_alive) = job
         .run_all(&pool, chunks, 2 * threads as u64)
         .ok_or(SimulateError::NoPaths)?;
     Ok(ManyResult {
@@ -133,6 +139,7 @@ pub fn simulate_many(
         paired,
         elapsed: start.elapsed(),
         threads,
+        peak_chunks_alive,
     })
 }
 
@@ -153,7 +160,8 @@ impl Job<'_> {
     /// Chunks `0..chunks` (at least one) on the pool's workers, folded into the total in chunk
     /// order on the calling thread as they arrive. At most `window` chunks are started and not
     /// yet folded, so a slow chunk holds back only the window, never the memory.
-    fn run_all(&self, pool: &rayon::ThreadPool, chunks: u64, window: u64) -> Option<Part> {
+    /// Returns the total and the most chunks alive at once.
+    fn run_all(&self, pool: &rayon::ThreadPool, chunks: u64, window: u64) -> Option<(Part, u64)> {
         type Done = (u64, std::thread::Result<Part>);
         let (tx, rx) = std::sync::mpsc::channel::<Done>();
         pool.in_place_scope(|scope| {
@@ -176,6 +184,7 @@ impl Job<'_> {
             let mut arrived: BTreeMap<u64, Part> = BTreeMap::new();
             let mut total: Option<Part> = None;
             let mut folded = 0;
+            let mut peak = next;
             while folded < chunks {
                 // A sender stays alive in this scope, so this waits for the next chunk.
                 let Ok((c, part)) = rx.recv() else { break };
@@ -195,9 +204,10 @@ impl Job<'_> {
                         start(next);
                         next += 1;
                     }
+                    peak = peak.max(next - folded);
                 }
             }
-            total
+            total.map(|t| (t, peak))
         })
     }
 

@@ -561,3 +561,31 @@ fn a_scenario_changed_in_code_is_checked_before_it_runs() {
     looped.horizon.periods = 0;
     assert!(cfsim::simulate(&looped, &options).is_err());
 }
+
+#[test]
+fn statistics_alive_at_once_do_not_grow_with_the_paths() {
+    // Memory is O(threads x periods x metrics): at most twice as many chunks as threads are
+    // simulated and not yet folded, for a few chunks or for many.
+    let s = cfsim::scenario::Scenario::from_file(scenario("closed-form.toml")).unwrap();
+    let model = Model::compile(&s);
+    for threads in [1, 2, 4] {
+        for chunks in [1, 3, 40] {
+            let run = cfsim::engine::simulate(
+                &model,
+                &cfsim::engine::RunOptions {
+                    paths: chunks * cfsim::engine::CHUNK,
+                    seed: 3,
+                    threads,
+                },
+                &|_| {},
+            )
+            .unwrap();
+            assert_eq!(run.stats.paths, chunks * cfsim::engine::CHUNK);
+            assert!(
+                run.peak_chunks_alive <= (2 * threads as u64).min(chunks),
+                "{threads} threads, {chunks} chunks: {} alive",
+                run.peak_chunks_alive
+            );
+        }
+    }
+}

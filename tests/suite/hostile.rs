@@ -532,3 +532,96 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_long_pass_through_chain_and_a_huge_reference_are_handled_in_linear_time() {
+    let mut text = BASE.to_string();
+    // Each pass-through passes on what the previous one paid: a chain 3,000 long.
+    let n = 3000;
+    let mut of = "cloud".to_string();
+    let mut from = "inv".to_string();
+    for i in 0..n {
+        let to = if i % 2 == 0 { "lab" } else { "inv" };
+        text += &format!(
+            "\n[[flow]]\nid = \"p{i}\"\nkind = \"pass_through\"\nfrom = \"{from}\"\nto = \"{to}\"\nof = \"{of}\"\nshare = 0.5\nmargin = 0.1\n"
+        );
+        of = format!("p{i}");
+        from = to.to_string();
+    }
+    let dir = Dir::new();
+    let p = dir.file("chain.toml", &text);
+    let started = Instant::now();
+    let out = cfsim()
+        .arg("explain")
+        .arg(&p)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A reference half a megabyte long is refused at once, with no suggestion computed.
+    let huge = base_with(
+        "from = \"inv\"",
+        &format!("from = \"{}\"", "i".repeat(500_000)),
+    );
+    let p = dir.file("huge.toml", &huge);
+    let started = Instant::now();
+    let out = cfsim()
+        .arg("validate")
+        .arg(&p)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 100 characters"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_planted_link_as_the_output_folder_is_refused_and_its_target_untouched() {
+    let dir = Dir::new();
+    let p = dir.file("s.toml", BASE);
+    let target = dir.path().join("elsewhere");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("summary.json"), "precious").unwrap();
+    let link = dir.path().join("out");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = cfsim()
+        .arg("run")
+        .arg(&p)
+        .args(["--paths", "100", "--quiet", "--no-charts", "--out"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+    assert_eq!(
+        std::fs::read_to_string(target.join("summary.json")).unwrap(),
+        "precious"
+    );
+    // Nothing new: no staging folder left, nothing written through the link.
+    assert_eq!(
+        files_under(dir.path()),
+        [
+            "elsewhere",
+            "elsewhere/summary.json",
+            "out",
+            "out/summary.json",
+            "s.toml"
+        ]
+    );
+}
