@@ -176,6 +176,9 @@ pub struct FlowsChart {
     pub nodes: Vec<FlowNode>,
     /// Arrows drawn.
     pub arrows: Vec<FlowArrow>,
+    /// True when the graph has more cycles than the summary lists, so only the flows of the
+    /// listed (largest) cycles are marked.
+    pub cycles_truncated: bool,
 }
 
 /// The cash chart's data.
@@ -329,5 +332,9 @@ pub fn flows(s: &Summary) -> FlowsChart {
             }),
         }
     }
-    FlowsChart { nodes, arrows }
+    FlowsChart {
+        nodes,
+        arrows,
+        cycles_truncated: s.cycle_count.is_some(),
+    }
 }

@@ -1073,8 +1073,13 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         area.draw(&Text::new(name, (x - tw as i32 / 2, ty), style))
             .map_err(err)?;
     }
+    let on_cycle = if d.cycles_truncated {
+        "money on one of the largest cycles listed in summary.json (returns to its payer)"
+    } else {
+        "money on a cycle (returns to its payer)"
+    };
     let legend = [
-        (VERMILLION, "money on a cycle (returns to its payer)"),
+        (VERMILLION, on_cycle),
         (BLUE, "other flows"),
         (PURPLE, "arrow width: median money moved over the horizon"),
     ];
