@@ -76,6 +76,22 @@ enum Command {
         #[command(flatten)]
         opts: SimOptions,
     },
+    /// Sweep one or two params over a grid: the key metrics at every point, on the same draws.
+    ///
+    /// Every point is the scenario with `--set NAME=value` (the same as `cfsim run --set`), run
+    /// with the same seed and paths, so curves are smooth and points differ only by the param.
+    /// Several files give a curve per funding structure.
+    Sweep {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A swept param: NAME=FROM:TO:STEPS (STEPS values, both ends included) or
+        /// NAME=V1,V2,... (once or twice).
+        #[arg(long = "param", value_name = "NAME=FROM:TO:STEPS", required = true)]
+        params: Vec<crate::sweep::Axis>,
+        #[command(flatten)]
+        opts: SimOptions,
+    },
     /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
     Run {
         /// Scenario file (TOML).
@@ -272,6 +288,13 @@ pub fn load(file: &std::path::Path, sets: &[Override], deny: bool) -> Result<Sce
     }
 }
 
+/// Loads one scenario without showing its warnings (already shown for another point of the
+/// same file).
+fn load_quietly(file: &std::path::Path, sets: &[Override]) -> Result<Scenario, Failure> {
+    let mut sources = SourceMap::new();
+    scenario::load(file, sets, &mut sources).map_err(|d| Failure::Input(d, sources))
+}
+
 /// Prints a scenario's warnings to stderr; when they are denied, moves them to `denied` (with
 /// a closing error) and returns `None`.
 fn warned(
@@ -357,6 +380,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             variants,
             opts,
         } => compare(&files, &variants, &opts, &mut out),
+        Command::Sweep {
+            files,
+            params,
+            opts,
+        } => sweep(&files, &params, &opts, &mut out),
         Command::Run { file, opts } => {
             let s = load(&file, &opts.sets, opts.deny_warnings)?;
             let (summary, result) = simulate(&s, &opts)?;
@@ -510,6 +538,131 @@ fn compare(
             }
         )
         .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+/// Runs every point of a sweep of every file and writes `sweep.json` and `sweep.csv`.
+fn sweep(
+    files: &[PathBuf],
+    axes: &[crate::sweep::Axis],
+    opts: &SimOptions,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let usage = |message: String| {
+        Failure::Input(
+            Diagnostics::from(crate::diagnostic::Diagnostic::plain(message)),
+            SourceMap::new(),
+        )
+    };
+    if axes.len() > 2 {
+        return Err(usage(format!(
+            "sweep takes one or two --param, got {}",
+            axes.len()
+        )));
+    }
+    if axes.len() == 2 && axes[0].name == axes[1].name {
+        return Err(usage(format!(
+            "--param {} is given twice; a two-dimensional sweep needs two params",
+            axes[0].name
+        )));
+    }
+    if let Some(a) = axes
+        .iter()
+        .find(|a| opts.sets.iter().any(|o| o.name == a.name))
+    {
+        return Err(usage(format!(
+            "`{}` is both swept (--param) and set (--set); drop one",
+            a.name
+        )));
+    }
+    let points = crate::sweep::grid(axes);
+    if points.len() > crate::sweep::MAX_POINTS {
+        return Err(usage(format!(
+            "the grid has {} points; a sweep may have at most {}",
+            points.len(),
+            crate::sweep::MAX_POINTS
+        )));
+    }
+    let mut swept = Vec::new();
+    let mut unit = ("$".to_string(), "B".to_string());
+    for (k, file) in files.iter().enumerate() {
+        let mut results = Vec::with_capacity(points.len());
+        let mut label = String::new();
+        for values in &points {
+            let mut sets = opts.sets.clone();
+            for (axis, &v) in axes.iter().zip(values) {
+                sets.push(Override {
+                    name: axis.name.clone(),
+                    value: crate::sweep::set_value(v),
+                    origin: format!("--param {}", axis.name),
+                });
+            }
+            // Warnings are the same at every point: shown (or denied) once.
+            let s = if results.is_empty() {
+                load(file, &sets, opts.deny_warnings)?
+            } else {
+                load_quietly(file, &sets)?
+            };
+            if k == 0 {
+                unit = (s.currency.clone(), s.scale.clone());
+            }
+            label.clone_from(&s.name);
+            let (summary, _) = simulate(
+                &s,
+                &SimOptions {
+                    quiet: true,
+                    ..opts.clone()
+                },
+            )?;
+            results.push(crate::sweep::SweepPoint {
+                values: values.clone(),
+                metrics: crate::sweep::key_metrics(&summary),
+            });
+        }
+        let base = label.clone();
+        let mut n = 2;
+        while swept
+            .iter()
+            .any(|s: &crate::sweep::SweptScenario| s.label == label)
+        {
+            label = format!("{base}-{n}");
+            n += 1;
+        }
+        swept.push(crate::sweep::SweptScenario {
+            label,
+            file: file.display().to_string(),
+            points: results,
+        });
+    }
+    let result = crate::sweep::Sweep {
+        cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        paths: opts.paths,
+        seed: opts.seed,
+        overrides: opts
+            .sets
+            .iter()
+            .map(|o| format!("{}={}", o.name, o.value))
+            .collect(),
+        params: axes.to_vec(),
+        scenarios: swept,
+    };
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("sweep-{}", sanitize(&result.scenarios[0].label)))
+    });
+    let staging = report::output::Staging::new(&dir)?;
+    staging.write(|tmp| {
+        let mut json = serde_json::to_vec_pretty(&result)?;
+        json.push(b'\n');
+        report::write_atomic(&tmp.join("sweep.json"), &json)?;
+        report::write_atomic(&tmp.join("sweep.csv"), result.csv().as_bytes())
+    })?;
+    staging.commit()?;
+    if !opts.quiet {
+        out.write_all(result.table((&unit.0, &unit.1)).as_bytes())
+            .map_err(anyhow::Error::from)?;
+        writeln!(out, "Wrote {}/sweep.json and sweep.csv", dir.display())
+            .map_err(anyhow::Error::from)?;
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod stats;
+pub mod sweep;
 pub mod text;
 pub mod time;
 

@@ -11,7 +11,12 @@ use super::ReportError;
 fn written_by_cfsim(name: &str) -> bool {
     matches!(
         name,
-        "summary.json" | "periods.csv" | "comparison.json" | "comparison.csv"
+        "summary.json"
+            | "periods.csv"
+            | "comparison.json"
+            | "comparison.csv"
+            | "sweep.json"
+            | "sweep.csv"
     ) || name.ends_with(".png")
         || name.ends_with(".svg")
 }
