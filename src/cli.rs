@@ -89,6 +89,10 @@ enum Command {
         /// NAME=V1,V2,... (once or twice).
         #[arg(long = "param", value_name = "NAME=FROM:TO:STEPS", required = true)]
         params: Vec<crate::sweep::Axis>,
+        /// For two params: draw a contour on METRIC's heatmap where it crosses VALUE, such as
+        /// 'P(insolvency)=0.3' (repeatable).
+        #[arg(long = "contour", value_name = "METRIC=VALUE")]
+        contours: Vec<report::charts::sweep::Contour>,
         #[command(flatten)]
         opts: SimOptions,
     },
@@ -383,8 +387,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep {
             files,
             params,
+            contours,
             opts,
-        } => sweep(&files, &params, &opts, &mut out),
+        } => sweep(&files, &params, &contours, &opts, &mut out),
         Command::Run { file, opts } => {
             let s = load(&file, &opts.sets, opts.deny_warnings)?;
             let (summary, result) = simulate(&s, &opts)?;
@@ -546,6 +551,7 @@ fn compare(
 fn sweep(
     files: &[PathBuf],
     axes: &[crate::sweep::Axis],
+    contours: &[report::charts::sweep::Contour],
     opts: &SimOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
@@ -575,6 +581,11 @@ fn sweep(
             "`{}` is both swept (--param) and set (--set); drop one",
             a.name
         )));
+    }
+    if !contours.is_empty() && axes.len() != 2 {
+        return Err(usage(
+            "--contour draws on the heatmaps of a two-param sweep; give a second --param".into(),
+        ));
     }
     let points = crate::sweep::grid(axes);
     if points.len() > crate::sweep::MAX_POINTS {
@@ -635,6 +646,23 @@ fn sweep(
             points: results,
         });
     }
+    let known = swept
+        .first()
+        .and_then(|s| s.points.first())
+        .map(|p| {
+            p.metrics
+                .iter()
+                .map(|m| m.metric.clone())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if let Some(c) = contours.iter().find(|c| !known.contains(&c.metric)) {
+        return Err(usage(format!(
+            "--contour: no metric `{}`; the sweep has {}",
+            c.metric,
+            known.join(", ")
+        )));
+    }
     let result = crate::sweep::Sweep {
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
         paths: opts.paths,
@@ -651,18 +679,36 @@ fn sweep(
         PathBuf::from("output").join(format!("sweep-{}", sanitize(&result.scenarios[0].label)))
     });
     let staging = report::output::Staging::new(&dir)?;
-    staging.write(|tmp| {
+    let charts = staging.write(|tmp| {
         let mut json = serde_json::to_vec_pretty(&result)?;
         json.push(b'\n');
         report::write_atomic(&tmp.join("sweep.json"), &json)?;
-        report::write_atomic(&tmp.join("sweep.csv"), result.csv().as_bytes())
+        report::write_atomic(&tmp.join("sweep.csv"), result.csv().as_bytes())?;
+        if opts.no_charts {
+            Ok(Vec::new())
+        } else {
+            report::charts::write_sweep(&result, contours, (&unit.0, &unit.1), tmp, opts.svg)
+        }
     })?;
     staging.commit()?;
     if !opts.quiet {
         out.write_all(result.table((&unit.0, &unit.1)).as_bytes())
             .map_err(anyhow::Error::from)?;
-        writeln!(out, "Wrote {}/sweep.json and sweep.csv", dir.display())
-            .map_err(anyhow::Error::from)?;
+        let names: Vec<String> = charts
+            .iter()
+            .filter_map(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        writeln!(
+            out,
+            "Wrote {}/sweep.json, sweep.csv{}",
+            dir.display(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" and {}", names.join(", "))
+            }
+        )
+        .map_err(anyhow::Error::from)?;
     }
     Ok(())
 }

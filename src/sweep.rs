@@ -62,12 +62,16 @@ impl std::str::FromStr for Axis {
                             steps.trim()
                         )
                     })?;
-                // Ends exactly as typed; the inner points from the nearer end.
+                // Ends exactly as typed; inner points rounded to 12 significant digits, so
+                // 0:0.3:4 gives 0.1 and 0.2, not 0.09999999999999999.
                 (0..steps)
                     .map(|i| match i {
                         0 => from,
                         i if i == steps - 1 => to,
-                        i => from + (to - from) * i as f64 / (steps - 1) as f64,
+                        i => {
+                            let v = from + (to - from) * i as f64 / (steps - 1) as f64;
+                            format!("{v:.11e}").parse().unwrap_or(v)
+                        }
                     })
                     .collect()
             }
@@ -343,6 +347,8 @@ mod tests {
         // Ends are exact even where steps would round.
         let c: Axis = "x=0.1:0.3:3".parse().unwrap();
         assert_eq!(c.values, vec![0.1, 0.2, 0.3]);
+        let d: Axis = "x=0:0.3:4".parse().unwrap();
+        assert_eq!(d.values, vec![0.0, 0.1, 0.2, 0.3]);
         for bad in [
             "x",
             "x=1:2",

@@ -5,6 +5,7 @@ use cfsim::sweep::Sweep;
 
 use crate::common::*;
 
+/// Runs a sweep; returns what it wrote, its CSV and the folder (kept alive with the files).
 fn sweep(files: &[std::path::PathBuf], args: &[&str]) -> (Sweep, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
@@ -74,6 +75,8 @@ fn a_sweep_point_is_bit_identical_to_a_run_with_the_same_set() {
             "{set}"
         );
     }
+    let png = std::fs::read(_dir.path().join("sweep").join("sweep.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
     // Common random numbers: more contingent money never makes a default more likely here.
     let defaults: Vec<f64> = points.iter().map(|p| metric(p, "P(insolvency)")).collect();
     assert!(defaults.windows(2).all(|w| w[1] <= w[0]), "{defaults:?}");
@@ -90,11 +93,22 @@ fn a_two_param_sweep_covers_the_grid_and_the_csv_is_tidy() {
             "growth=0.1,0.3",
             "--param",
             "multiple=10:30:3",
+            "--contour",
+            "P(insolvency)=0.5",
             "--paths",
             "500",
             "--quiet",
         ],
     );
+    // A heatmap per scenario.
+    for label in ["tiny", "tiny-2"] {
+        let png = std::fs::read(
+            _dir.path()
+                .join("sweep")
+                .join(format!("heatmap-{label}.png")),
+        );
+        assert_eq!(&png.unwrap()[1..4], b"PNG", "{label}");
+    }
     assert_eq!(s.params.len(), 2);
     assert_eq!(s.scenarios.len(), 2);
     assert_ne!(

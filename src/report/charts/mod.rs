@@ -6,6 +6,7 @@
 //! title and the seed, path count and cfsim version in its footer.
 
 pub mod data;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -145,11 +146,38 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing failed: {e:?}")
 }
 
-/// A chart to draw: one of a run's, or one of a comparison's.
+/// A chart to draw: one of a run's, one of a comparison's, or one of a sweep's.
 #[derive(Clone, Copy)]
 enum Chart<'a> {
     Run(RunChart, &'a Summary),
     Compare(CompareChart, &'a Comparison),
+    /// `sweep.png`: every key metric against the one swept param.
+    SweepLines(&'a crate::sweep::Sweep, (&'a str, &'a str)),
+    /// `heatmap-<scenario>.png`: every key metric over two params, for one scenario.
+    Heatmap(
+        &'a crate::sweep::Sweep,
+        usize,
+        &'a [sweep::Contour],
+        (&'a str, &'a str),
+    ),
+}
+
+/// Writes the charts of a sweep: `sweep.png` for one param, a heatmap per scenario for two.
+pub fn write_sweep(
+    s: &crate::sweep::Sweep,
+    contours: &[sweep::Contour],
+    unit: (&str, &str),
+    dir: &Path,
+    svg: bool,
+) -> std::result::Result<Vec<PathBuf>, ReportError> {
+    let charts: Vec<Chart> = if s.params.len() == 1 {
+        vec![Chart::SweepLines(s, unit)]
+    } else {
+        (0..s.scenarios.len())
+            .map(|k| Chart::Heatmap(s, k, contours, unit))
+            .collect()
+    };
+    write_charts(&charts, dir, svg)
 }
 
 /// Writes every chart of a run into `dir` as PNG, and as SVG too when `svg`; returns the files.
@@ -181,8 +209,10 @@ fn write_charts(
     let mut written = Vec::new();
     for &chart in charts {
         let name = match chart {
-            Chart::Run(c, _) => c.file(),
-            Chart::Compare(c, _) => c.file(),
+            Chart::Run(c, _) => c.file().to_string(),
+            Chart::Compare(c, _) => c.file().to_string(),
+            Chart::SweepLines(..) => "sweep".to_string(),
+            Chart::Heatmap(s, k, ..) => format!("heatmap-{}", file_safe(&s.scenarios[k].label)),
         };
         let png = dir.join(format!("{name}.png"));
         // The encoder picks the format from the extension, so the temporary name ends in .png.
@@ -243,8 +273,55 @@ fn frame<DB: DrawingBackend>(
     Ok(body)
 }
 
+/// A label as part of a file name: letters, digits, `-` and `_` only.
+fn file_safe(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Result {
+    let sweep_footer = |s: &crate::sweep::Sweep, unit: (&str, &str)| {
+        let shown = if s.params.len() == 1 {
+            "lines: means, bands: 95% intervals"
+        } else {
+            "cells: means"
+        };
+        format!(
+            "seed {} | {} paths per point, common random numbers | cfsim {} | {shown} | amounts in {}{}",
+            s.seed,
+            crate::report::thousands(s.paths),
+            s.cfsim_version,
+            unit.0,
+            unit.1
+        )
+    };
     match chart {
+        Chart::SweepLines(s, unit) => {
+            let labels: Vec<&str> = s.scenarios.iter().map(|x| x.label.as_str()).collect();
+            let title = format!(
+                "{}: key metrics against {}",
+                labels.join(", "),
+                s.params[0].name
+            );
+            let body = frame(root, &title, &sweep_footer(s, unit))?;
+            sweep::lines(s, unit, &body)
+        }
+        Chart::Heatmap(s, k, contours, unit) => {
+            let title = format!(
+                "{}: key metrics over {} and {}",
+                s.scenarios[k].label, s.params[0].name, s.params[1].name
+            );
+            let body = frame(root, &title, &sweep_footer(s, unit))?;
+            sweep::heatmap(s, k, contours, unit, &body)
+        }
         Chart::Run(chart, s) => {
             let title = chart.title();
             let footer = format!(
