@@ -96,6 +96,22 @@ enum Command {
         #[command(flatten)]
         opts: SimOptions,
     },
+    /// Goal seek: the value of a param at which a key metric meets a target.
+    ///
+    /// Every evaluation is `cfsim run --set NAME=value` on the same seed and paths (common
+    /// random numbers). The range is scanned, then the crossing is narrowed by bisection.
+    Solve {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// The param and the range to search: NAME=LO:HI.
+        #[arg(long = "param", value_name = "NAME=LO:HI")]
+        param: crate::solve::Bracket,
+        /// What to reach: 'METRIC <= VALUE' or 'METRIC >= VALUE', such as 'P(default) <= 0.30'.
+        #[arg(long, value_name = "TARGET")]
+        target: crate::solve::Target,
+        #[command(flatten)]
+        opts: SimOptions,
+    },
     /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
     Run {
         /// Scenario file (TOML).
@@ -384,6 +400,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             variants,
             opts,
         } => compare(&files, &variants, &opts, &mut out),
+        Command::Solve {
+            file,
+            param,
+            target,
+            opts,
+        } => solve(&file, &param, &target, &opts, &mut out),
         Command::Sweep {
             files,
             params,
@@ -707,6 +729,167 @@ fn sweep(
             } else {
                 format!(" and {}", names.join(", "))
             }
+        )
+        .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+/// Goal seek on one param; prints the value found, its interval and the scan.
+fn solve(
+    file: &std::path::Path,
+    bracket: &crate::solve::Bracket,
+    target: &crate::solve::Target,
+    opts: &SimOptions,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let usage = |message: String| {
+        Failure::Input(
+            Diagnostics::from(crate::diagnostic::Diagnostic::plain(message)),
+            SourceMap::new(),
+        )
+    };
+    if opts.sets.iter().any(|o| o.name == bracket.name) {
+        return Err(usage(format!(
+            "`{}` is both solved for (--param) and set (--set); drop one",
+            bracket.name
+        )));
+    }
+    let mut first = true;
+    let mut unit = ("$".to_string(), "B".to_string());
+    let eval = |x: f64| -> Result<crate::sweep::EstimateOf, Failure> {
+        let mut sets = opts.sets.clone();
+        sets.push(Override {
+            name: bracket.name.clone(),
+            value: crate::sweep::set_value(x),
+            origin: format!("--param {}", bracket.name),
+        });
+        let s = if first {
+            first = false;
+            load(file, &sets, opts.deny_warnings)?
+        } else {
+            load_quietly(file, &sets)?
+        };
+        unit = (s.currency.clone(), s.scale.clone());
+        let (summary, _) = simulate(
+            &s,
+            &SimOptions {
+                quiet: true,
+                ..opts.clone()
+            },
+        )?;
+        let metrics = crate::sweep::key_metrics(&summary);
+        match metrics.iter().find(|m| m.metric == target.metric) {
+            Some(m) if m.estimate.count > 0 => Ok(m.estimate),
+            Some(_) => Err(usage(format!(
+                "{} is defined on no path at {}={x}",
+                target.metric, bracket.name
+            ))),
+            None => Err(usage(format!(
+                "--target: no metric `{}`; the scenario has {}",
+                target.metric,
+                metrics
+                    .iter()
+                    .map(|m| m.metric.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    };
+    let solution =
+        crate::solve::solve(target, bracket.lo, bracket.hi, eval).map_err(|e| match e {
+            crate::solve::SolveError::Evaluation(f) => f,
+            crate::solve::SolveError::Unreachable(why) => {
+                usage(format!("{}: {why}", crate::text::printable(&target.metric)))
+            }
+        })?;
+    let record = crate::solve::SolveReport {
+        cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        file: file.display().to_string(),
+        paths: opts.paths,
+        seed: opts.seed,
+        overrides: opts
+            .sets
+            .iter()
+            .map(|o| format!("{}={}", o.name, o.value))
+            .collect(),
+        param: bracket.clone(),
+        target: target.clone(),
+        solution: solution.clone(),
+    };
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("solve-{}-{}", sanitize(&stem), bracket.name))
+    });
+    let staging = report::output::Staging::new(&dir)?;
+    staging.write(|tmp| {
+        let mut json = serde_json::to_vec_pretty(&record)?;
+        json.push(b'\n');
+        report::write_atomic(&tmp.join("solve.json"), &json)
+    })?;
+    staging.commit()?;
+    if !opts.quiet {
+        let show = |v: f64| {
+            if target.metric.starts_with("P(") {
+                format!("{:.1}%", 100.0 * v)
+            } else if target.metric.ends_with("net position") {
+                crate::format::money(v, &unit.0, &unit.1)
+            } else {
+                format!("{v:.3}")
+            }
+        };
+        let op = match target.op {
+            crate::solve::Op::AtMost => "<=",
+            crate::solve::Op::AtLeast => ">=",
+        };
+        let m = solution.metric;
+        let side = if solution.met_above { ">=" } else { "<=" };
+        writeln!(
+            out,
+            "cfsim {}: solve {} {op} {} over {} from {} to {}, {} paths per run, seed {} (common random numbers)\n",
+            env!("CARGO_PKG_VERSION"),
+            target.metric,
+            show(target.value),
+            bracket.name,
+            bracket.lo,
+            bracket.hi,
+            opts.paths,
+            opts.seed
+        )
+        .map_err(anyhow::Error::from)?;
+        let interval = match solution.ci95 {
+            Some([a, b]) => format!("95% interval {a:.4} to {b:.4}"),
+            None => "the metric steps there: exact to the search's tolerance".to_string(),
+        };
+        writeln!(
+            out,
+            "  {} = {:.4}  ({interval})\n  {} there: {} [{}, {}] over {} paths\n  the target holds for {} {side} {:.4} near the boundary; the metric is {} over the range",
+            bracket.name,
+            solution.value,
+            target.metric,
+            show(m.mean),
+            show(m.ci95[0]),
+            show(m.ci95[1]),
+            m.count,
+            bracket.name,
+            solution.value,
+            if solution.monotone { "monotone" } else { "NOT monotone (the first crossing from the range's start is given)" }
+        )
+        .map_err(anyhow::Error::from)?;
+        let scan: Vec<String> = solution
+            .scan
+            .iter()
+            .map(|e| format!("{}: {}", e.at, show(e.metric.mean)))
+            .collect();
+        writeln!(
+            out,
+            "  scan: {}\n  {} runs\nWrote {}/solve.json",
+            scan.join(", "),
+            solution.evaluations,
+            dir.display()
         )
         .map_err(anyhow::Error::from)?;
     }

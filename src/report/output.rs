@@ -17,6 +17,7 @@ fn written_by_cfsim(name: &str) -> bool {
             | "comparison.csv"
             | "sweep.json"
             | "sweep.csv"
+            | "solve.json"
     ) || name.ends_with(".png")
         || name.ends_with(".svg")
 }

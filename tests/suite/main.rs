@@ -5,7 +5,7 @@
 //! - `loans`: the loan kind against closed forms (interest, amortisation, seniority in default);
 //! - `semantics`: what the model means (time step, file order, rounds, populations, draws);
 //! - `scenarios`: the shipped scenarios, the graph and `explain`;
-//! - `run`, `compare`, `charts`, `sweep`: the commands end to end and what they write;
+//! - `run`, `compare`, `charts`, `sweep`, `solve`: the commands end to end and what they write;
 //! - `hostile`: dense graphs, signals, output folders, spreadsheet formulas, and the fuzzing
 //!   harness (`CFSIM_FUZZ_CASES=5000` for a long campaign).
 
@@ -21,4 +21,5 @@ mod run;
 mod scenarios;
 mod semantics;
 mod snapshots;
+mod solve;
 mod sweep;
