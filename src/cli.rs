@@ -505,22 +505,11 @@ fn compare(
     // Labels: the scenario's name for files, made unique.
     let mut labels: Vec<(String, String, Vec<String>)> = Vec::new();
     for ((label, file, sets), s) in plan.iter().zip(&scenarios) {
-        let mut label = if label.is_empty() {
-            s.name.clone()
-        } else {
-            label.clone()
-        };
-        let base = label.clone();
-        let mut k = 2;
-        while labels.iter().any(|l| l.0 == label) {
-            label = format!("{base}-{k}");
-            k += 1;
-        }
-        let overrides = sets
-            .iter()
-            .map(|o| format!("{}={}", o.name, o.value))
-            .collect();
-        labels.push((label, file.display().to_string(), overrides));
+        let label = unique_label(
+            if label.is_empty() { &s.name } else { label },
+            labels.iter().map(|l| l.0.as_str()),
+        );
+        labels.push((label, file.display().to_string(), overrides_of(sets)));
     }
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = engine::comparison_metrics(&models);
@@ -538,8 +527,7 @@ fn compare(
     });
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
-        let mut json = serde_json::to_vec_pretty(&comparison)?;
-        json.push(b'\n');
+        let json = report::pretty_json(&comparison)?;
         report::write_atomic(&tmp.join("comparison.json"), &json)?;
         report::write_atomic(&tmp.join("comparison.csv"), comparison.csv().as_bytes())?;
         if opts.no_charts {
@@ -577,12 +565,6 @@ fn sweep(
     opts: &SimOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
-    let usage = |message: String| {
-        Failure::Input(
-            Diagnostics::from(crate::diagnostic::Diagnostic::plain(message)),
-            SourceMap::new(),
-        )
-    };
     if axes.len() > 2 {
         return Err(usage(format!(
             "sweep takes one or two --param, got {}",
@@ -617,7 +599,7 @@ fn sweep(
             crate::sweep::MAX_POINTS
         )));
     }
-    let mut swept = Vec::new();
+    let mut swept: Vec<crate::sweep::SweptScenario> = Vec::new();
     let mut unit = ("$".to_string(), "B".to_string());
     for (k, file) in files.iter().enumerate() {
         let mut results = Vec::with_capacity(points.len());
@@ -653,15 +635,12 @@ fn sweep(
                 metrics: crate::sweep::key_metrics(&summary),
             });
         }
-        let base = label.clone();
-        let mut n = 2;
-        while swept
-            .iter()
-            .any(|s: &crate::sweep::SweptScenario| s.label == label)
-        {
-            label = format!("{base}-{n}");
-            n += 1;
-        }
+        let label = unique_label(
+            &label,
+            swept
+                .iter()
+                .map(|s: &crate::sweep::SweptScenario| s.label.as_str()),
+        );
         swept.push(crate::sweep::SweptScenario {
             label,
             file: file.display().to_string(),
@@ -689,11 +668,7 @@ fn sweep(
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
         paths: opts.paths,
         seed: opts.seed,
-        overrides: opts
-            .sets
-            .iter()
-            .map(|o| format!("{}={}", o.name, o.value))
-            .collect(),
+        overrides: overrides_of(&opts.sets),
         params: axes.to_vec(),
         scenarios: swept,
     };
@@ -702,8 +677,7 @@ fn sweep(
     });
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
-        let mut json = serde_json::to_vec_pretty(&result)?;
-        json.push(b'\n');
+        let json = report::pretty_json(&result)?;
         report::write_atomic(&tmp.join("sweep.json"), &json)?;
         report::write_atomic(&tmp.join("sweep.csv"), result.csv().as_bytes())?;
         if opts.no_charts {
@@ -743,12 +717,6 @@ fn solve(
     opts: &SimOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
-    let usage = |message: String| {
-        Failure::Input(
-            Diagnostics::from(crate::diagnostic::Diagnostic::plain(message)),
-            SourceMap::new(),
-        )
-    };
     if opts.sets.iter().any(|o| o.name == bracket.name) {
         return Err(usage(format!(
             "`{}` is both solved for (--param) and set (--set); drop one",
@@ -808,11 +776,7 @@ fn solve(
         file: file.display().to_string(),
         paths: opts.paths,
         seed: opts.seed,
-        overrides: opts
-            .sets
-            .iter()
-            .map(|o| format!("{}={}", o.name, o.value))
-            .collect(),
+        overrides: overrides_of(&opts.sets),
         param: bracket.clone(),
         target: target.clone(),
         solution: solution.clone(),
@@ -826,8 +790,7 @@ fn solve(
     });
     let staging = report::output::Staging::new(&dir)?;
     staging.write(|tmp| {
-        let mut json = serde_json::to_vec_pretty(&record)?;
-        json.push(b'\n');
+        let json = report::pretty_json(&record)?;
         report::write_atomic(&tmp.join("solve.json"), &json)
     })?;
     staging.commit()?;
@@ -894,6 +857,32 @@ fn solve(
         .map_err(anyhow::Error::from)?;
     }
     Ok(())
+}
+
+/// `label`, or `label-2`, `label-3`, ... when it is taken.
+fn unique_label<'a>(label: &str, taken: impl Iterator<Item = &'a str> + Clone) -> String {
+    let mut unique = label.to_string();
+    let mut k = 2;
+    while taken.clone().any(|t| t == unique) {
+        unique = format!("{label}-{k}");
+        k += 1;
+    }
+    unique
+}
+
+/// A usage mistake that has no place in a file (exit code 2).
+fn usage(message: String) -> Failure {
+    Failure::Input(
+        Diagnostics::from(crate::diagnostic::Diagnostic::plain(message)),
+        SourceMap::new(),
+    )
+}
+
+/// The `--set` overrides as `name=value`, for the records of what was run.
+fn overrides_of(sets: &[Override]) -> Vec<String> {
+    sets.iter()
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect()
 }
 
 fn sanitize(name: &str) -> String {

@@ -42,7 +42,12 @@ pub enum ReportError {
 
 /// `summary.json`, pretty-printed.
 pub fn summary_json(s: &Summary) -> Result<Vec<u8>, ReportError> {
-    let mut bytes = serde_json::to_vec_pretty(s)?;
+    pretty_json(s)
+}
+
+/// Any report as pretty-printed JSON ending in a newline.
+pub fn pretty_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ReportError> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
     Ok(bytes)
 }
