@@ -725,7 +725,7 @@ fn solve(
     }
     let mut first = true;
     let mut unit = ("$".to_string(), "B".to_string());
-    let eval = |x: f64| -> Result<crate::sweep::EstimateOf, Failure> {
+    let eval = |x: f64| -> Result<crate::report::compare::Estimate, Failure> {
         let mut sets = opts.sets.clone();
         sets.push(Override {
             name: bracket.name.clone(),

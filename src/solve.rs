@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::sweep::EstimateOf;
+use crate::report::compare::Estimate;
 
 /// How many points the range is first scanned at (both ends included).
 pub const SCAN_POINTS: usize = 9;
@@ -131,7 +131,7 @@ pub struct Evaluation {
     /// The param's value.
     pub at: f64,
     /// The metric there.
-    pub metric: EstimateOf,
+    pub metric: Estimate,
 }
 
 /// What goal seek found.
@@ -143,7 +143,7 @@ pub struct Solution {
     /// at the boundary (a step: the value is exact to the bisection's tolerance).
     pub ci95: Option<[f64; 2]>,
     /// The metric at the value found.
-    pub metric: EstimateOf,
+    pub metric: Estimate,
     /// Values above the boundary meet the target (false: values below it do).
     pub met_above: bool,
     /// Whether the metric moved in one direction over the scan.
@@ -192,7 +192,7 @@ pub fn solve<E>(
     target: &Target,
     lo: f64,
     hi: f64,
-    mut eval: impl FnMut(f64) -> Result<EstimateOf, E>,
+    mut eval: impl FnMut(f64) -> Result<Estimate, E>,
 ) -> Result<Solution, SolveError<E>> {
     let mut evaluations = 0;
     let mut run = |x: f64| {
@@ -264,10 +264,9 @@ pub fn solve<E>(
     // infinite).
     let slope = (scan[k + 1].metric.mean - scan[k].metric.mean) / (scan[k + 1].at - scan[k].at);
     let half = 0.5 * (found.metric.ci95[1] - found.metric.ci95[0]);
-    let ci95 = (slope.is_finite() && slope != 0.0).then(|| {
-        let d = half / slope.abs();
-        [found.at - d, found.at + d]
-    });
+    // A slope too small to divide by gives no interval rather than an infinite one.
+    let d = half / slope.abs();
+    let ci95 = (d.is_finite() && slope != 0.0).then_some([found.at - d, found.at + d]);
     Ok(Solution {
         value: found.at,
         ci95,
@@ -283,10 +282,10 @@ pub fn solve<E>(
 mod tests {
     use super::*;
 
-    fn linear(x: f64) -> Result<EstimateOf, String> {
+    fn linear(x: f64) -> Result<Estimate, String> {
         // A metric that falls from 0.5 at x = 0 to 0.1 at x = 40, with a 0.01 half-width.
         let m = 0.5 - 0.01 * x;
-        Ok(EstimateOf {
+        Ok(Estimate {
             mean: m,
             ci95: [m - 0.01, m + 0.01],
             count: 1000,
@@ -319,9 +318,9 @@ mod tests {
 
     #[test]
     fn a_non_monotone_metric_is_flagged_and_the_first_crossing_found() {
-        let bump = |x: f64| -> Result<EstimateOf, String> {
+        let bump = |x: f64| -> Result<Estimate, String> {
             let m = 1.0 - (x - 20.0).abs() / 20.0;
-            Ok(EstimateOf {
+            Ok(Estimate {
                 mean: m,
                 ci95: [m, m],
                 count: 1,

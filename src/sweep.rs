@@ -127,28 +127,7 @@ pub struct PointMetric {
     pub metric: String,
     /// Its mean (a probability for P(...)), 95% interval and the paths it describes.
     #[serde(flatten)]
-    pub estimate: EstimateOf,
-}
-
-/// An estimate with its interval (as [`Estimate`], readable back).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EstimateOf {
-    /// Mean over the paths it describes.
-    pub mean: f64,
-    /// 95% interval (Wilson for probabilities).
-    pub ci95: [f64; 2],
-    /// Paths it describes.
-    pub count: u64,
-}
-
-impl From<Estimate> for EstimateOf {
-    fn from(e: Estimate) -> Self {
-        EstimateOf {
-            mean: e.mean,
-            ci95: e.ci95,
-            count: e.count,
-        }
-    }
+    pub estimate: Estimate,
 }
 
 /// The key metrics of a run, as the sweep reports them at every point: P(target), P(default),
@@ -159,7 +138,7 @@ pub fn key_metrics(s: &Summary) -> Vec<PointMetric> {
     let mut push = |metric: String, mean: f64, ci95: [f64; 2], count: u64| {
         out.push(PointMetric {
             metric,
-            estimate: EstimateOf { mean, ci95, count },
+            estimate: Estimate { mean, ci95, count },
         })
     };
     if let Some(t) = &s.target {

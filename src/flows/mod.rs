@@ -80,6 +80,20 @@ pub struct Ends<'a> {
     pub to_company: bool,
 }
 
+/// The check of a kind whose receiver must not be a market (the outside world buys, it does not
+/// receive revenue or a share of it).
+pub(crate) fn not_to_a_market(e: &Ends<'_>) -> Option<(&'static str, String)> {
+    e.to.external.then(|| {
+        (
+            "to",
+            format!(
+                "`{}` is a market (outside world) and cannot receive this flow",
+                e.to.id
+            ),
+        )
+    })
+}
+
 /// A kind of flow as a scenario states it.
 pub(crate) trait Kind: Sized + Clone + Debug {
     /// Its name as written in `kind = "..."`.

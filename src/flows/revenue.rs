@@ -83,15 +83,7 @@ impl Kind for Revenue {
                 ),
             ));
         }
-        e.to.external.then(|| {
-            (
-                "to",
-                format!(
-                    "`{}` is a market (outside world) and cannot receive this flow",
-                    e.to.id
-                ),
-            )
-        })
+        super::not_to_a_market(e)
     }
 
     fn class(&self) -> PaymentClass {

@@ -76,15 +76,7 @@ impl Kind for RevenueShare {
     }
 
     fn check_ends(&self, e: &Ends<'_>) -> Option<(&'static str, String)> {
-        e.to.external.then(|| {
-            (
-                "to",
-                format!(
-                    "`{}` is a market (outside world) and cannot receive this flow",
-                    e.to.id
-                ),
-            )
-        })
+        super::not_to_a_market(e)
     }
 
     fn class(&self) -> PaymentClass {

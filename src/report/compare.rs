@@ -13,7 +13,7 @@ use crate::scenario::Scenario;
 use crate::stats::{Stat, wilson};
 
 /// A value with its 95% interval.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Estimate {
     /// Mean over paths (a probability for 0/1 metrics).
     pub mean: f64,

@@ -115,9 +115,10 @@ fn an_interrupted_run_leaves_the_previous_outputs_and_nothing_else() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));
-        let killed = std::process::Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
+        // The shell's own `kill`: no procps needed on a bare machine.
+        let killed = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill {signal} {}", child.id()))
             .status()
             .unwrap();
         assert!(killed.success());
