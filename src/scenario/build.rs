@@ -726,7 +726,14 @@ impl Builder<'_> {
                     node.span,
                     format!(
                         "{what}: unknown entity `{id}`{}",
-                        suggestion(&id, self.entity_ids.iter().map(String::as_str))
+                        // An entity whose id could not be read is written as "".
+                        suggestion(
+                            &id,
+                            self.entity_ids
+                                .iter()
+                                .map(String::as_str)
+                                .filter(|e| !e.is_empty())
+                        )
                     ),
                 );
                 None
@@ -872,7 +879,7 @@ impl Builder<'_> {
             .req("from", "the id of the paying entity", &mut self.d)
             .and_then(|n| self.entity_ref(n, "from"));
         let to = match (kind, f.opt("to")) {
-            (Some(k), None) if k.to_world_by_default() => Some(entities.len() - 1),
+            (Some(k), None) if k.to_world_by_default() => Some(self.entity_ids.len() - 1),
             (_, Some(n)) => self.entity_ref(n, "to"),
             (_, None) => {
                 f.req("to", "the id of the receiving entity", &mut self.d);
@@ -888,6 +895,11 @@ impl Builder<'_> {
         f.finish(&mut self.d);
         let (id, from, to, flow_kind) = (id?, from?, to?, flow_kind?);
         let company = company?;
+        if entities.len() != self.entity_ids.len() {
+            // An entity failed to read: references index the ids as written, not `entities`,
+            // and the build fails anyway, so the ends are not checked.
+            return None;
+        }
         let span_of = |key: &str| f.key(key).map(|k| k.span).unwrap_or(node.span);
         if from == to {
             self.d.error(

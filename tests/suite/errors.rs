@@ -1100,3 +1100,12 @@ fn a_number_below_the_models_resolution_is_refused() {
         &["magnitude at least 1e-9"],
     );
 }
+
+#[test]
+fn a_flow_to_the_world_after_an_invalid_entity_is_an_error_not_a_panic() {
+    // Found by the fuzzer: with an entity unread, a reference to `world` indexed past the
+    // entities that were read.
+    let text =
+        base_with("id = \"inv\"", "id = 1.5").replacen("fixed = 5", "to = \"world\"\nfixed = 5", 1);
+    rejects(&text, "id = 1.5", "1.5", &["id"]);
+}
