@@ -112,6 +112,18 @@ enum Command {
         #[command(flatten)]
         opts: SimOptions,
     },
+    /// Which uncertain inputs drive the key outputs: a tornado, rank correlations and Sobol
+    /// indices with bootstrap intervals.
+    ///
+    /// `--paths` is the number of base paths (default 10000); the analysis simulates
+    /// `paths x (3 x inputs + 2)` paths in all. Every input is switched or held through its own
+    /// stream of draws, the others keep theirs.
+    Sensitivity {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        opts: SimOptions,
+    },
     /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
     Run {
         /// Scenario file (TOML).
@@ -127,9 +139,10 @@ pub const MAX_THREADS: u16 = 1024;
 /// Options shared by the commands that simulate.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimOptions {
-    /// Number of Monte Carlo paths.
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub paths: u64,
+    /// Number of Monte Carlo paths [default: 100000; for `sensitivity`, base paths:
+    /// 10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub paths: Option<u64>,
     /// Master seed: the same seed, scenario and paths give bit-identical results.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -154,6 +167,16 @@ pub struct SimOptions {
     /// Treat warnings about the scenario as errors (exit code 2).
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// Paths of a run when `--paths` is not given.
+pub const DEFAULT_PATHS: u64 = 100_000;
+
+impl SimOptions {
+    /// `--paths`, or the default of a run.
+    pub fn paths(&self) -> u64 {
+        self.paths.unwrap_or(DEFAULT_PATHS)
+    }
 }
 
 /// `LABEL:NAME=VALUE`: the reference scenario with a param overridden, under a label.
@@ -412,6 +435,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             contours,
             opts,
         } => sweep(&files, &params, &contours, &opts, &mut out),
+        Command::Sensitivity { file, opts } => sensitivity(&file, &opts, &mut out),
         Command::Run { file, opts } => {
             let s = load(&file, &opts.sets, opts.deny_warnings)?;
             let (summary, result) = simulate(&s, &opts)?;
@@ -514,7 +538,7 @@ fn compare(
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = engine::comparison_metrics(&models);
     let run = RunOptions {
-        paths: opts.paths,
+        paths: opts.paths(),
         seed: opts.seed,
         threads: opts.threads.into(),
     };
@@ -666,7 +690,7 @@ fn sweep(
     }
     let result = crate::sweep::Sweep {
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
-        paths: opts.paths,
+        paths: opts.paths(),
         seed: opts.seed,
         overrides: overrides_of(&opts.sets),
         params: axes.to_vec(),
@@ -690,19 +714,11 @@ fn sweep(
     if !opts.quiet {
         out.write_all(result.table((&unit.0, &unit.1)).as_bytes())
             .map_err(anyhow::Error::from)?;
-        let names: Vec<String> = charts
-            .iter()
-            .filter_map(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
         writeln!(
             out,
             "Wrote {}/sweep.json, sweep.csv{}",
             dir.display(),
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(" and {}", names.join(", "))
-            }
+            and_charts(&charts)
         )
         .map_err(anyhow::Error::from)?;
     }
@@ -774,7 +790,7 @@ fn solve(
     let record = crate::solve::SolveReport {
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
         file: file.display().to_string(),
-        paths: opts.paths,
+        paths: opts.paths(),
         seed: opts.seed,
         overrides: overrides_of(&opts.sets),
         param: bracket.clone(),
@@ -819,7 +835,7 @@ fn solve(
             bracket.name,
             bracket.lo,
             bracket.hi,
-            opts.paths,
+            opts.paths(),
             opts.seed
         )
         .map_err(anyhow::Error::from)?;
@@ -857,6 +873,108 @@ fn solve(
         .map_err(anyhow::Error::from)?;
     }
     Ok(())
+}
+
+/// The sensitivity analysis of one scenario: prints the table, writes `sensitivity.json` and
+/// the charts.
+fn sensitivity(
+    file: &std::path::Path,
+    opts: &SimOptions,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    use crate::sensitivity as sa;
+    let s = load(file, &opts.sets, opts.deny_warnings)?;
+    let model = Model::compile(&s);
+    let paths = opts.paths.unwrap_or(sa::DEFAULT_PATHS);
+    let inputs = model.random_inputs();
+    if inputs.is_empty() {
+        return Err(usage(format!(
+            "{}: nothing is uncertain in this scenario, so no input drives its outputs",
+            file.display()
+        )));
+    }
+    let total = (3 * inputs.len() as u64 + 2).checked_mul(paths);
+    let Some(total) = total.filter(|&t| t <= sa::MAX_TOTAL_PATHS) else {
+        return Err(usage(format!(
+            "--paths {paths} with {} inputs would simulate more than {} paths; give fewer --paths",
+            inputs.len(),
+            crate::report::thousands(sa::MAX_TOTAL_PATHS)
+        )));
+    };
+    let bar = Progress::new(paths, "base paths", opts.quiet);
+    let started = std::time::Instant::now();
+    let (inputs, outputs) = sa::analyse(
+        &model,
+        &sa::Options {
+            paths,
+            seed: opts.seed,
+            threads: opts.threads.into(),
+        },
+        &|done| bar.update(done),
+    )?;
+    bar.finish();
+    let elapsed = started.elapsed();
+    let result = sa::Sensitivity {
+        schema_version: sa::SCHEMA_VERSION,
+        cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        file: file.display().to_string(),
+        seed: opts.seed,
+        paths,
+        total_paths: total,
+        bootstrap: sa::BOOTSTRAP,
+        rank_paths: paths.min(sa::RANK_PATHS),
+        tornado_percentiles: [sa::LOW, sa::HIGH],
+        overrides: overrides_of(&opts.sets),
+        inputs: inputs
+            .iter()
+            .map(|i| sa::InputInfo {
+                name: i.name.clone(),
+                kind: i.kind.label().to_string(),
+            })
+            .collect(),
+        outputs,
+    };
+    let unit = (s.currency.clone(), s.scale.clone());
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("sensitivity-{}", sanitize(&s.name)))
+    });
+    let staging = report::output::Staging::new(&dir)?;
+    let charts = staging.write(|tmp| {
+        let json = report::pretty_json(&result)?;
+        report::write_atomic(&tmp.join("sensitivity.json"), &json)?;
+        if opts.no_charts {
+            Ok(Vec::new())
+        } else {
+            report::charts::write_sensitivity(&result, (&unit.0, &unit.1), tmp, opts.svg)
+        }
+    })?;
+    staging.commit()?;
+    if !opts.quiet {
+        write!(out, "{}", result.table((&unit.0, &unit.1))).map_err(anyhow::Error::from)?;
+        writeln!(
+            out,
+            "\n{} paths in {:.1} s. Wrote {}/sensitivity.json{}",
+            crate::report::thousands(total),
+            elapsed.as_secs_f64(),
+            dir.display(),
+            and_charts(&charts)
+        )
+        .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+/// ` and a.png, b.png`: the charts written, for a closing line (empty without charts).
+fn and_charts(charts: &[PathBuf]) -> String {
+    let names: Vec<String> = charts
+        .iter()
+        .filter_map(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" and {}", names.join(", "))
+    }
 }
 
 /// `label`, or `label-2`, `label-3`, ... when it is taken.
@@ -912,37 +1030,62 @@ fn output_dir(opts: &SimOptions, s: &Scenario) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)))
 }
 
-/// Compiles and simulates a scenario with a progress bar on a terminal for long runs.
-pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult), Failure> {
-    let model = Model::compile(s);
-    let run = RunOptions {
-        paths: opts.paths,
-        seed: opts.seed,
-        threads: opts.threads.into(),
-    };
-    let show = !opts.quiet && std::io::stderr().is_terminal();
-    let started = std::time::Instant::now();
-    let bar: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
-    let progress = |done: u64| {
-        // Only runs longer than about a second get a bar.
-        if !show || started.elapsed().as_secs_f64() < 1.0 {
+/// A progress bar on stderr, shown only on a terminal and only once a run has taken a second.
+struct Progress {
+    total: u64,
+    unit: &'static str,
+    show: bool,
+    started: std::time::Instant,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    fn new(total: u64, unit: &'static str, quiet: bool) -> Progress {
+        Progress {
+            total,
+            unit,
+            show: !quiet && std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// `done` of the total are finished (called from any worker).
+    fn update(&self, done: u64) {
+        if !self.show || self.started.elapsed().as_secs_f64() < 1.0 {
             return;
         }
-        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         let b = bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new(opts.paths);
+            let b = indicatif::ProgressBar::new(self.total);
+            let template = format!("{{bar:40}} {{pos}}/{{len}} {}, {{eta}} left", self.unit);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} paths, {eta} left")
+                indicatif::ProgressStyle::with_template(&template)
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             b
         });
         b.set_position(done);
-    };
-    let result = engine::simulate(&model, &run, &progress)?;
-    if let Some(b) = bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        b.finish_and_clear();
     }
+
+    fn finish(self) {
+        if let Some(b) = self.bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Compiles and simulates a scenario with a progress bar on a terminal for long runs.
+pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult), Failure> {
+    let model = Model::compile(s);
+    let run = RunOptions {
+        paths: opts.paths(),
+        seed: opts.seed,
+        threads: opts.threads.into(),
+    };
+    let bar = Progress::new(opts.paths(), "paths", opts.quiet);
+    let result = engine::simulate(&model, &run, &|done| bar.update(done))?;
+    bar.finish();
     Ok((Summary::new(s, &model, &result.stats, opts.seed), result))
 }
 

@@ -18,6 +18,7 @@ pub mod order;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
+pub mod sensitivity;
 pub mod solve;
 pub mod stats;
 pub mod sweep;

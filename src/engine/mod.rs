@@ -157,58 +157,20 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Chunks `0..chunks` (at least one) on the pool's workers, folded into the total in chunk
-    /// order on the calling thread as they arrive. At most `window` chunks are started and not
-    /// yet folded, so a slow chunk holds back only the window, never the memory.
-    /// Returns the total and the most chunks alive at once.
+    /// Chunks `0..chunks` on the pool's workers, folded in chunk order (see [`fold_chunks`]).
     fn run_all(&self, pool: &rayon::ThreadPool, chunks: u64, window: u64) -> Option<(Part, u64)> {
-        type Done = (u64, std::thread::Result<Part>);
-        let (tx, rx) = std::sync::mpsc::channel::<Done>();
-        pool.in_place_scope(|scope| {
-            let start = |c: u64| {
-                let tx = tx.clone();
-                scope.spawn(move |_| {
-                    // A panic is carried to the folding thread, which would otherwise wait on
-                    // the chunk for ever.
-                    let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.run_chunk(c)
-                    }));
-                    let _ = tx.send((c, part));
-                });
-            };
-            let mut next = 0;
-            while next < chunks.min(window.max(1)) {
-                start(next);
-                next += 1;
-            }
-            let mut arrived: BTreeMap<u64, Part> = BTreeMap::new();
-            let mut total: Option<Part> = None;
-            let mut folded = 0;
-            let mut peak = next;
-            while folded < chunks {
-                // A sender stays alive in this scope, so this waits for the next chunk.
-                let Ok((c, part)) = rx.recv() else { break };
-                arrived.insert(c, part.unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                while let Some(part) = arrived.remove(&folded) {
-                    match &mut total {
-                        None => total = Some(part),
-                        Some((accs, paired)) => {
-                            for (a, b) in accs.iter_mut().zip(&part.0) {
-                                a.merge(b);
-                            }
-                            paired.merge(&part.1);
-                        }
-                    }
-                    folded += 1;
-                    if next < chunks {
-                        start(next);
-                        next += 1;
-                    }
-                    peak = peak.max(next - folded);
+        fold_chunks(
+            pool,
+            chunks,
+            window,
+            |c| self.run_chunk(c),
+            |(accs, paired), part| {
+                for (a, b) in accs.iter_mut().zip(&part.0) {
+                    a.merge(b);
                 }
-            }
-            total.map(|t| (t, peak))
-        })
+                paired.merge(&part.1);
+            },
+        )
     }
 
     fn run_chunk(&self, chunk: u64) -> Part {
@@ -231,4 +193,59 @@ impl Job<'_> {
         (self.progress)(done);
         (accs, paired)
     }
+}
+
+/// Runs `run(c)` for chunks `0..chunks` (at least one) on the pool's workers and folds the
+/// results with `merge` in chunk order on the calling thread as they arrive, so the fold is
+/// the same whatever thread ran what. At most `window` chunks are started and not yet folded,
+/// so a slow chunk holds back only the window, never the memory. Returns the total and the
+/// most chunks alive at once.
+pub fn fold_chunks<P: Send>(
+    pool: &rayon::ThreadPool,
+    chunks: u64,
+    window: u64,
+    run: impl Fn(u64) -> P + Sync,
+    mut merge: impl FnMut(&mut P, P),
+) -> Option<(P, u64)> {
+    type Done<P> = (u64, std::thread::Result<P>);
+    let (tx, rx) = std::sync::mpsc::channel::<Done<P>>();
+    let run = &run;
+    pool.in_place_scope(|scope| {
+        let start = |c: u64| {
+            let tx = tx.clone();
+            scope.spawn(move |_| {
+                // A panic is carried to the folding thread, which would otherwise wait on the
+                // chunk for ever.
+                let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c)));
+                let _ = tx.send((c, part));
+            });
+        };
+        let mut next = 0;
+        while next < chunks.min(window.max(1)) {
+            start(next);
+            next += 1;
+        }
+        let mut arrived: BTreeMap<u64, P> = BTreeMap::new();
+        let mut total: Option<P> = None;
+        let mut folded = 0;
+        let mut peak = next;
+        while folded < chunks {
+            // A sender stays alive in this scope, so this waits for the next chunk.
+            let Ok((c, part)) = rx.recv() else { break };
+            arrived.insert(c, part.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            while let Some(part) = arrived.remove(&folded) {
+                match &mut total {
+                    None => total = Some(part),
+                    Some(t) => merge(t, part),
+                }
+                folded += 1;
+                if next < chunks {
+                    start(next);
+                    next += 1;
+                }
+                peak = peak.max(next - folded);
+            }
+        }
+        total.map(|t| (t, peak))
+    })
 }

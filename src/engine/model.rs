@@ -116,6 +116,49 @@ pub struct RescueC {
     pub key: u64,
 }
 
+/// One stream of draws of a path, named as a user knows it: an input of a sensitivity
+/// analysis. A param used in several fields is one input; a quantity drawn each period, a
+/// revenue's volatility shocks and the rescue attempts are one input each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomInput {
+    /// The param's name, `flow.field` for an inline distribution, `milestone <id>`,
+    /// `<flow>.shock` or `rescue`.
+    pub name: String,
+    /// Key of its draws.
+    pub key: u64,
+    /// What it is.
+    pub kind: InputKind,
+}
+
+/// What a [`RandomInput`] is, which sets its value on a path for rank statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// A quantity drawn once per path (its index): its value.
+    Quantity(usize),
+    /// A quantity drawn each period: the path's mean normal score of its draws.
+    PerPeriod,
+    /// A milestone's hazard draw: the exposure at which it is reached, `-ln(u)` (higher is
+    /// later).
+    Milestone,
+    /// A revenue's volatility shocks: the path's mean normal score.
+    Shocks,
+    /// The rescue attempts' draws: the first one (lower succeeds more easily).
+    Rescue,
+}
+
+impl InputKind {
+    /// Its name in `sensitivity.json`.
+    pub fn label(self) -> &'static str {
+        match self {
+            InputKind::Quantity(_) => "quantity",
+            InputKind::PerPeriod => "per_period",
+            InputKind::Milestone => "milestone",
+            InputKind::Shocks => "shocks",
+            InputKind::Rescue => "rescue",
+        }
+    }
+}
+
 /// Ids of what a model's indices stand for, so results can be matched across scenarios.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
@@ -206,9 +249,48 @@ pub struct Model {
     pub company_revenues: Vec<FlowId>,
     /// Calendar years wholly inside the horizon, with their periods.
     pub years: Vec<(i32, std::ops::Range<usize>)>,
+    /// The draws: the seed's, unless an analysis switched a quantity's stream.
+    pub streams: super::rng::Streams,
 }
 
 impl Model {
+    /// Every stream of draws a path uses, in a fixed order: per-path quantities, per-period
+    /// quantities, hazard milestones, each kind's own streams, the rescue.
+    pub fn random_inputs(&self) -> Vec<RandomInput> {
+        let mut out = Vec::new();
+        for (per_period, list) in [(false, &self.per_path), (true, &self.per_period)] {
+            for &q in list {
+                out.push(RandomInput {
+                    name: self.names.quantities[q].clone(),
+                    key: self.quantities[q].key,
+                    kind: if per_period {
+                        InputKind::PerPeriod
+                    } else {
+                        InputKind::Quantity(q)
+                    },
+                });
+            }
+        }
+        for (i, ms) in self.milestones.iter().enumerate() {
+            if matches!(ms.rule, MilestoneRule::Rate(_) | MilestoneRule::Chance(_)) {
+                out.push(RandomInput {
+                    name: format!("milestone {}", self.names.milestones[i]),
+                    key: ms.key,
+                    kind: InputKind::Milestone,
+                });
+            }
+        }
+        self.kinds.random_inputs(self, &mut out);
+        if let Some(r) = &self.rescue {
+            out.push(RandomInput {
+                name: "rescue".into(),
+                key: r.key,
+                kind: InputKind::Rescue,
+            });
+        }
+        out
+    }
+
     /// Compiles a validated scenario.
     pub fn compile(s: &Scenario) -> Model {
         let h = &s.horizon;
@@ -319,6 +401,7 @@ impl Model {
                 .map(|y| (y, h.periods_in_year(y)))
                 .collect(),
             kinds,
+            streams: Default::default(),
         };
         // The cycles of the graph, ordered by the money the nominal path moves round them.
         model.nominal = super::path::nominal(&model);

@@ -30,10 +30,12 @@ pub enum Extract {
     NetPosition(usize),
     /// 1 when a tranche was released.
     Released(usize),
+    /// The company's revenue over the target year.
+    TargetRevenue,
 }
 
 /// What a compared metric measures, which decides how it is estimated and shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricKind {
     /// A share of paths (a 0/1 value per path).
@@ -65,7 +67,8 @@ impl Extract {
             Extract::PeakCashNeed
             | Extract::Invested(_)
             | Extract::Received(_)
-            | Extract::NetPosition(_) => MetricKind::Amount,
+            | Extract::NetPosition(_)
+            | Extract::TargetRevenue => MetricKind::Amount,
         }
     }
 
@@ -87,6 +90,7 @@ impl Extract {
                 o.tranches[k].0,
                 TrancheState::Released(_)
             )))),
+            Extract::TargetRevenue => m.target.as_ref().map(|_| o.target_revenue),
         }
     }
 }

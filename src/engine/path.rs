@@ -24,7 +24,6 @@
 //! entity's cash changes by exactly its inflows minus its outflows.
 
 use super::model::{MilestoneRule, Model};
-use super::rng::{draw, uniform_at};
 use crate::dist::{normal_cdf, normal_quantile};
 use crate::flows::PaymentClass;
 use crate::graph::Link;
@@ -235,6 +234,11 @@ impl PathState {
         }
     }
 
+    /// The value of per-path quantity `q` on the last path run.
+    pub fn quantity(&self, q: usize) -> f64 {
+        self.st.draws[q]
+    }
+
     /// The outputs of the last path run.
     pub fn out(&self) -> &PathOutput {
         &self.st.out
@@ -441,7 +445,7 @@ impl State {
             return;
         }
         for &q in &m.per_path {
-            self.draws[q] = draw(seed, path, m.quantities[q].key);
+            self.draws[q] = m.streams.draw(seed, path, m.quantities[q].key);
         }
         if let Some((members, chol)) = &m.correlation {
             for (i, &q) in members.iter().enumerate() {
@@ -450,6 +454,12 @@ impl State {
             for (i, &q) in members.iter().enumerate() {
                 let z: f64 = (0..=i).map(|k| chol[i][k] * self.corr_z[k]).sum();
                 self.draws[q] = normal_cdf(z).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON);
+            }
+            // A held member keeps its quantile; the others are mixed with its latent draw.
+            for &q in members {
+                if let Some(u) = m.streams.held(m.quantities[q].key) {
+                    self.draws[q] = u;
+                }
             }
         }
         for &q in &m.per_path {
@@ -491,7 +501,9 @@ impl State {
         self.interest = 0.0;
         self.flow_period.iter_mut().for_each(|x| *x = 0.0);
         for &q in m.per_period.iter().filter(|_| !self.nominal) {
-            let u = uniform_at(seed, m.quantities[q].key, path, p as u64);
+            let u = m
+                .streams
+                .uniform_at(seed, m.quantities[q].key, path, p as u64);
             self.draws[q] = m.quantities[q].quantile(u);
         }
     }
@@ -559,7 +571,7 @@ impl State {
         for (i, ms) in m.milestones.iter().enumerate() {
             self.reached[i] = false;
             self.hazard_acc[i] = 0.0;
-            let u = draw(seed, path, ms.key);
+            let u = m.streams.draw(seed, path, ms.key);
             self.threshold[i] = match ms.rule {
                 MilestoneRule::Rate(r) => exposure_to_reach(u, self.v(r)),
                 MilestoneRule::Chance(c) => exposure_to_reach(u, -(-self.v(c)).ln_1p()),
@@ -657,7 +669,7 @@ impl State {
         let attempt = u64::from(self.out.rescues);
         if self.out.rescues >= r.max
             || pre <= 0.0
-            || uniform_at(seed, r.key, path, attempt) >= self.v(r.probability)
+            || m.streams.uniform_at(seed, r.key, path, attempt) >= self.v(r.probability)
         {
             return None;
         }

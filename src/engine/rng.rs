@@ -73,6 +73,64 @@ pub fn draw(seed: u64, path: u64, key: u64) -> f64 {
     uniform_at(seed, key, path, 0)
 }
 
+/// What one quantity's stream of draws is made to be, for an analysis that varies one input
+/// while the others keep their draws (see [`crate::sensitivity`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stream {
+    /// The stream of another seed: Sobol's "column from B".
+    Seed(u64),
+    /// Every draw is this probability: the input held at a quantile.
+    Held(f64),
+}
+
+/// The draws a model uses: [`uniform_pair`] of the run's seed, except for the streams an
+/// analysis switched. Empty in every ordinary run, where it costs one predictable branch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Streams {
+    switched: Vec<(u64, Stream)>,
+}
+
+impl Streams {
+    /// Draws as usual except for the quantity keyed `key`.
+    pub fn switch(&mut self, key: u64, to: Stream) {
+        self.switched.retain(|(k, _)| *k != key);
+        self.switched.push((key, to));
+    }
+
+    /// As [`uniform_pair`], with the switched streams.
+    #[inline]
+    pub fn uniform_pair(&self, seed: u64, key: u64, path: u64, pair: u64) -> [f64; 2] {
+        if self.switched.is_empty() {
+            return uniform_pair(seed, key, path, pair);
+        }
+        match self.switched.iter().find(|(k, _)| *k == key) {
+            None => uniform_pair(seed, key, path, pair),
+            Some((_, Stream::Seed(other))) => uniform_pair(*other, key, path, pair),
+            Some((_, Stream::Held(u))) => [*u, *u],
+        }
+    }
+
+    /// As [`uniform_at`], with the switched streams.
+    #[inline]
+    pub fn uniform_at(&self, seed: u64, key: u64, path: u64, index: u64) -> f64 {
+        self.uniform_pair(seed, key, path, index >> 1)[(index & 1) as usize]
+    }
+
+    /// As [`draw`], with the switched streams.
+    #[inline]
+    pub fn draw(&self, seed: u64, path: u64, key: u64) -> f64 {
+        self.uniform_at(seed, key, path, 0)
+    }
+
+    /// The probability a held stream is held at.
+    pub fn held(&self, key: u64) -> Option<f64> {
+        self.switched.iter().find_map(|(k, s)| match s {
+            Stream::Held(u) if *k == key => Some(*u),
+            _ => None,
+        })
+    }
+}
+
 /// The top 52 bits of `bits` as a point strictly inside (0, 1): the extremes are 2^-53 and
 /// 1 - 2^-53, both exact, so neither `ln(u)` nor `ln(1 - u)` is ever 0 or infinite.
 #[inline]
@@ -108,6 +166,21 @@ mod tests {
             threefry2x64::<13>([0, 0], [0, 0]),
             [0xf167b032c3b480bd, 0xe91f9fee4b7a6fb5]
         );
+    }
+
+    #[test]
+    fn switched_streams_change_only_their_own_quantity() {
+        let (g, m) = (name_key("growth"), name_key("multiple"));
+        let mut s = Streams::default();
+        assert_eq!(s.uniform_at(1, g, 5, 3), uniform_at(1, g, 5, 3));
+        s.switch(g, Stream::Seed(9));
+        assert_eq!(s.uniform_at(1, g, 5, 3), uniform_at(9, g, 5, 3));
+        assert_eq!(s.uniform_at(1, m, 5, 3), uniform_at(1, m, 5, 3));
+        s.switch(g, Stream::Held(0.05));
+        assert_eq!(s.uniform_pair(1, g, 5, 7), [0.05, 0.05]);
+        assert_eq!(s.held(g), Some(0.05));
+        assert_eq!(s.held(m), None);
+        assert_eq!(s.draw(1, 5, m), draw(1, 5, m));
     }
 
     #[test]

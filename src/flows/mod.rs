@@ -16,6 +16,7 @@ pub mod revenue_share;
 
 use std::fmt::Debug;
 
+use crate::engine::model::RandomInput;
 use crate::engine::path::{State, Trace};
 use crate::engine::{Model, explain::Explain};
 use crate::scenario::build::Builder;
@@ -194,6 +195,10 @@ pub trait Step: Sized + Clone + Debug {
 
     /// Its lines in `cfsim explain`.
     fn explain(_items: &[Self], _m: &Model, _out: &mut Explain) {}
+
+    /// Its streams of draws other than the quantities (a revenue's volatility shocks), as
+    /// inputs of a sensitivity analysis.
+    fn random_inputs(_items: &[Self], _m: &Model, _out: &mut Vec<RandomInput>) {}
 }
 
 /// The kinds of flow, in the order of the period's operating step: each with its terms and its
@@ -375,6 +380,11 @@ macro_rules! kinds {
             /// Every kind's [`Step::explain`].
             pub fn explain(&self, m: &Model, out: &mut Explain) {
                 $( Step::explain(&self.$module, m, out); )*
+            }
+
+            /// Every kind's [`Step::random_inputs`].
+            pub fn random_inputs(&self, m: &Model, out: &mut Vec<RandomInput>) {
+                $( Step::random_inputs(&self.$module, m, out); )*
             }
         }
     };

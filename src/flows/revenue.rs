@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::dist::normal_quantile;
 use crate::engine::explain::{Explain, offset, value};
+use crate::engine::model::{InputKind, RandomInput};
 use crate::engine::path::{State, Trace};
-use crate::engine::rng::{name_key, uniform_pair};
+use crate::engine::rng::name_key;
 use crate::engine::{Model, model::Curve};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
@@ -205,7 +206,7 @@ impl Step for RevenueC {
                     // Two draws per block: fetch a block on even periods (or the first).
                     let i = p as u64;
                     if p == first || i & 1 == 0 {
-                        pair = uniform_pair(seed, r.shock_key, path, i >> 1);
+                        pair = m.streams.uniform_pair(seed, r.shock_key, path, i >> 1);
                     }
                     let z = normal_quantile(pair[(i & 1) as usize]);
                     let var = sigma * sigma * len;
@@ -243,6 +244,16 @@ impl Step for RevenueC {
             }
             let amount = own.amount[k * m.periods + p];
             st.pay(m, t, r.flow, r.from, r.to, amount);
+        }
+    }
+
+    fn random_inputs(items: &[Self], m: &Model, out: &mut Vec<RandomInput>) {
+        for r in items.iter().filter(|r| r.volatility != Value::Const(0.0)) {
+            out.push(RandomInput {
+                name: format!("{}.shock", m.names.flows[r.flow]),
+                key: r.shock_key,
+                kind: InputKind::Shocks,
+            });
         }
     }
 

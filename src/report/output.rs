@@ -18,6 +18,7 @@ fn written_by_cfsim(name: &str) -> bool {
             | "sweep.json"
             | "sweep.csv"
             | "solve.json"
+            | "sensitivity.json"
     ) || name.ends_with(".png")
         || name.ends_with(".svg")
 }

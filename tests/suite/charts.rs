@@ -76,7 +76,7 @@ fn summary(name: &str) -> cfsim::report::Summary {
     let mut sources = cfsim::diagnostic::SourceMap::new();
     let s = cfsim::scenario::load(&scenario(name), &[], &mut sources).unwrap();
     let opts = cfsim::cli::SimOptions {
-        paths: 20_000,
+        paths: Some(20_000),
         seed: 5,
         threads: 0,
         sets: Vec::new(),

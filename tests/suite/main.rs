@@ -20,6 +20,7 @@ mod loans;
 mod run;
 mod scenarios;
 mod semantics;
+mod sensitivity;
 mod snapshots;
 mod solve;
 mod sweep;

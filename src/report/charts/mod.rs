@@ -6,6 +6,7 @@
 //! title and the seed, path count and cfsim version in its footer.
 
 pub mod data;
+pub mod sensitivity;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -153,6 +154,12 @@ enum Chart<'a> {
     Compare(CompareChart, &'a Comparison),
     /// `sweep.png`: every key metric against the one swept param.
     SweepLines(&'a crate::sweep::Sweep, (&'a str, &'a str)),
+    /// `tornado.png` or `sobol.png` of a sensitivity analysis.
+    Sensitivity(
+        &'a crate::sensitivity::Sensitivity,
+        SensitivityChart,
+        (&'a str, &'a str),
+    ),
     /// `heatmap-<scenario>.png`: every key metric over two params, for one scenario.
     Heatmap(
         &'a crate::sweep::Sweep,
@@ -177,6 +184,28 @@ pub fn write_sweep(
             .map(|k| Chart::Heatmap(s, k, contours, unit))
             .collect()
     };
+    write_charts(&charts, dir, svg)
+}
+
+/// The charts of a sensitivity analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SensitivityChart {
+    /// `tornado.png`.
+    Tornado,
+    /// `sobol.png`.
+    Sobol,
+}
+
+/// Writes `tornado.png` and `sobol.png`; returns the files written.
+pub fn write_sensitivity(
+    s: &crate::sensitivity::Sensitivity,
+    unit: (&str, &str),
+    dir: &Path,
+    svg: bool,
+) -> std::result::Result<Vec<PathBuf>, ReportError> {
+    let charts = [SensitivityChart::Tornado, SensitivityChart::Sobol]
+        .map(|c| Chart::Sensitivity(s, c, unit))
+        .to_vec();
     write_charts(&charts, dir, svg)
 }
 
@@ -212,6 +241,8 @@ fn write_charts(
             Chart::Run(c, _) => c.file().to_string(),
             Chart::Compare(c, _) => c.file().to_string(),
             Chart::SweepLines(..) => "sweep".to_string(),
+            Chart::Sensitivity(_, SensitivityChart::Tornado, _) => "tornado".to_string(),
+            Chart::Sensitivity(_, SensitivityChart::Sobol, _) => "sobol".to_string(),
             Chart::Heatmap(s, k, ..) => format!("heatmap-{}", file_safe(&s.scenarios[k].label)),
         };
         let png = dir.join(format!("{name}.png"));
@@ -304,6 +335,38 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
         )
     };
     match chart {
+        Chart::Sensitivity(s, which, unit) => {
+            let stem = std::path::Path::new(&s.file)
+                .file_stem()
+                .map(|x| x.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (title, shown) = match which {
+                SensitivityChart::Tornado => (
+                    "which inputs move the key outputs (5th to 95th percentile)",
+                    "bars: mean (share of paths for P(...)) with one input held, others drawn",
+                ),
+                SensitivityChart::Sobol => (
+                    "shares of each output's variance (Sobol indices)",
+                    "Saltelli design, Jansen total index, percentile bootstrap",
+                ),
+            };
+            let footer = format!(
+                "seed {} | {} base paths, {} simulated | cfsim {} | {shown}",
+                s.seed,
+                crate::report::thousands(s.paths),
+                crate::report::thousands(s.total_paths),
+                s.cfsim_version,
+            );
+            let body = frame(
+                root,
+                &format!("{}: {title}", crate::text::printable(&stem)),
+                &footer,
+            )?;
+            match which {
+                SensitivityChart::Tornado => sensitivity::tornado(s, unit, &body),
+                SensitivityChart::Sobol => sensitivity::sobol(s, &body),
+            }
+        }
         Chart::SweepLines(s, unit) => {
             let labels: Vec<&str> = s.scenarios.iter().map(|x| x.label.as_str()).collect();
             let title = format!(
