@@ -11,6 +11,7 @@ pub mod correlation;
 pub mod diagnostic;
 pub mod dist;
 pub mod engine;
+pub mod exact;
 pub mod flows;
 pub mod format;
 pub mod graph;

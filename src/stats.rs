@@ -1,7 +1,8 @@
 //! Streaming, mergeable statistics whose memory does not grow with the number of paths.
 //!
-//! - [`Moments`]: count, mean and variance (Welford; Chan's merge). Merged in a fixed order by
-//!   the engine, so results are bit-identical whatever the thread count.
+//! - [`Stat`]: mean and variance from [`ExactMoments`], exact sums that merge to the same
+//!   bits in any order and grouping, so results are bit-identical whatever the thread count
+//!   and however a run is split into shards.
 //! - [`Sketch`]: quantiles with a relative error of at most [`RELATIVE_ACCURACY`], from
 //!   logarithmic buckets (the DDSketch idea; here 128 buckets per power of two, read straight
 //!   from the float's bits). Bucket counts are integers, so merging is exact and independent of
@@ -10,6 +11,8 @@
 //! - [`wilson`]: a 95% interval for a proportion.
 
 use serde::{Deserialize, Serialize};
+
+use crate::exact::ExactSum;
 
 /// Largest relative error of a quantile read from a [`Sketch`]: half a bucket, 1/256 (0.39%).
 pub const RELATIVE_ACCURACY: f64 = 1.0 / 256.0;
@@ -78,7 +81,7 @@ impl Moments {
 }
 
 /// Dense bucket counts for one sign, covering the keys seen so far.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Store {
     offset: i32,
     counts: Vec<u64>,
@@ -153,7 +156,8 @@ const EXACT: usize = 4;
 /// union, which is associative and commutative (the merge order changes nothing). When a
 /// bucket of the sketch holds exactly as many entries as one of these values has, every entry
 /// of the bucket is that value, and a quantile falling there reads it exactly.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "Vec<(f64, u64)>", try_from = "Vec<(f64, u64)>")]
 struct Exact {
     values: [f64; EXACT],
     counts: [u64; EXACT],
@@ -167,6 +171,39 @@ impl Default for Exact {
             counts: [0; EXACT],
             len: 0,
         }
+    }
+}
+
+/// The values kept and their counts, smallest first (the empty slots hold +inf, which JSON
+/// cannot).
+impl From<Exact> for Vec<(f64, u64)> {
+    fn from(e: Exact) -> Self {
+        (0..e.len).map(|i| (e.values[i], e.counts[i])).collect()
+    }
+}
+
+impl TryFrom<Vec<(f64, u64)>> for Exact {
+    type Error = String;
+    fn try_from(kept: Vec<(f64, u64)>) -> Result<Self, String> {
+        if kept.len() > EXACT {
+            return Err(format!("a sketch keeps at most {EXACT} exact values"));
+        }
+        if kept
+            .windows(2)
+            .any(|w| w[0].0.partial_cmp(&w[1].0) != Some(std::cmp::Ordering::Less))
+        {
+            return Err("a sketch's exact values must be finite and increasing".into());
+        }
+        let mut e = Exact::default();
+        for (i, (v, c)) in kept.into_iter().enumerate() {
+            if !v.is_finite() {
+                return Err("a sketch's exact values must be finite".into());
+            }
+            e.values[i] = v;
+            e.counts[i] = c;
+            e.len = i + 1;
+        }
+        Ok(e)
     }
 }
 
@@ -212,7 +249,8 @@ impl Exact {
 /// A quantile sketch with relative accuracy [`RELATIVE_ACCURACY`]; a quantile that falls on a
 /// run of identical values among the four smallest distinct values seen reads that value
 /// exactly, and no quantile lies outside the smallest and largest values.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "SketchState", try_from = "SketchState")]
 pub struct Sketch {
     negative: Store,
     zero: u64,
@@ -221,6 +259,57 @@ pub struct Sketch {
     /// Smallest and largest values (+inf and -inf when empty).
     min: f64,
     max: f64,
+}
+
+/// A [`Sketch`] as a part file holds it: the bounds are absent when it is empty (JSON has no
+/// infinities).
+#[derive(Serialize, Deserialize)]
+struct SketchState {
+    negative: Store,
+    zero: u64,
+    positive: Store,
+    exact: Exact,
+    bounds: Option<(f64, f64)>,
+}
+
+impl From<Sketch> for SketchState {
+    fn from(s: Sketch) -> Self {
+        SketchState {
+            bounds: (s.min <= s.max).then_some((s.min, s.max)),
+            negative: s.negative,
+            zero: s.zero,
+            positive: s.positive,
+            exact: s.exact,
+        }
+    }
+}
+
+impl TryFrom<SketchState> for Sketch {
+    type Error = String;
+    fn try_from(s: SketchState) -> Result<Self, String> {
+        let (min, max) = s.bounds.unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
+        let empty = s.negative.total() + s.zero + s.positive.total() == 0;
+        if empty != s.bounds.is_none()
+            || (!empty && min.partial_cmp(&max).is_none_or(|o| o.is_gt()))
+        {
+            return Err("a sketch's bounds do not match its counts".into());
+        }
+        // Keys are the top bits of a positive double: 0 to 2^19.
+        let max_key = (f64::MAX.to_bits() >> SHIFT) as i64;
+        for store in [&s.negative, &s.positive] {
+            if store.offset < 0 || store.offset as i64 + store.counts.len() as i64 > max_key + 1 {
+                return Err("a sketch's buckets lie outside the keys of finite doubles".into());
+            }
+        }
+        Ok(Sketch {
+            negative: s.negative,
+            zero: s.zero,
+            positive: s.positive,
+            exact: s.exact,
+            min,
+            max,
+        })
+    }
 }
 
 impl Default for Sketch {
@@ -339,10 +428,64 @@ impl Sketch {
     }
 }
 
+/// Count, exact sum and exact sum of squares: moments that merge to the same bits in any
+/// order and any grouping (threads, chunks, shards on other machines).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExactMoments {
+    /// Number of values.
+    pub n: u64,
+    /// Sum of the values.
+    sum: ExactSum,
+    /// Sum of their squares.
+    sum_sq: ExactSum,
+}
+
+impl ExactMoments {
+    /// Adds a chunk's sums: `n` values whose sum of `x - shift` is `sum` and of `(x -
+    /// shift)^2` is `sum_sq`. Every product is split exactly, so the chunk adds
+    /// `n shift + sum` and `sum_sq + 2 shift sum + n shift^2` to the totals without rounding.
+    fn add_shifted(&mut self, n: u64, shift: f64, sum: f64, sum_sq: f64) {
+        let count = n as f64;
+        self.n += n;
+        self.sum.add_product(count, shift);
+        self.sum.add(sum);
+        self.sum_sq.add(sum_sq);
+        self.sum_sq.add_product(2.0 * shift, sum);
+        let square = shift * shift;
+        self.sum_sq.add_product(count, square);
+        self.sum_sq
+            .add_product(count, shift.mul_add(shift, -square));
+    }
+
+    /// Adds other moments.
+    pub fn merge(&mut self, o: &ExactMoments) {
+        self.n += o.n;
+        self.sum.merge(&o.sum);
+        self.sum_sq.merge(&o.sum_sq);
+    }
+
+    /// Mean and sum of squared deviations, each rounded once from the exact sums (in
+    /// double-double arithmetic, so `sum_sq - sum^2 / n` keeps its digits).
+    pub fn moments(&self) -> Moments {
+        if self.n == 0 {
+            return Moments::default();
+        }
+        let (s1, s2) = (self.sum.value(), self.sum_sq.value());
+        let mean = s1 / self.n as f64;
+        let m2 = (s2 - s1 * mean).hi;
+        Moments {
+            n: self.n,
+            mean: mean.hi,
+            m2: m2.max(0.0),
+        }
+    }
+}
+
 /// Mean, standard error and quantiles of one metric.
 ///
-/// Within a chunk, values are summed (cheap in the per-path loop); the sums become
-/// [`Moments`] when chunks are merged, in a fixed order.
+/// Within a chunk, values are summed in plain floating point (cheap in the per-path loop);
+/// when chunks merge, each chunk's sums are added exactly to [`ExactMoments`], so a total
+/// does not depend on the order or grouping of the merges, only on the chunks.
 #[derive(Clone, Debug, Default)]
 pub struct Stat {
     n: u64,
@@ -350,7 +493,8 @@ pub struct Stat {
     shift: f64,
     sum: f64,
     sum_sq: f64,
-    merged: Moments,
+    /// Chunks merged so far (boxed: only totals have them, and chunks stay small).
+    sealed: Option<Box<ExactMoments>>,
     /// Quantiles.
     pub sketch: Sketch,
 }
@@ -369,27 +513,25 @@ impl Stat {
         self.sketch.push(x);
     }
 
-    /// All values so far as moments.
-    pub fn moments(&self) -> Moments {
-        let mut m = self.merged;
+    /// All values so far, as exactly mergeable moments.
+    pub fn exact(&self) -> ExactMoments {
+        let mut m = self.sealed.as_deref().cloned().unwrap_or_default();
         if self.n > 0 {
-            let n = self.n as f64;
-            let mean = self.sum / n;
-            let raw = Moments {
-                n: self.n,
-                mean: self.shift + mean,
-                m2: (self.sum_sq - self.sum * mean).max(0.0),
-            };
-            m.merge(&raw);
+            m.add_shifted(self.n, self.shift, self.sum, self.sum_sq);
         }
         m
     }
 
-    /// Merges another chunk's statistics; call in a fixed order for reproducible means.
+    /// All values so far as moments.
+    pub fn moments(&self) -> Moments {
+        self.exact().moments()
+    }
+
+    /// Merges another chunk's statistics; any order of merges gives the same bits.
     pub fn merge(&mut self, o: &Stat) {
-        let mut m = self.moments();
-        m.merge(&o.moments());
-        self.merged = m;
+        let mut m = self.exact();
+        m.merge(&o.exact());
+        self.sealed = Some(Box::new(m));
         self.n = 0;
         self.sum = 0.0;
         self.sum_sq = 0.0;
@@ -412,6 +554,41 @@ impl Stat {
             p75: q(0.75),
             p95: q(0.95),
             count: m.n,
+        })
+    }
+}
+
+/// A [`Stat`] in a part file: its exact moments and its sketch.
+#[derive(Serialize, Deserialize)]
+struct StatState {
+    moments: ExactMoments,
+    sketch: Sketch,
+}
+
+impl Serialize for Stat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StatState {
+            moments: self.exact(),
+            sketch: self.sketch.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let state = StatState::deserialize(d)?;
+        if state.sketch.count() > state.moments.n {
+            return Err(serde::de::Error::custom(format!(
+                "a statistic counts {} values in its moments but {} in its sketch",
+                state.moments.n,
+                state.sketch.count()
+            )));
+        }
+        Ok(Stat {
+            sealed: Some(Box::new(state.moments)),
+            sketch: state.sketch,
+            ..Stat::default()
         })
     }
 }
@@ -487,7 +664,7 @@ pub fn wilson(hits: u64, n: u64) -> Proportion {
 }
 
 /// Exact counts over `len` outcomes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Counts {
     /// Count per outcome.
     pub counts: Vec<u64>,
