@@ -75,6 +75,8 @@ enum Command {
         variants: Vec<Variant>,
         #[command(flatten)]
         opts: SimOptions,
+        #[command(flatten)]
+        shard: ShardOptions,
     },
     /// Sweep one or two params over a grid: the key metrics at every point, on the same draws.
     ///
@@ -130,7 +132,103 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: SimOptions,
+        #[command(flatten)]
+        shard: ShardOptions,
+        #[command(flatten)]
+        precision: PrecisionOptions,
     },
+    /// Merge the part files of a sharded run or comparison into its outputs, the same to the
+    /// byte as running it in one process.
+    ///
+    /// The parts may be given in any order; every block of the run must be in exactly one of
+    /// them. The part files hold the scenario files' texts, so the merge needs only them.
+    Merge {
+        /// Part files written by `run --part` or `compare --part`.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output folder [default: the run's: output/<scenario-name>/ or
+        /// output/compare-<name>/].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print nothing on stdout.
+        #[arg(long)]
+        quiet: bool,
+        /// Do not draw the PNG charts.
+        #[arg(long)]
+        no_charts: bool,
+        /// Also write the charts as SVG.
+        #[arg(long, conflicts_with = "no_charts")]
+        svg: bool,
+    },
+}
+
+/// Running one shard of a run on a cluster (see `cfsim merge`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ShardOptions {
+    /// Simulate only shard I of N (from 0) of the run's blocks of 4096 paths and write its
+    /// statistics to --part, for `cfsim merge`.
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "part",
+        conflicts_with = "shard_from_env"
+    )]
+    pub shard: Option<crate::shard::Shard>,
+    /// Take the shard from a batch scheduler's array task: SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX (Kubernetes) or
+    /// AWS_BATCH_JOB_ARRAY_INDEX with --shard-count.
+    #[arg(long, requires = "part")]
+    pub shard_from_env: bool,
+    /// How many shards, where the scheduler does not say (Kubernetes, AWS Batch).
+    #[arg(long, value_name = "N", requires = "shard_from_env")]
+    pub shard_count: Option<u64>,
+    /// The part file to write instead of the outputs (alone: the whole run as one part).
+    #[arg(long, value_name = "PATH")]
+    pub part: Option<PathBuf>,
+}
+
+impl ShardOptions {
+    /// The shard to run and its part file, or `None` for a whole run with its outputs.
+    fn resolve(&self) -> Result<Option<(crate::shard::Shard, PathBuf)>, Failure> {
+        let Some(part) = &self.part else {
+            return Ok(None);
+        };
+        let shard = if self.shard_from_env {
+            crate::shard::Shard::from_env(self.shard_count, |k| std::env::var(k).ok())
+                .map_err(usage)?
+        } else {
+            self.shard
+                .unwrap_or(crate::shard::Shard { index: 0, count: 1 })
+        };
+        Ok(Some((shard, part.clone())))
+    }
+}
+
+/// Stopping a run once its key figures are precise enough.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PrecisionOptions {
+    /// Run until the 95% interval half-width of P(target), P(default) and every conditional
+    /// tranche's release is at most EPS (such as 0.005, half a point). Checked after 1, 2, 4,
+    /// 8, ... blocks of 4096 paths, so where a run stops does not depend on the threads.
+    #[arg(long, value_name = "EPS", conflicts_with = "paths", value_parser = positive_fraction)]
+    pub precision: Option<f64>,
+    /// With --precision: also run until each key mean's half-width is at most R times its
+    /// size (net positions, round trips, circularity; such as 0.01 for 1%).
+    #[arg(long, value_name = "R", requires = "precision", value_parser = positive_fraction)]
+    pub precision_rel: Option<f64>,
+    /// With --precision: the most paths to run [default: 10000000].
+    #[arg(long, value_name = "N", requires = "precision", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_paths: Option<u64>,
+}
+
+/// A number in (0, 1).
+fn positive_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a number between 0 and 1 (such as 0.005)"
+        )),
+    }
 }
 
 /// The most worker threads `--threads` accepts: each has a stack and statistics of its own.
@@ -422,7 +520,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             files,
             variants,
             opts,
-        } => compare(&files, &variants, &opts, &mut out),
+            shard,
+        } => compare(&files, &variants, &opts, &shard, &mut out),
         Command::Solve {
             file,
             param,
@@ -436,87 +535,148 @@ fn run(cli: Cli) -> Result<(), Failure> {
             opts,
         } => sweep(&files, &params, &contours, &opts, &mut out),
         Command::Sensitivity { file, opts } => sensitivity(&file, &opts, &mut out),
-        Command::Run { file, opts } => {
-            let s = load(&file, &opts.sets, opts.deny_warnings)?;
-            let (summary, result) = simulate(&s, &opts)?;
-            let dir = output_dir(&opts, &s);
-            let staging = report::output::Staging::new(&dir)?;
-            let charts = staging.write(|tmp| {
-                report::write_atomic(&tmp.join("summary.json"), &report::summary_json(&summary)?)?;
-                report::write_atomic(
-                    &tmp.join("periods.csv"),
-                    report::periods_csv(&summary).as_bytes(),
-                )?;
-                if opts.no_charts {
-                    Ok(Vec::new())
-                } else {
-                    report::charts::write_all(&summary, tmp, opts.svg)
-                }
-            })?;
-            staging.commit()?;
-            if !opts.quiet {
-                let throughput = Some((
-                    result.throughput(),
-                    result.threads,
-                    result.elapsed.as_secs_f64(),
-                ));
-                let text = report::table(&summary, throughput);
-                out.write_all(text.as_bytes())
-                    .map_err(anyhow::Error::from)?;
-                let charts = if charts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and {} charts", charts.len())
-                };
-                writeln!(
-                    out,
-                    "Wrote {}/summary.json, periods.csv{charts}",
-                    dir.display()
-                )
-                .map_err(anyhow::Error::from)?;
-            }
-            Ok(())
+        Command::Run {
+            file,
+            opts,
+            shard,
+            precision,
+        } => run_one(&file, &opts, &shard, &precision, &mut out),
+        Command::Merge {
+            parts,
+            out: dir,
+            quiet,
+            no_charts,
+            svg,
+        } => merge(
+            &parts,
+            &Outputs {
+                dir,
+                quiet,
+                no_charts,
+                svg,
+            },
+            &mut out,
+        ),
+    }
+}
+
+/// Where and how a command writes its outputs.
+struct Outputs {
+    /// `--out`.
+    dir: Option<PathBuf>,
+    quiet: bool,
+    no_charts: bool,
+    svg: bool,
+}
+
+impl From<&SimOptions> for Outputs {
+    fn from(o: &SimOptions) -> Self {
+        Outputs {
+            dir: o.out.clone(),
+            quiet: o.quiet,
+            no_charts: o.no_charts,
+            svg: o.svg,
         }
     }
 }
 
-/// Loads every compared scenario, runs them on the same paths and writes the comparison.
-fn compare(
-    files: &[PathBuf],
-    variants: &[Variant],
+/// `cfsim run`: the whole run with its outputs, or one shard's part file.
+fn run_one(
+    file: &std::path::Path,
     opts: &SimOptions,
+    shard: &ShardOptions,
+    precision: &PrecisionOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
-    // (label, file, overrides) of each scenario, the reference first.
-    let mut plan: Vec<(String, PathBuf, Vec<Override>)> = Vec::new();
-    for f in files {
-        plan.push((String::new(), f.clone(), opts.sets.clone()));
-    }
-    for v in variants {
-        match plan.iter_mut().skip(files.len()).find(|p| p.0 == v.label) {
-            Some(p) => p.2.push(v.set.clone()),
-            None => {
-                let mut sets = opts.sets.clone();
-                sets.push(v.set.clone());
-                plan.push((v.label.clone(), files[0].clone(), sets));
-            }
+    if let Some((shard, part)) = shard.resolve()? {
+        if precision.precision.is_some() {
+            return Err(usage(
+                "--precision decides the paths while it runs, and shards need them fixed: run a pilot with --precision, then the shards with the --paths it used".into(),
+            ));
         }
+        let planned = vec![crate::shard::Planned {
+            label: String::new(),
+            file: file.to_path_buf(),
+            overrides: opts.sets.clone(),
+        }];
+        let (scenarios, plan) = load_plan(crate::shard::Kind::Run, planned, opts.deny_warnings)?;
+        let models = vec![Model::compile(&scenarios[0])];
+        return write_part(&plan, &models, &[], opts, shard, &part, out);
     }
-    if plan.len() < 2 {
-        return Err(Failure::Input(
-            Diagnostics::from(crate::diagnostic::Diagnostic::plain(
-                "compare needs at least two scenarios: give two files, or a file and a --variant LABEL:NAME=VALUE",
-            )),
-            SourceMap::new(),
-        ));
+    let s = load(file, &opts.sets, opts.deny_warnings)?;
+    let (summary, result) = match precision.precision {
+        Some(eps) => simulate_precisely(&s, opts, eps, precision)?,
+        None => simulate(&s, opts)?,
+    };
+    let throughput = Some((
+        result.throughput(),
+        result.threads,
+        result.elapsed.as_secs_f64(),
+    ));
+    write_run(
+        &summary,
+        &output_dir(opts, &s),
+        &opts.into(),
+        throughput,
+        out,
+    )
+}
+
+/// Writes a run's summary.json, periods.csv and charts as one set, and prints its table.
+fn write_run(
+    summary: &Summary,
+    dir: &std::path::Path,
+    o: &Outputs,
+    throughput: Option<(f64, usize, f64)>,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let staging = report::output::Staging::new(dir)?;
+    let charts = staging.write(|tmp| {
+        report::write_atomic(&tmp.join("summary.json"), &report::summary_json(summary)?)?;
+        report::write_atomic(
+            &tmp.join("periods.csv"),
+            report::periods_csv(summary).as_bytes(),
+        )?;
+        if o.no_charts {
+            Ok(Vec::new())
+        } else {
+            report::charts::write_all(summary, tmp, o.svg)
+        }
+    })?;
+    staging.commit()?;
+    if !o.quiet {
+        let text = report::table(summary, throughput);
+        out.write_all(text.as_bytes())
+            .map_err(anyhow::Error::from)?;
+        let charts = if charts.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} charts", charts.len())
+        };
+        writeln!(
+            out,
+            "Wrote {}/summary.json, periods.csv{charts}",
+            dir.display()
+        )
+        .map_err(anyhow::Error::from)?;
     }
+    Ok(())
+}
+
+/// Loads the scenarios of a plan, showing their warnings (or failing when they are denied),
+/// and records the texts of the files read.
+fn load_plan(
+    kind: crate::shard::Kind,
+    planned: Vec<crate::shard::Planned>,
+    deny: bool,
+) -> Result<(Vec<Scenario>, crate::shard::Plan), Failure> {
     let mut sources = SourceMap::new();
     let mut all = Diagnostics::new();
     let mut scenarios = Vec::new();
-    for (_, file, sets) in &plan {
-        match scenario::load(file, sets, &mut sources) {
+    for p in &planned {
+        match scenario::load(&p.file, &p.overrides, &mut sources) {
             Ok(s) => {
-                if let Some(s) = warned(s, &sources, opts.deny_warnings, &mut all) {
+                if let Some(s) = warned(s, &sources, deny, &mut all) {
                     scenarios.push(s);
                 }
             }
@@ -526,27 +686,279 @@ fn compare(
     if !all.is_empty() {
         return Err(Failure::Input(all, sources));
     }
+    let mut plan = crate::shard::Plan {
+        kind,
+        scenarios: planned,
+        files: Vec::new(),
+    };
+    plan.record_files(&sources);
+    Ok((scenarios, plan))
+}
+
+/// Simulates one shard's blocks and writes its part file.
+fn write_part(
+    plan: &crate::shard::Plan,
+    models: &[Model],
+    metrics: &[engine::PairedMetric],
+    opts: &SimOptions,
+    shard: crate::shard::Shard,
+    part: &std::path::Path,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    use crate::shard;
+    let paths = opts.paths();
+    let total = engine::blocks(paths);
+    let range = shard.blocks(total);
+    let (first, end) = (
+        (range.start * engine::CHUNK).min(paths),
+        (range.end * engine::CHUNK).min(paths),
+    );
+    let run = RunOptions {
+        paths,
+        seed: opts.seed,
+        threads: opts.threads.into(),
+    };
+    let started = std::time::Instant::now();
+    let (stats, paired) = if range.is_empty() {
+        // More shards than blocks: this one has nothing to run, and says so in its part.
+        (
+            models.iter().map(engine::Accumulator::new).collect(),
+            engine::PairedAccumulator::new(metrics, models.len()),
+        )
+    } else {
+        let bar = Progress::new(end - first, "paths", opts.quiet);
+        let r = engine::simulate_blocks(models, metrics, &run, range.clone(), &|d| bar.update(d))?;
+        bar.finish();
+        (r.stats, r.paired)
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let part_file = shard::Part {
+        header: shard::Header {
+            format_version: shard::FORMAT_VERSION,
+            cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
+            plan: plan.clone(),
+            fingerprint: shard::fingerprint(models, metrics),
+            seed: opts.seed,
+            paths,
+            block_size: engine::CHUNK,
+            total_blocks: total,
+            blocks: [range.start, range.end],
+            shard,
+        },
+        stats,
+        paired,
+    };
+    let bytes = shard::to_bytes(&part_file).map_err(anyhow::Error::from)?;
+    report::write_atomic(part, &bytes)?;
+    if !opts.quiet {
+        writeln!(
+            out,
+            "shard {shard}: blocks {}..{} of {total} (paths {} to {}) in {secs:.1} s, {} paths/s; wrote {}",
+            range.start,
+            range.end,
+            report::thousands(first),
+            report::thousands(end),
+            report::thousands(((end - first) as f64 / secs.max(1e-9)).round() as u64),
+            part.display()
+        )
+        .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+/// `cfsim merge`: checks the parts, merges them and writes the run's or the comparison's
+/// outputs.
+fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Result<(), Failure> {
+    use crate::shard;
+    let mut read = Vec::with_capacity(parts.len());
+    for p in parts {
+        read.push((p.clone(), shard::read(p).map_err(usage)?));
+    }
+    shard::check_cover(&read).map_err(usage)?;
+    let header = read[0].1.header.clone();
+    let scenarios = header
+        .plan
+        .load()
+        .map_err(|(d, sources)| Failure::Input(d, sources))?;
+    let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
+    let metrics = match header.plan.kind {
+        shard::Kind::Run => Vec::new(),
+        shard::Kind::Compare => engine::comparison_metrics(&models),
+    };
+    if shard::fingerprint(&models, &metrics) != header.fingerprint {
+        return Err(usage(format!(
+            "{}: its scenarios compile differently in this cfsim than in the one that ran them: merge with the same build",
+            read[0].0.display()
+        )));
+    }
+    let shapes: Vec<Vec<usize>> = models
+        .iter()
+        .map(|m| engine::Accumulator::new(m).shape())
+        .collect();
+    for (path, part) in &read {
+        let fits = part.stats.len() == models.len()
+            && part.stats.iter().zip(&shapes).all(|(a, s)| a.shape() == *s)
+            && part.paired.values.len() == metrics.len()
+            && part.paired.diffs.len() == metrics.len()
+            && part
+                .paired
+                .values
+                .iter()
+                .chain(&part.paired.diffs)
+                .all(|v| v.len() == models.len());
+        if !fits {
+            return Err(usage(format!(
+                "{}: its statistics are not shaped for its own scenarios (a damaged or hand-edited part)",
+                path.display()
+            )));
+        }
+    }
+    let total = shard::merge(read);
+    match header.plan.kind {
+        shard::Kind::Run => {
+            let s = &scenarios[0];
+            let summary = Summary::new(s, &models[0], &total.stats[0], header.seed);
+            let dir = o
+                .dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)));
+            write_run(&summary, &dir, o, None, out)
+        }
+        shard::Kind::Compare => {
+            let result = engine::ManyResult {
+                stats: total.stats,
+                paired: total.paired,
+                elapsed: std::time::Duration::ZERO,
+                threads: 0,
+                peak_chunks_alive: 0,
+            };
+            let labels = compare_labels(&header.plan);
+            write_comparison(
+                &scenarios,
+                &models,
+                &labels,
+                &metrics,
+                &result,
+                header.seed,
+                o,
+                None,
+                out,
+            )
+        }
+    }
+}
+
+/// Loads every compared scenario, runs them on the same paths and writes the comparison (or
+/// one shard's part of it).
+fn compare(
+    files: &[PathBuf],
+    variants: &[Variant],
+    opts: &SimOptions,
+    shard: &ShardOptions,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    use crate::shard::Planned;
+    // Each scenario, the reference first; a variant's label is given, a file's is its name.
+    let mut planned: Vec<Planned> = files
+        .iter()
+        .map(|f| Planned {
+            label: String::new(),
+            file: f.clone(),
+            overrides: opts.sets.clone(),
+        })
+        .collect();
+    for v in variants {
+        match planned
+            .iter_mut()
+            .skip(files.len())
+            .find(|p| p.label == v.label)
+        {
+            Some(p) => p.overrides.push(v.set.clone()),
+            None => {
+                let mut sets = opts.sets.clone();
+                sets.push(v.set.clone());
+                planned.push(Planned {
+                    label: v.label.clone(),
+                    file: files[0].clone(),
+                    overrides: sets,
+                });
+            }
+        }
+    }
+    if planned.len() < 2 {
+        return Err(usage(
+            "compare needs at least two scenarios: give two files, or a file and a --variant LABEL:NAME=VALUE".into(),
+        ));
+    }
+    let (scenarios, mut plan) =
+        load_plan(crate::shard::Kind::Compare, planned, opts.deny_warnings)?;
     // Labels: the scenario's name for files, made unique.
-    let mut labels: Vec<(String, String, Vec<String>)> = Vec::new();
-    for ((label, file, sets), s) in plan.iter().zip(&scenarios) {
+    for (k, s) in scenarios.iter().enumerate() {
+        let own = &plan.scenarios[k].label;
         let label = unique_label(
-            if label.is_empty() { &s.name } else { label },
-            labels.iter().map(|l| l.0.as_str()),
+            if own.is_empty() { &s.name } else { own },
+            plan.scenarios[..k].iter().map(|p| p.label.as_str()),
         );
-        labels.push((label, file.display().to_string(), overrides_of(sets)));
+        plan.scenarios[k].label = label;
     }
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = engine::comparison_metrics(&models);
+    if let Some((shard, part)) = shard.resolve()? {
+        return write_part(&plan, &models, &metrics, opts, shard, &part, out);
+    }
     let run = RunOptions {
         paths: opts.paths(),
         seed: opts.seed,
         threads: opts.threads.into(),
     };
-    let result = engine::simulate_many(&models, &metrics, &run, &|_| {})?;
-    let comparison = report::compare::Comparison::new(
-        &scenarios, &models, &labels, &metrics, &result, opts.seed,
-    );
-    let dir = opts.out.clone().unwrap_or_else(|| {
+    let bar = Progress::new(opts.paths(), "paths", opts.quiet);
+    let result = engine::simulate_many(&models, &metrics, &run, &|d| bar.update(d))?;
+    bar.finish();
+    let rate = result.stats[0].paths as f64 / result.elapsed.as_secs_f64().max(1e-9);
+    let throughput = Some((rate, result.threads, result.elapsed.as_secs_f64()));
+    write_comparison(
+        &scenarios,
+        &models,
+        &compare_labels(&plan),
+        &metrics,
+        &result,
+        opts.seed,
+        &opts.into(),
+        throughput,
+        out,
+    )
+}
+
+/// (label, file, overrides) of each compared scenario, as the comparison shows them.
+fn compare_labels(plan: &crate::shard::Plan) -> Vec<(String, String, Vec<String>)> {
+    plan.scenarios
+        .iter()
+        .map(|p| {
+            (
+                p.label.clone(),
+                p.file.display().to_string(),
+                overrides_of(&p.overrides),
+            )
+        })
+        .collect()
+}
+
+/// Writes a comparison's JSON, CSV and charts as one set, and prints its table.
+#[allow(clippy::too_many_arguments)]
+fn write_comparison(
+    scenarios: &[Scenario],
+    models: &[Model],
+    labels: &[(String, String, Vec<String>)],
+    metrics: &[engine::PairedMetric],
+    result: &engine::ManyResult,
+    seed: u64,
+    o: &Outputs,
+    throughput: Option<(f64, usize, f64)>,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let comparison =
+        report::compare::Comparison::new(scenarios, models, labels, metrics, result, seed);
+    let dir = o.dir.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
     });
     let staging = report::output::Staging::new(&dir)?;
@@ -554,16 +966,15 @@ fn compare(
         let json = report::pretty_json(&comparison)?;
         report::write_atomic(&tmp.join("comparison.json"), &json)?;
         report::write_atomic(&tmp.join("comparison.csv"), comparison.csv().as_bytes())?;
-        if opts.no_charts {
+        if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_comparison(&comparison, tmp, opts.svg)
+            report::charts::write_comparison(&comparison, tmp, o.svg)
         }
     })?;
     staging.commit()?;
-    if !opts.quiet {
-        let rate = result.stats[0].paths as f64 / result.elapsed.as_secs_f64().max(1e-9);
-        let text = comparison.table(Some((rate, result.threads, result.elapsed.as_secs_f64())));
+    if !o.quiet {
+        let text = comparison.table(throughput);
         out.write_all(text.as_bytes())
             .map_err(anyhow::Error::from)?;
         writeln!(
@@ -1087,6 +1498,56 @@ pub fn simulate(s: &Scenario, opts: &SimOptions) -> Result<(Summary, RunResult),
     let result = engine::simulate(&model, &run, &|done| bar.update(done))?;
     bar.finish();
     Ok((Summary::new(s, &model, &result.stats, opts.seed), result))
+}
+
+/// Runs blocks until the key figures are as precise as asked (or `--max-paths` are run), and
+/// says where it stopped and why on stderr.
+fn simulate_precisely(
+    s: &Scenario,
+    opts: &SimOptions,
+    eps: f64,
+    p: &PrecisionOptions,
+) -> Result<(Summary, RunResult), Failure> {
+    use crate::precision;
+    let goal = precision::Goal {
+        absolute: eps,
+        relative: p.precision_rel,
+        max_paths: p.max_paths.unwrap_or(precision::DEFAULT_MAX_PATHS),
+    };
+    let model = Model::compile(s);
+    let bar = Progress::new(goal.max_paths, "paths (at most)", opts.quiet);
+    let (mut summary, result, reached) =
+        precision::simulate(s, &model, opts.seed, opts.threads.into(), &goal, &|d| {
+            bar.update(d)
+        })?;
+    bar.finish();
+    if !opts.quiet {
+        let widest = reached
+            .reached
+            .iter()
+            .max_by(|a, b| (a.half_width / a.bound).total_cmp(&(b.half_width / b.bound)));
+        let detail = widest
+            .map(|w| {
+                format!(
+                    "; the least precise figure is {} at ±{:.4} (allowed ±{:.4})",
+                    w.metric, w.half_width, w.bound
+                )
+            })
+            .unwrap_or_default();
+        if reached.met {
+            eprintln!(
+                "cfsim: precise enough after {} paths{detail}",
+                report::thousands(reached.paths)
+            );
+        } else {
+            eprintln!(
+                "cfsim: warning: not precise enough after --max-paths {}{detail}; the figures below are less precise than asked",
+                report::thousands(goal.max_paths)
+            );
+        }
+    }
+    summary.precision = Some(reached);
+    Ok((summary, result))
 }
 
 /// `FILE: ok: NAME: N entities, N flows, START to END by STEP, N uncertain quantities`.

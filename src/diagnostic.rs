@@ -101,6 +101,11 @@ impl SourceMap {
         Self::default()
     }
 
+    /// Every source, in the order they were added.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     /// Adds a source and returns its id.
     pub fn add(&mut self, name: impl Into<String>, path: Option<&Path>, text: String) -> FileId {
         self.files.push(SourceFile::new(

@@ -1,12 +1,12 @@
-//! Folding path outputs into statistics: one [`Accumulator`] per chunk of paths, merged along
-//! the engine's fixed tree of chunks.
+//! Folding path outputs into statistics: one [`Accumulator`] per chunk of paths, merged
+//! exactly, so a total does not depend on how the chunks were grouped.
 
 use super::model::Model;
 use super::path::{PathOutput, TrancheState};
 use crate::stats::{Counts, Stat};
 
 /// Statistics of one investor.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvestorStats {
     /// Money put in (an opening stake's price included).
     pub invested: Stat,
@@ -30,8 +30,9 @@ pub struct InvestorStats {
     pub payback: Counts,
 }
 
-/// Everything the summary needs, mergeable.
-#[derive(Clone, Debug, Default)]
+/// Everything the summary needs, mergeable exactly (in any order and grouping), and stored
+/// whole in a part file.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Accumulator {
     /// Paths folded in.
     pub paths: u64,
@@ -201,7 +202,32 @@ impl Accumulator {
         }
     }
 
-    /// Merges the statistics of the chunks that follow (in a fixed order, for reproducible means).
+    /// The lengths of every list, which must agree with [`Accumulator::new`]'s for the model
+    /// before a part file's statistics are merged or summarised.
+    pub fn shape(&self) -> Vec<usize> {
+        let mut shape = vec![
+            self.cash.len(),
+            self.revenue.len(),
+            self.costs.len(),
+            self.net_income.len(),
+            self.annual_revenue.len(),
+            self.annual_costs.len(),
+            self.annual_net_income.len(),
+            self.default_period.counts.len(),
+            self.tranche_outcome.len(),
+            self.tranche_amount.len(),
+            self.investors.len(),
+            self.stranded.len(),
+            self.backlog.len(),
+            self.cycles.len(),
+            self.flow_total.len(),
+        ];
+        shape.extend(self.tranche_outcome.iter().map(|c| c.counts.len()));
+        shape.extend(self.investors.iter().map(|i| i.payback.counts.len()));
+        shape
+    }
+
+    /// Merges the statistics of other paths (any order gives the same bits).
     pub fn merge(&mut self, o: &Accumulator) {
         fn stats(a: &mut [Stat], b: &[Stat]) {
             for (x, y) in a.iter_mut().zip(b) {

@@ -26,8 +26,14 @@ pub use model::Model;
 pub use paired::{Extract, MetricKind, PairedAccumulator, PairedMetric, comparison_metrics};
 pub use path::{NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nominal};
 
-/// Paths per chunk: the unit of parallel work and of ordered merging.
+/// Paths per chunk: the unit of parallel work, of merging, and of shards and precision checks
+/// (a run's "blocks": block `b` is paths `b * CHUNK ..` of every run with the same seed).
 pub const CHUNK: u64 = 4096;
+
+/// The blocks of a run of `paths` paths (the last one may be short).
+pub fn blocks(paths: u64) -> u64 {
+    paths.div_ceil(CHUNK)
+}
 
 /// Why a simulation could not run.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -113,20 +119,36 @@ pub fn simulate_many(
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ManyResult, SimulateError> {
+    simulate_blocks(models, metrics, opts, 0..blocks(opts.paths), progress)
+}
+
+/// [`simulate_many`] on some of the run's blocks only: a shard of a run split across
+/// processes or machines, or the next stage of a run that stops when precise enough. A block's
+/// paths and draws depend only on the seed and the block's index, and statistics merge
+/// exactly, so any split of the blocks merges to the same bits as one run of all of them.
+pub fn simulate_blocks(
+    models: &[Model],
+    metrics: &[PairedMetric],
+    opts: &RunOptions,
+    range: std::ops::Range<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ManyResult, SimulateError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
         .map_err(|e| SimulateError::Threads(opts.threads, e.to_string()))?;
     let threads = pool.current_num_threads();
     let start = Instant::now();
-    let chunks = opts.paths.div_ceil(CHUNK);
+    let range = range.start..range.end.min(blocks(opts.paths));
     let job = Job {
         models,
         metrics,
         opts,
+        first: range.start,
         done: AtomicU64::new(0),
         progress,
     };
+    let chunks = range.end.saturating_sub(range.start);
     if chunks == 0 {
         return Err(SimulateError::NoPaths);
     }
@@ -151,6 +173,8 @@ struct Job<'a> {
     models: &'a [Model],
     metrics: &'a [PairedMetric],
     opts: &'a RunOptions,
+    /// The first block run.
+    first: u64,
     /// Paths finished so far, for the progress callback.
     done: AtomicU64,
     progress: &'a (dyn Fn(u64) + Sync),
@@ -163,7 +187,7 @@ impl Job<'_> {
             pool,
             chunks,
             window,
-            |c| self.run_chunk(c),
+            |c| self.run_chunk(self.first + c),
             |(accs, paired), part| {
                 for (a, b) in accs.iter_mut().zip(&part.0) {
                     a.merge(b);

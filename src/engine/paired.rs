@@ -125,7 +125,7 @@ impl PairedMetric {
 }
 
 /// Per-scenario values and paired differences of the compared metrics.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct PairedAccumulator {
     /// `values[metric][scenario]`: the metric in each scenario.
     pub values: Vec<Vec<Stat>>,

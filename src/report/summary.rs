@@ -59,6 +59,9 @@ pub struct Summary {
     pub periods: PeriodsSummary,
     /// Which paths each part of the summary describes.
     pub populations: Populations,
+    /// A run with `--precision`: the goal, the paths it took and the precision reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::precision::Precision>,
 }
 
 /// Which paths each figure describes.
@@ -489,6 +492,7 @@ impl Summary {
                 insolvent_by: by_period,
             },
             populations: Populations::ALL,
+            precision: None,
         }
     }
 

@@ -10,7 +10,7 @@ use super::node::{self, Key, Node, NodeKind, Table};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap, Span, suggestion};
 
 /// A `--set name=value` override of a param.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Override {
     /// The param's name.
     pub name: String,
@@ -89,15 +89,57 @@ fn read_scenario_bytes(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Where scenario files are read from.
+#[derive(Clone, Copy, Debug)]
+pub enum Files<'a> {
+    /// The file system.
+    Disk,
+    /// Texts recorded earlier under the paths they were read from (a part file's scenario,
+    /// merged on a machine that need not have the files).
+    Recorded(&'a [(PathBuf, String)]),
+}
+
+impl Files<'_> {
+    /// The size of the file at `path`, or why it cannot be read.
+    fn check(self, path: &Path) -> Result<u64, String> {
+        match self {
+            Files::Disk => check_scenario_file(path),
+            Files::Recorded(_) => self.read(path).map(|b| b.len() as u64),
+        }
+    }
+
+    /// The bytes of the file at `path`.
+    fn read(self, path: &Path) -> Result<Vec<u8>, String> {
+        match self {
+            Files::Disk => read_scenario_bytes(path),
+            Files::Recorded(files) => files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, text)| text.clone().into_bytes())
+                .ok_or_else(|| "is not among the files recorded with the run".to_string()),
+        }
+    }
+}
+
 /// Loads a scenario file, following `extends` and applying `--set` overrides.
 pub fn load(
     path: &Path,
     sets: &[Override],
     sources: &mut SourceMap,
 ) -> Result<Scenario, Diagnostics> {
+    load_from(Files::Disk, path, sets, sources)
+}
+
+/// [`load`], reading the files from `files`.
+pub fn load_from(
+    files: Files<'_>,
+    path: &Path,
+    sets: &[Override],
+    sources: &mut SourceMap,
+) -> Result<Scenario, Diagnostics> {
     let mut chain = Vec::new();
     let top_file = sources.len();
-    let doc = read_document(path, sources, &mut chain)?;
+    let doc = read_document(files, path, sources, &mut chain)?;
     finish(doc, top_file, path, sets, sources)
 }
 
@@ -121,7 +163,7 @@ pub fn from_toml(
     }
     let mut chain = Vec::new();
     let top_file = sources.len();
-    let doc = parse_document(origin, text.to_string(), sources, &mut chain)?;
+    let doc = parse_document(Files::Disk, origin, text.to_string(), sources, &mut chain)?;
     finish(doc, top_file, origin, sets, sources)
 }
 
@@ -147,12 +189,14 @@ fn finish(
 }
 
 fn read_document(
+    files: Files<'_>,
     path: &Path,
     sources: &mut SourceMap,
     chain: &mut Vec<PathBuf>,
 ) -> Result<Table, Diagnostics> {
     let shown = path.display().to_string();
-    let bytes = read_scenario_bytes(path)
+    let bytes = files
+        .read(path)
         .map_err(|what| Diagnostics::from(Diagnostic::file(shown.clone(), what)))?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -173,11 +217,12 @@ fn read_document(
             .into());
         }
     };
-    parse_document(path, text, sources, chain)
+    parse_document(files, path, text, sources, chain)
 }
 
 /// Parses a document's text (read from `path`, or standing for it), following `extends`.
 fn parse_document(
+    files: Files<'_>,
     path: &Path,
     text: String,
     sources: &mut SourceMap,
@@ -275,7 +320,7 @@ fn parse_document(
         )
         .into());
     }
-    if let Err(what) = check_scenario_file(&parent_path) {
+    if let Err(what) = files.check(&parent_path) {
         let hint = if parent_path.exists() {
             ""
         } else {
@@ -290,7 +335,7 @@ fn parse_document(
         )
         .into());
     }
-    let mut parent = read_document(&parent_path, sources, chain)?;
+    let mut parent = read_document(files, &parent_path, sources, chain)?;
     chain.pop();
     // Name and description describe one file; they are not inherited.
     parent.remove("name");

@@ -15,7 +15,7 @@ pub(crate) mod value;
 pub use build::WORLD as WORLD_ID;
 pub use check::check;
 pub use condition::{Cmp, Condition, Metric};
-pub use load::{Override, from_toml, load};
+pub use load::{Files, Override, from_toml, load, load_from};
 
 pub use crate::flows::contract::{Contract, ContractSize, Profile};
 pub use crate::flows::cost::Cost;

@@ -21,6 +21,7 @@ mod run;
 mod scenarios;
 mod semantics;
 mod sensitivity;
+mod shards;
 mod snapshots;
 mod solve;
 mod sweep;
