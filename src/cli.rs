@@ -749,6 +749,11 @@ fn write_part(
         paired,
     };
     let bytes = shard::to_bytes(&part_file).map_err(anyhow::Error::from)?;
+    // Every shard of an array names its part in one folder; the first one makes it.
+    if let Some(folder) = part.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| anyhow::anyhow!("cannot create the folder {}: {e}", folder.display()))?;
+    }
     report::write_atomic(part, &bytes)?;
     if !opts.quiet {
         writeln!(
@@ -1441,42 +1446,78 @@ fn output_dir(opts: &SimOptions, s: &Scenario) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)))
 }
 
-/// A progress bar on stderr, shown only on a terminal and only once a run has taken a second.
+/// Progress of a long run on stderr: a bar with the rate and the time left on a terminal
+/// (once a run has taken a second), or, in a log file (a batch scheduler's), a line every
+/// [`LOG_EVERY`] seconds.
 struct Progress {
     total: u64,
     unit: &'static str,
-    show: bool,
+    terminal: bool,
+    log: bool,
     started: std::time::Instant,
     bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    /// Seconds into the run of the last log line.
+    logged: std::sync::Mutex<f64>,
 }
+
+/// Seconds between progress lines in a log file.
+const LOG_EVERY: f64 = 30.0;
 
 impl Progress {
     fn new(total: u64, unit: &'static str, quiet: bool) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
         Progress {
             total,
             unit,
-            show: !quiet && std::io::stderr().is_terminal(),
+            terminal: !quiet && terminal,
+            log: !quiet && !terminal,
             started: std::time::Instant::now(),
             bar: std::sync::Mutex::new(None),
+            logged: std::sync::Mutex::new(0.0),
         }
     }
 
     /// `done` of the total are finished (called from any worker).
     fn update(&self, done: u64) {
-        if !self.show || self.started.elapsed().as_secs_f64() < 1.0 {
-            return;
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = done as f64 / secs.max(1e-9);
+        // From the average rate: chunks finish in bursts, a recent rate jumps about.
+        let left = self.total.saturating_sub(done) as f64 / rate.max(1e-9);
+        if self.terminal && secs >= 1.0 {
+            let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+            let b = bar.get_or_insert_with(|| {
+                let b = indicatif::ProgressBar::new(self.total);
+                let template = format!(
+                    "{{bar:40}} {{human_pos}}/{{human_len}} {}, {{msg}} left",
+                    self.unit
+                );
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(&template)
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            });
+            b.set_position(done);
+            b.set_message(format!(
+                "{}/s, about {:.0} s",
+                report::thousands(rate.round() as u64),
+                left
+            ));
         }
-        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        let b = bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new(self.total);
-            let template = format!("{{bar:40}} {{pos}}/{{len}} {}, {{eta}} left", self.unit);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(&template)
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b
-        });
-        b.set_position(done);
+        if self.log && secs >= LOG_EVERY {
+            let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+            if secs - *logged >= LOG_EVERY {
+                *logged = secs;
+                eprintln!(
+                    "cfsim: {} of {} {} ({:.0}%) in {secs:.0} s, {}/s, about {left:.0} s left",
+                    report::thousands(done),
+                    report::thousands(self.total),
+                    self.unit,
+                    100.0 * done as f64 / self.total.max(1) as f64,
+                    report::thousands(rate.round() as u64),
+                );
+            }
+        }
     }
 
     fn finish(self) {

@@ -22,6 +22,7 @@ mod scenarios;
 mod semantics;
 mod sensitivity;
 mod shards;
+mod slurm;
 mod snapshots;
 mod solve;
 mod sweep;
