@@ -97,6 +97,8 @@ enum Command {
         contours: Vec<report::charts::sweep::Contour>,
         #[command(flatten)]
         opts: SimOptions,
+        #[command(flatten)]
+        shard: ShardOptions,
     },
     /// Goal seek: the value of a param at which a key metric meets a target.
     ///
@@ -533,7 +535,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             params,
             contours,
             opts,
-        } => sweep(&files, &params, &contours, &opts, &mut out),
+            shard,
+        } => sweep(&files, &params, &contours, &opts, &shard, &mut out),
         Command::Sensitivity { file, opts } => sensitivity(&file, &opts, &mut out),
         Command::Run {
             file,
@@ -673,8 +676,10 @@ fn load_plan(
     let mut sources = SourceMap::new();
     let mut all = Diagnostics::new();
     let mut scenarios = Vec::new();
-    for p in &planned {
+    for (k, p) in planned.iter().enumerate() {
         match scenario::load(&p.file, &p.overrides, &mut sources) {
+            // A file's warnings are the same with every override: shown (or denied) once.
+            Ok(s) if planned[..k].iter().any(|q| q.file == p.file) => scenarios.push(s),
             Ok(s) => {
                 if let Some(s) = warned(s, &sources, deny, &mut all) {
                     scenarios.push(s);
@@ -690,6 +695,7 @@ fn load_plan(
         kind,
         scenarios: planned,
         files: Vec::new(),
+        sweep: None,
     };
     plan.record_files(&sources);
     Ok((scenarios, plan))
@@ -787,7 +793,7 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
         .map_err(|(d, sources)| Failure::Input(d, sources))?;
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = match header.plan.kind {
-        shard::Kind::Run => Vec::new(),
+        shard::Kind::Run | shard::Kind::Sweep => Vec::new(),
         shard::Kind::Compare => engine::comparison_metrics(&models),
     };
     if shard::fingerprint(&models, &metrics) != header.fingerprint {
@@ -847,6 +853,23 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
                 header.seed,
                 o,
                 None,
+                out,
+            )
+        }
+        shard::Kind::Sweep => {
+            let metrics = scenarios
+                .iter()
+                .zip(&models)
+                .zip(&total.stats)
+                .map(|((s, m), a)| crate::sweep::key_metrics(&Summary::new(s, m, a, header.seed)))
+                .collect();
+            write_sweep(
+                &header.plan,
+                &scenarios,
+                metrics,
+                header.paths,
+                header.seed,
+                o,
                 out,
             )
         }
@@ -1003,6 +1026,7 @@ fn sweep(
     axes: &[crate::sweep::Axis],
     contours: &[report::charts::sweep::Contour],
     opts: &SimOptions,
+    shard: &ShardOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
     if axes.len() > 2 {
@@ -1039,11 +1063,9 @@ fn sweep(
             crate::sweep::MAX_POINTS
         )));
     }
-    let mut swept: Vec<crate::sweep::SweptScenario> = Vec::new();
-    let mut unit = ("$".to_string(), "B".to_string());
-    for (k, file) in files.iter().enumerate() {
-        let mut results = Vec::with_capacity(points.len());
-        let mut label = String::new();
+    // One scenario per file and point: the file with every --set and the point's values.
+    let mut planned = Vec::with_capacity(files.len() * points.len());
+    for file in files {
         for values in &points {
             let mut sets = opts.sets.clone();
             for (axis, &v) in axes.iter().zip(values) {
@@ -1053,30 +1075,75 @@ fn sweep(
                     origin: format!("--param {}", axis.name),
                 });
             }
-            // Warnings are the same at every point: shown (or denied) once.
-            let s = if results.is_empty() {
-                load(file, &sets, opts.deny_warnings)?
-            } else {
-                load_quietly(file, &sets)?
-            };
-            if k == 0 {
-                unit = (s.currency.clone(), s.scale.clone());
-            }
-            label.clone_from(&s.name);
-            let (summary, _) = simulate(
-                &s,
-                &SimOptions {
-                    quiet: true,
-                    ..opts.clone()
-                },
-            )?;
-            results.push(crate::sweep::SweepPoint {
-                values: values.clone(),
-                metrics: crate::sweep::key_metrics(&summary),
+            planned.push(crate::shard::Planned {
+                label: String::new(),
+                file: file.clone(),
+                overrides: sets,
             });
         }
+    }
+    let (scenarios, mut plan) = load_plan(crate::shard::Kind::Sweep, planned, opts.deny_warnings)?;
+    plan.sweep = Some(crate::shard::SweepPlan {
+        files: files.to_vec(),
+        axes: axes.to_vec(),
+        contours: contours.to_vec(),
+        sets: opts.sets.clone(),
+    });
+    let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
+    if let Some((shard, part)) = shard.resolve()? {
+        return write_part(&plan, &models, &[], opts, shard, &part, out);
+    }
+    let run = RunOptions {
+        paths: opts.paths(),
+        seed: opts.seed,
+        threads: opts.threads.into(),
+    };
+    let bar = Progress::new(opts.paths() * models.len() as u64, "paths", opts.quiet);
+    // Each point's statistics are summarised and dropped at once: memory stays that of one run.
+    let mut metrics = Vec::with_capacity(models.len());
+    for (k, (model, s)) in models.iter().zip(&scenarios).enumerate() {
+        let before = k as u64 * opts.paths();
+        let r = engine::simulate(model, &run, &|d| bar.update(before + d))?;
+        let summary = Summary::new(s, model, &r.stats, opts.seed);
+        metrics.push(crate::sweep::key_metrics(&summary));
+    }
+    bar.finish();
+    write_sweep(
+        &plan,
+        &scenarios,
+        metrics,
+        opts.paths(),
+        opts.seed,
+        &opts.into(),
+        out,
+    )
+}
+
+/// Assembles a sweep from the key metrics of every point (file by file, points in grid order),
+/// checks the contours, and writes `sweep.json`, `sweep.csv` and the charts.
+fn write_sweep(
+    plan: &crate::shard::Plan,
+    scenarios: &[Scenario],
+    metrics: Vec<Vec<crate::sweep::PointMetric>>,
+    paths: u64,
+    seed: u64,
+    o: &Outputs,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let Some(grid) = &plan.sweep else {
+        return Err(Failure::Other(anyhow::anyhow!("a sweep without its grid")));
+    };
+    let points = crate::sweep::grid(&grid.axes).len();
+    let mut swept: Vec<crate::sweep::SweptScenario> = Vec::new();
+    let mut metrics = metrics.into_iter();
+    for (k, file) in grid.files.iter().enumerate() {
+        let results = crate::sweep::grid(&grid.axes)
+            .into_iter()
+            .zip(metrics.by_ref())
+            .map(|(values, metrics)| crate::sweep::SweepPoint { values, metrics })
+            .collect();
         let label = unique_label(
-            &label,
+            &scenarios[k * points].name,
             swept
                 .iter()
                 .map(|s: &crate::sweep::SweptScenario| s.label.as_str()),
@@ -1087,6 +1154,8 @@ fn sweep(
             points: results,
         });
     }
+    let unit = (scenarios[0].currency.clone(), scenarios[0].scale.clone());
+    let contours = &grid.contours;
     let known = swept
         .first()
         .and_then(|s| s.points.first())
@@ -1106,13 +1175,13 @@ fn sweep(
     }
     let result = crate::sweep::Sweep {
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
-        paths: opts.paths(),
-        seed: opts.seed,
-        overrides: overrides_of(&opts.sets),
-        params: axes.to_vec(),
+        paths,
+        seed,
+        overrides: overrides_of(&grid.sets),
+        params: grid.axes.clone(),
         scenarios: swept,
     };
-    let dir = opts.out.clone().unwrap_or_else(|| {
+    let dir = o.dir.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("sweep-{}", sanitize(&result.scenarios[0].label)))
     });
     let staging = report::output::Staging::new(&dir)?;
@@ -1120,14 +1189,14 @@ fn sweep(
         let json = report::pretty_json(&result)?;
         report::write_atomic(&tmp.join("sweep.json"), &json)?;
         report::write_atomic(&tmp.join("sweep.csv"), result.csv().as_bytes())?;
-        if opts.no_charts {
+        if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_sweep(&result, contours, (&unit.0, &unit.1), tmp, opts.svg)
+            report::charts::write_sweep(&result, contours, (&unit.0, &unit.1), tmp, o.svg)
         }
     })?;
     staging.commit()?;
-    if !opts.quiet {
+    if !o.quiet {
         out.write_all(result.table((&unit.0, &unit.1)).as_bytes())
             .map_err(anyhow::Error::from)?;
         writeln!(

@@ -141,6 +141,22 @@ pub enum Kind {
     Run,
     /// `cfsim compare`: several scenarios on the same paths.
     Compare,
+    /// `cfsim sweep`: every point of a grid of every file.
+    Sweep,
+}
+
+/// What a sweep's part records besides its scenarios (one per file and point, file by file,
+/// points in grid order).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepPlan {
+    /// The swept files.
+    pub files: Vec<PathBuf>,
+    /// The swept params.
+    pub axes: Vec<crate::sweep::Axis>,
+    /// The contours asked for.
+    pub contours: Vec<crate::report::charts::sweep::Contour>,
+    /// The overrides applied at every point.
+    pub sets: Vec<Override>,
 }
 
 /// One scenario of a run as it was loaded: enough to load it again.
@@ -163,6 +179,9 @@ pub struct Plan {
     pub scenarios: Vec<Planned>,
     /// Every scenario file read (`extends` included), under the path it was read from.
     pub files: Vec<(PathBuf, String)>,
+    /// A sweep's grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepPlan>,
 }
 
 impl Plan {

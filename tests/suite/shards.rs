@@ -486,3 +486,38 @@ fn a_run_that_is_not_precise_enough_says_so() {
     );
     assert_eq!(summary_of(dir.path(), "o")["paths"], 5000);
 }
+
+#[test]
+fn a_sharded_sweep_merges_to_the_same_sweep() {
+    let dir = workdir();
+    let sweep = [
+        "sweep",
+        "baseline.toml",
+        "no-round.toml",
+        "--param",
+        "amazon_contingent=0:35:3",
+        "--param",
+        "growth_decay=0.1,0.3",
+        "--contour",
+        "P(insolvency)=0.4",
+    ];
+    let mut one = sweep.to_vec();
+    one.extend(["--paths", "9000", "--out", "one", "--quiet"]);
+    ok_in(dir.path(), &one);
+    let parts = shards(dir.path(), &sweep, "9000", 3, "2");
+    let mut args = vec!["merge", "--out", "merged", "--quiet"];
+    args.extend(parts.iter().rev().map(String::as_str));
+    ok_in(dir.path(), &args);
+    for file in [
+        "sweep.json",
+        "sweep.csv",
+        "heatmap-baseline.png",
+        "heatmap-no-round.png",
+    ] {
+        let (a, b) = (
+            dir.path().join("one").join(file),
+            dir.path().join("merged").join(file),
+        );
+        assert!(bytes(a) == bytes(b), "{file} differs");
+    }
+}

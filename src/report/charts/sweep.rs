@@ -9,7 +9,7 @@ use super::{BLUE, INK, LIGHT, Result, VERMILLION, WHITE, axis_font, err, padded,
 use crate::sweep::{PointMetric, Sweep};
 
 /// A line `METRIC=VALUE`: where the heatmap of METRIC is cut by a contour.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Contour {
     /// The metric, as the sweep names it (`P(insolvency)`).
     pub metric: String,
