@@ -67,6 +67,14 @@ fn shards(dir: &Path, command: &[&str], paths: &str, count: u64, threads: &str) 
         .collect()
 }
 
+/// The whole command run in one process into `one/`, then its shards; returns the parts.
+fn whole_and_shards(dir: &Path, command: &[&str], paths: &str, count: u64) -> Vec<String> {
+    let mut one = command.to_vec();
+    one.extend(["--paths", paths, "--out", "one", "--quiet"]);
+    ok_in(dir, &one);
+    shards(dir, command, paths, count, "2")
+}
+
 #[test]
 fn one_three_four_and_seven_shards_merged_in_any_order_equal_one_process() {
     let dir = workdir();
@@ -190,10 +198,7 @@ fn a_sharded_comparison_merges_to_the_same_comparison_without_the_scenario_files
         "--variant",
         "no-contingent:amazon_contingent=0",
     ];
-    let mut one = compare.to_vec();
-    one.extend(["--paths", "12000", "--out", "one", "--quiet"]);
-    ok_in(dir.path(), &one);
-    let parts = shards(dir.path(), &compare, "12000", 3, "2");
+    let parts = whole_and_shards(dir.path(), &compare, "12000", 3);
     // The merge runs elsewhere: the scenario files are gone, the parts hold their texts.
     let elsewhere = Dir::new();
     for p in &parts {
@@ -501,10 +506,7 @@ fn a_sharded_sweep_merges_to_the_same_sweep() {
         "--contour",
         "P(insolvency)=0.4",
     ];
-    let mut one = sweep.to_vec();
-    one.extend(["--paths", "9000", "--out", "one", "--quiet"]);
-    ok_in(dir.path(), &one);
-    let parts = shards(dir.path(), &sweep, "9000", 3, "2");
+    let parts = whole_and_shards(dir.path(), &sweep, "9000", 3);
     let mut args = vec!["merge", "--out", "merged", "--quiet"];
     args.extend(parts.iter().rev().map(String::as_str));
     ok_in(dir.path(), &args);
