@@ -791,6 +791,23 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
         .plan
         .load()
         .map_err(|(d, sources)| Failure::Input(d, sources))?;
+    // A part's plan is checked like any input before it is indexed: a run has one scenario,
+    // a comparison two or more, a sweep one per file and point.
+    let expected = match (&header.plan.kind, &header.plan.sweep) {
+        (shard::Kind::Run, _) => Some(1),
+        (shard::Kind::Compare, _) => (scenarios.len() >= 2).then_some(scenarios.len()),
+        (shard::Kind::Sweep, Some(grid)) => grid
+            .axes
+            .iter()
+            .try_fold(grid.files.len(), |n, a| n.checked_mul(a.values.len())),
+        (shard::Kind::Sweep, None) => None,
+    };
+    if expected != Some(scenarios.len()) || scenarios.is_empty() {
+        return Err(usage(format!(
+            "{}: its plan does not match its scenarios (a damaged or hand-edited part)",
+            read[0].0.display()
+        )));
+    }
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = match header.plan.kind {
         shard::Kind::Run | shard::Kind::Sweep => Vec::new(),

@@ -419,7 +419,8 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
                 h.total_blocks
             ));
         }
-        let paths = (h.blocks[1] * CHUNK).min(h.paths) - (h.blocks[0] * CHUNK).min(h.paths);
+        let paths = h.blocks[1].saturating_mul(CHUNK).min(h.paths)
+            - h.blocks[0].saturating_mul(CHUNK).min(h.paths);
         if part.stats.iter().any(|a| a.paths != paths) {
             return Err(format!(
                 "{}: holds statistics of another number of paths than its blocks {}..{} have ({paths})",
@@ -436,8 +437,8 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
         let paths = reference.paths;
         format!(
             "blocks {a}..{b}, paths {} to {}",
-            thousands((a * CHUNK).min(paths)),
-            thousands((b * CHUNK).min(paths))
+            thousands(a.saturating_mul(CHUNK).min(paths)),
+            thousands(b.saturating_mul(CHUNK).min(paths))
         )
     };
     let mut next = 0;
@@ -451,8 +452,8 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
         if a > next {
             return Err(format!(
                 "no part holds blocks {next}..{a} (paths {} to {}): a shard is missing",
-                thousands(next * CHUNK),
-                thousands(a * CHUNK)
+                thousands(next.saturating_mul(CHUNK)),
+                thousands(a.saturating_mul(CHUNK))
             ));
         }
         if a < next {
@@ -472,7 +473,7 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
         return Err(format!(
             "no part holds blocks {next}..{} (paths {} to {}): a shard is missing",
             reference.total_blocks,
-            thousands(next * CHUNK),
+            thousands(next.saturating_mul(CHUNK)),
             thousands(reference.paths)
         ));
     }

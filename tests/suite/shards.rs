@@ -319,6 +319,28 @@ fn merges_that_cannot_be_right_are_refused_with_the_reason() {
     );
     let err = merge(&["edit.part"]);
     assert!(err.contains("does not fit a run of 5 blocks"), "{err}");
+    // A whole run as one part, whose plan claims a sweep.
+    ok_in(
+        dir.path(),
+        &[
+            "run",
+            "baseline.toml",
+            "--paths",
+            "5000",
+            "--part",
+            "kind.part",
+        ],
+    );
+    forge(
+        &dir.path().join("kind.part"),
+        "\"kind\":\"run\"",
+        "\"kind\":\"sweep\"",
+    );
+    let err = merge(&["kind.part"]);
+    assert!(
+        err.contains("its plan does not match its scenarios"),
+        "{err}"
+    );
     // Nothing was written by any refused merge.
     assert!(!dir.path().join("m").exists());
 }
