@@ -127,6 +127,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: SimOptions,
+        #[command(flatten)]
+        shard: ShardOptions,
     },
     /// Simulate a scenario: print a summary table, write summary.json and periods.csv.
     Run {
@@ -139,13 +141,13 @@ enum Command {
         #[command(flatten)]
         precision: PrecisionOptions,
     },
-    /// Merge the part files of a sharded run or comparison into its outputs, the same to the
-    /// byte as running it in one process.
+    /// Merge the part files of a sharded run, comparison, sweep or sensitivity analysis into
+    /// its outputs, the same to the byte as running it in one process.
     ///
     /// The parts may be given in any order; every block of the run must be in exactly one of
     /// them. The part files hold the scenario files' texts, so the merge needs only them.
     Merge {
-        /// Part files written by `run --part` or `compare --part`.
+        /// Part files written by `run`, `compare`, `sweep` or `sensitivity` with `--part`.
         #[arg(required = true)]
         parts: Vec<PathBuf>,
         /// Output folder [default: the run's: output/<scenario-name>/ or
@@ -167,8 +169,8 @@ enum Command {
 /// Running one shard of a run on a cluster (see `cfsim merge`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ShardOptions {
-    /// Simulate only shard I of N (from 0) of the run's blocks of 4096 paths and write its
-    /// statistics to --part, for `cfsim merge`.
+    /// Simulate only shard I of N (from 0) of the run's blocks (4096 paths; 256 base paths
+    /// for `sensitivity`) and write its statistics to --part, for `cfsim merge`.
     #[arg(
         long,
         value_name = "I/N",
@@ -537,7 +539,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             opts,
             shard,
         } => sweep(&files, &params, &contours, &opts, &shard, &mut out),
-        Command::Sensitivity { file, opts } => sensitivity(&file, &opts, &mut out),
+        Command::Sensitivity { file, opts, shard } => sensitivity(&file, &opts, &shard, &mut out),
         Command::Run {
             file,
             opts,
@@ -712,31 +714,50 @@ fn write_part(
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
     use crate::shard;
-    let paths = opts.paths();
-    let total = engine::blocks(paths);
+    let analysis = plan.kind == shard::Kind::Sensitivity;
+    let paths = if analysis {
+        opts.paths.unwrap_or(crate::sensitivity::DEFAULT_PATHS)
+    } else {
+        opts.paths()
+    };
+    let block = plan.kind.block_size();
+    let total = paths.div_ceil(block);
     let range = shard.blocks(total);
     let (first, end) = (
-        (range.start * engine::CHUNK).min(paths),
-        (range.end * engine::CHUNK).min(paths),
+        (range.start * block).min(paths),
+        (range.end * block).min(paths),
     );
-    let run = RunOptions {
-        paths,
-        seed: opts.seed,
-        threads: opts.threads.into(),
-    };
+    let threads = opts.threads.into();
     let started = std::time::Instant::now();
-    let (stats, paired) = if range.is_empty() {
+    let mut stats: Vec<engine::Accumulator> = Vec::new();
+    let mut paired = engine::PairedAccumulator::new(metrics, models.len());
+    let mut sensitivity = None;
+    let unit = if analysis { "base paths" } else { "paths" };
+    let bar = Progress::new(end - first, unit, opts.quiet || range.is_empty());
+    if analysis {
+        let sa_opts = crate::sensitivity::Options {
+            paths,
+            seed: opts.seed,
+            threads,
+        };
+        let totals =
+            crate::sensitivity::simulate_blocks(&models[0], &sa_opts, range.clone(), &|d| {
+                bar.update(d)
+            })?;
+        sensitivity = Some(totals);
+    } else if range.is_empty() {
         // More shards than blocks: this one has nothing to run, and says so in its part.
-        (
-            models.iter().map(engine::Accumulator::new).collect(),
-            engine::PairedAccumulator::new(metrics, models.len()),
-        )
+        stats = models.iter().map(engine::Accumulator::new).collect();
     } else {
-        let bar = Progress::new(end - first, "paths", opts.quiet);
+        let run = RunOptions {
+            paths,
+            seed: opts.seed,
+            threads,
+        };
         let r = engine::simulate_blocks(models, metrics, &run, range.clone(), &|d| bar.update(d))?;
-        bar.finish();
-        (r.stats, r.paired)
-    };
+        (stats, paired) = (r.stats, r.paired);
+    }
+    bar.finish();
     let secs = started.elapsed().as_secs_f64();
     let part_file = shard::Part {
         header: shard::Header {
@@ -746,13 +767,14 @@ fn write_part(
             fingerprint: shard::fingerprint(models, metrics),
             seed: opts.seed,
             paths,
-            block_size: engine::CHUNK,
+            block_size: block,
             total_blocks: total,
             blocks: [range.start, range.end],
             shard,
         },
         stats,
         paired,
+        sensitivity,
     };
     let bytes = shard::to_bytes(&part_file).map_err(anyhow::Error::from)?;
     // Every shard of an array names its part in one folder; the first one makes it.
@@ -764,7 +786,7 @@ fn write_part(
     if !opts.quiet {
         writeln!(
             out,
-            "shard {shard}: blocks {}..{} of {total} (paths {} to {}) in {secs:.1} s, {} paths/s; wrote {}",
+            "shard {shard}: blocks {}..{} of {total} ({unit} {} to {}) in {secs:.1} s, {} {unit}/s; wrote {}",
             range.start,
             range.end,
             report::thousands(first),
@@ -801,6 +823,7 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
             .iter()
             .try_fold(grid.files.len(), |n, a| n.checked_mul(a.values.len())),
         (shard::Kind::Sweep, None) => None,
+        (shard::Kind::Sensitivity, _) => Some(1),
     };
     if expected != Some(scenarios.len()) || scenarios.is_empty() {
         return Err(usage(format!(
@@ -810,7 +833,7 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
     }
     let models: Vec<Model> = scenarios.iter().map(Model::compile).collect();
     let metrics = match header.plan.kind {
-        shard::Kind::Run | shard::Kind::Sweep => Vec::new(),
+        shard::Kind::Run | shard::Kind::Sweep | shard::Kind::Sensitivity => Vec::new(),
         shard::Kind::Compare => engine::comparison_metrics(&models),
     };
     if shard::fingerprint(&models, &metrics) != header.fingerprint {
@@ -823,8 +846,16 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
         .iter()
         .map(|m| engine::Accumulator::new(m).shape())
         .collect();
+    let block = header.plan.kind.block_size();
     for (path, part) in &read {
-        let fits = part.stats.len() == models.len()
+        let [a, b] = part
+            .header
+            .blocks
+            .map(|x| x.saturating_mul(block).min(header.paths));
+        let fits = match &part.sensitivity {
+            Some(totals) => part.stats.is_empty() && totals.fits(&models[0], a, b),
+            None => header.plan.kind != shard::Kind::Sensitivity,
+        } && (part.stats.len() == models.len() || part.sensitivity.is_some())
             && part.stats.iter().zip(&shapes).all(|(a, s)| a.shape() == *s)
             && part.paired.values.len() == metrics.len()
             && part.paired.diffs.len() == metrics.len()
@@ -887,6 +918,22 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
                 header.paths,
                 header.seed,
                 o,
+                out,
+            )
+        }
+        shard::Kind::Sensitivity => {
+            let totals = total
+                .sensitivity
+                .unwrap_or_else(|| crate::sensitivity::Totals::new(&models[0]));
+            let run = (header.paths, header.seed);
+            write_sensitivity(
+                &header.plan,
+                &scenarios[0],
+                &models[0],
+                &totals,
+                run,
+                o,
+                None,
                 out,
             )
         }
@@ -1382,11 +1429,18 @@ fn solve(
 fn sensitivity(
     file: &std::path::Path,
     opts: &SimOptions,
+    shard: &ShardOptions,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
     use crate::sensitivity as sa;
-    let s = load(file, &opts.sets, opts.deny_warnings)?;
-    let model = Model::compile(&s);
+    let planned = vec![crate::shard::Planned {
+        label: String::new(),
+        file: file.to_path_buf(),
+        overrides: opts.sets.clone(),
+    }];
+    let (scenarios, plan) =
+        load_plan(crate::shard::Kind::Sensitivity, planned, opts.deny_warnings)?;
+    let model = Model::compile(&scenarios[0]);
     let paths = opts.paths.unwrap_or(sa::DEFAULT_PATHS);
     let inputs = model.random_inputs();
     if inputs.is_empty() {
@@ -1396,37 +1450,71 @@ fn sensitivity(
         )));
     }
     let total = (3 * inputs.len() as u64 + 2).checked_mul(paths);
-    let Some(total) = total.filter(|&t| t <= sa::MAX_TOTAL_PATHS) else {
+    if total.is_none_or(|t| t > sa::MAX_TOTAL_PATHS) {
         return Err(usage(format!(
             "--paths {paths} with {} inputs would simulate more than {} paths; give fewer --paths",
             inputs.len(),
             crate::report::thousands(sa::MAX_TOTAL_PATHS)
         )));
-    };
+    }
+    let models = [model];
+    if let Some((shard, part)) = shard.resolve()? {
+        return write_part(&plan, &models, &[], opts, shard, &part, out);
+    }
     let bar = Progress::new(paths, "base paths", opts.quiet);
     let started = std::time::Instant::now();
-    let (inputs, outputs) = sa::analyse(
-        &model,
-        &sa::Options {
-            paths,
-            seed: opts.seed,
-            threads: opts.threads.into(),
-        },
-        &|done| bar.update(done),
-    )?;
+    let sa_opts = sa::Options {
+        paths,
+        seed: opts.seed,
+        threads: opts.threads.into(),
+    };
+    let totals = sa::simulate_blocks(&models[0], &sa_opts, 0..sa::blocks(paths), &|done| {
+        bar.update(done)
+    })?;
     bar.finish();
-    let elapsed = started.elapsed();
+    let elapsed = Some(started.elapsed().as_secs_f64());
+    let run = (paths, opts.seed);
+    write_sensitivity(
+        &plan,
+        &scenarios[0],
+        &models[0],
+        &totals,
+        run,
+        &opts.into(),
+        elapsed,
+        out,
+    )
+}
+
+/// Summarises an analysis's totals and writes `sensitivity.json` and its charts, and prints
+/// its table (`run` is its base paths and seed; `elapsed` the simulation's time, when it ran
+/// in this process).
+#[allow(clippy::too_many_arguments)]
+fn write_sensitivity(
+    plan: &crate::shard::Plan,
+    s: &Scenario,
+    model: &Model,
+    totals: &crate::sensitivity::Totals,
+    (paths, seed): (u64, u64),
+    o: &Outputs,
+    elapsed: Option<f64>,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    use crate::sensitivity as sa;
+    let (inputs, outputs) = sa::summarise(model, totals);
+    let total = (3 * inputs.len() as u64 + 2).saturating_mul(paths);
+    let planned = &plan.scenarios[0];
     let result = sa::Sensitivity {
         schema_version: sa::SCHEMA_VERSION,
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
-        file: file.display().to_string(),
-        seed: opts.seed,
+        file: planned.file.display().to_string(),
+        seed,
         paths,
         total_paths: total,
         bootstrap: sa::BOOTSTRAP,
         rank_paths: paths.min(sa::RANK_PATHS),
         tornado_percentiles: [sa::LOW, sa::HIGH],
-        overrides: overrides_of(&opts.sets),
+        overrides: overrides_of(&planned.overrides),
         inputs: inputs
             .iter()
             .map(|i| sa::InputInfo {
@@ -1437,27 +1525,27 @@ fn sensitivity(
         outputs,
     };
     let unit = (s.currency.clone(), s.scale.clone());
-    let dir = opts.out.clone().unwrap_or_else(|| {
+    let dir = o.dir.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("sensitivity-{}", sanitize(&s.name)))
     });
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
         let json = report::pretty_json(&result)?;
         report::write_atomic(&tmp.join("sensitivity.json"), &json)?;
-        if opts.no_charts {
+        if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_sensitivity(&result, (&unit.0, &unit.1), tmp, opts.svg)
+            report::charts::write_sensitivity(&result, (&unit.0, &unit.1), tmp, o.svg)
         }
     })?;
     staging.commit()?;
-    if !opts.quiet {
+    if !o.quiet {
         write!(out, "{}", result.table((&unit.0, &unit.1))).map_err(anyhow::Error::from)?;
+        let time = elapsed.map_or(String::new(), |t| format!(" in {t:.1} s"));
         writeln!(
             out,
-            "\n{} paths in {:.1} s. Wrote {}/sensitivity.json{}",
+            "\n{} paths{time}. Wrote {}/sensitivity.json{}",
             crate::report::thousands(total),
-            elapsed.as_secs_f64(),
             dir.display(),
             and_charts(&charts)
         )

@@ -132,20 +132,27 @@ impl ExactSum {
         self.words[WORDS - 1] >> 63 == 1
     }
 
+    /// `-self` (two's complement).
+    fn negated(&self) -> ExactSum {
+        let mut out = self.clone();
+        let mut carry = true;
+        for x in &mut out.words {
+            let (s, c) = (!*x).overflowing_add(carry as u64);
+            *x = s;
+            carry = c;
+        }
+        out
+    }
+
     /// The nearest double to the sum (from its top 128 bits: deterministic, and within an
     /// ulp).
     fn approx(&self) -> f64 {
         let negative = self.is_negative();
-        let mut w = self.words;
-        if negative {
-            // Two's complement negation.
-            let mut carry = true;
-            for x in &mut w {
-                let (s, c) = (!*x).overflowing_add(carry as u64);
-                *x = s;
-                carry = c;
-            }
-        }
+        let w = if negative {
+            self.negated().words
+        } else {
+            self.words
+        };
         let Some(top) = w.iter().rposition(|&x| x != 0) else {
             return 0.0;
         };
@@ -174,38 +181,70 @@ impl ExactSum {
     }
 }
 
-/// The words as hexadecimal text, lowest first, trailing zero words dropped: part files stay
-/// small and readable, and the text is exactly the integer.
+/// The text form: a sign, then `@K` (the lowest word that is not zero, when it is not word 0),
+/// then the magnitude's words in hexadecimal from there up to the highest that is not zero.
+/// Sums of ordinary numbers take a few words whatever their sign (two's complement would
+/// write all 34 words of a negative one), and the text is exactly the integer.
 impl Serialize for ExactSum {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let used = self
-            .words
-            .iter()
-            .rposition(|&w| w != 0)
-            .map_or(0, |i| i + 1);
-        let text: Vec<String> = self.words[..used]
-            .iter()
-            .map(|w| format!("{w:x}"))
-            .collect();
-        s.serialize_str(&text.join(" "))
+        let negative = self.is_negative();
+        let words = if negative {
+            self.negated().words
+        } else {
+            self.words
+        };
+        let mut text = String::new();
+        if let (Some(lo), Some(hi)) = (
+            words.iter().position(|&w| w != 0),
+            words.iter().rposition(|&w| w != 0),
+        ) {
+            if negative {
+                text.push('-');
+            }
+            if lo > 0 {
+                text.push_str(&format!("@{lo} "));
+            }
+            let hex: Vec<String> = words[lo..=hi].iter().map(|w| format!("{w:x}")).collect();
+            text.push_str(&hex.join(" "));
+        }
+        s.serialize_str(&text)
     }
 }
 
 impl<'de> Deserialize<'de> for ExactSum {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
         let text = String::deserialize(d)?;
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let mut words = rest.split_whitespace().peekable();
+        let mut at = 0usize;
+        if let Some(lo) = words.peek().and_then(|w| w.strip_prefix('@')) {
+            at = lo
+                .parse()
+                .map_err(|_| D::Error::custom(format!("`@{lo}` is not a word number")))?;
+            words.next();
+        }
         let mut sum = ExactSum::default();
-        for (i, word) in text.split_whitespace().enumerate() {
-            if i >= WORDS {
-                return Err(serde::de::Error::custom(format!(
-                    "an exact sum has at most {WORDS} words"
+        for word in words {
+            // The top word keeps its sign bit clear: a magnitude, negated below if need be.
+            if at >= WORDS || (at == WORDS - 1 && word.len() == 16 && word.as_bytes()[0] > b'7') {
+                return Err(D::Error::custom(format!(
+                    "an exact sum has at most {WORDS} words and a clear sign bit"
                 )));
             }
-            sum.words[i] = u64::from_str_radix(word, 16).map_err(|_| {
-                serde::de::Error::custom(format!("`{word}` is not a hexadecimal word"))
-            })?;
+            sum.words[at] = u64::from_str_radix(word, 16)
+                .map_err(|_| D::Error::custom(format!("`{word}` is not a hexadecimal word")))?;
+            at += 1;
         }
-        Ok(sum)
+        if sum.is_negative() {
+            return Err(D::Error::custom(
+                "an exact sum's magnitude overflows its words",
+            ));
+        }
+        Ok(if negative { sum.negated() } else { sum })
     }
 }
 
@@ -319,11 +358,28 @@ mod tests {
 
     #[test]
     fn text_form_round_trips() {
-        let s = sum_of(&[-3.25, 1e-310, 7e200]);
-        let json = serde_json::to_string(&s).unwrap();
-        let back: ExactSum = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, s);
-        assert!(serde_json::from_str::<ExactSum>("\"zz\"").is_err());
+        for xs in [
+            &[-3.25, 1e-310, 7e200][..],
+            &[-3.25],
+            &[2.5, -1e-300],
+            &[],
+            &[-f64::MAX, -f64::MAX],
+        ] {
+            let s = sum_of(xs);
+            let json = serde_json::to_string(&s).unwrap();
+            let back: ExactSum = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s, "{json}");
+        }
+        // A negative sum is as short as a positive one.
+        let text = |x: f64| serde_json::to_string(&sum_of(&[x])).unwrap();
+        assert_eq!(text(-1.0), format!("\"-{}", &text(1.0)[1..]));
+        assert!(text(-1.0).len() < 24, "{}", text(-1.0));
+        for bad in ["zz", "@40 1", "-@33 8000000000000000", "@x 1"] {
+            assert!(
+                serde_json::from_str::<ExactSum>(&format!("\"{bad}\"")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::dist::normal_quantile;
 use crate::engine::model::{InputKind, RandomInput};
 use crate::engine::rng::{Stream, name_key, threefry2x64, uniform_at};
 use crate::engine::{Extract, MetricKind, Model, NoTrace, PathState, SimulateError, fold_chunks};
+use crate::exact::ExactSum;
 
 /// Base paths when `--paths` is not given: each costs `3 x inputs + 2` simulated paths.
 pub const DEFAULT_PATHS: u64 = 10_000;
@@ -349,7 +350,7 @@ fn poisson_one_cdf() -> [f64; 16] {
     cdf
 }
 
-/// The sums of one chunk (or of the whole run, once folded).
+/// The sums of one chunk of base paths, in plain floating point (folded path by path).
 struct Part {
     /// Per output, per replicate (0: the estimate itself), the weighted sums
     /// `[w, fA, fA², fB, fB², then per input: d, fB·d, d²]` with `d = f(AB_i) - f(A)`.
@@ -361,8 +362,15 @@ struct Part {
     /// Per input, per level (low, high), per output: sum and count.
     tornado: Vec<[Vec<(f64, u64)>; 2]>,
     /// Rows of A for the rank statistics: the inputs' values, the outputs' values.
-    rows: Vec<(Vec<f64>, Vec<Option<f64>>)>,
+    rows: Vec<Row>,
+    /// Base paths in the chunk.
+    paths: u64,
 }
+
+/// A path of A for the rank statistics: its index, the inputs' values and the outputs'
+/// values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Row(u64, Vec<f64>, Vec<Option<f64>>);
 
 impl Part {
     fn new(outputs: usize, inputs: usize) -> Part {
@@ -373,32 +381,147 @@ impl Part {
             base: vec![(0.0, 0); outputs],
             tornado: vec![[vec![(0.0, 0); outputs], vec![(0.0, 0); outputs]]; inputs],
             rows: Vec::new(),
+            paths: 0,
+        }
+    }
+}
+
+/// A sum of values with its count, exact.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Total {
+    /// The sum.
+    pub sum: ExactSum,
+    /// How many values.
+    pub count: u64,
+}
+
+impl Total {
+    fn add(&mut self, (sum, count): (f64, u64)) {
+        self.sum.add(sum);
+        self.count += count;
+    }
+
+    fn merge(&mut self, o: &Total) {
+        self.sum.merge(&o.sum);
+        self.count += o.count;
+    }
+
+    /// The mean, when some value was summed.
+    fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| (self.sum.value() / self.count as f64).hi)
+    }
+}
+
+/// Everything the analysis accumulates, in exact sums: each chunk's floating-point sums are
+/// added exactly when it is folded, so totals have the same bits however the chunks are
+/// grouped (threads, or shards merged by `cfsim merge`), and a part file holds this.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Base paths folded in.
+    pub paths: u64,
+    /// Outputs, inputs and sums per replicate: the shape of the lists below.
+    shape: [usize; 3],
+    /// Per output, per replicate, the Sobol sums (see `Part::sobol`), flattened.
+    sobol: Vec<ExactSum>,
+    /// Per output: paths where it is defined in every matrix.
+    defined: Vec<u64>,
+    /// Per output: its values on A.
+    base: Vec<Total>,
+    /// Per input, per level (low, high), per output: the values, flattened.
+    tornado: Vec<Total>,
+    /// Rows of A's first [`RANK_PATHS`] paths (in the order folded: the summary sorts them).
+    rows: Vec<Row>,
+}
+
+impl Totals {
+    /// Nothing yet, shaped for a model's inputs and outputs.
+    pub fn new(m: &Model) -> Totals {
+        let (outputs, inputs) = (key_outputs(m).len(), m.random_inputs().len());
+        let width = 5 + 3 * inputs;
+        Totals {
+            paths: 0,
+            shape: [outputs, inputs, width],
+            sobol: vec![ExactSum::default(); outputs * (BOOTSTRAP + 1) * width],
+            defined: vec![0; outputs],
+            base: vec![Total::default(); outputs],
+            tornado: vec![Total::default(); inputs * 2 * outputs],
+            rows: Vec::new(),
         }
     }
 
-    fn merge(&mut self, other: Part) {
-        for (a, b) in self.sobol.iter_mut().zip(&other.sobol) {
-            for (ra, rb) in a.iter_mut().zip(b) {
-                for (x, y) in ra.iter_mut().zip(rb) {
-                    *x += y;
-                }
-            }
+    /// Adds a chunk's sums, exactly.
+    fn add(&mut self, part: Part) {
+        let sums = part.sobol.iter().flatten().flatten();
+        for (total, &x) in self.sobol.iter_mut().zip(sums) {
+            total.add(x);
         }
-        for (a, b) in self.defined.iter_mut().zip(&other.defined) {
+        for (a, b) in self.defined.iter_mut().zip(&part.defined) {
             *a += b;
         }
-        let add = |a: &mut Vec<(f64, u64)>, b: &Vec<(f64, u64)>| {
-            for (x, y) in a.iter_mut().zip(b) {
-                x.0 += y.0;
-                x.1 += y.1;
-            }
-        };
-        add(&mut self.base, &other.base);
-        for (a, b) in self.tornado.iter_mut().zip(&other.tornado) {
-            add(&mut a[0], &b[0]);
-            add(&mut a[1], &b[1]);
+        for (a, &b) in self.base.iter_mut().zip(&part.base) {
+            a.add(b);
         }
-        self.rows.extend(other.rows);
+        let tornado = part.tornado.iter().flatten().flatten();
+        for (a, &b) in self.tornado.iter_mut().zip(tornado) {
+            a.add(b);
+        }
+        self.rows.extend(part.rows);
+        self.paths += part.paths;
+    }
+
+    /// Adds the totals of other base paths (any order and grouping gives the same summary).
+    pub fn merge(&mut self, o: &Totals) {
+        for (a, b) in self.sobol.iter_mut().zip(&o.sobol) {
+            a.merge(b);
+        }
+        for (a, b) in self.defined.iter_mut().zip(&o.defined) {
+            *a += b;
+        }
+        for (a, b) in self.base.iter_mut().zip(&o.base) {
+            a.merge(b);
+        }
+        for (a, b) in self.tornado.iter_mut().zip(&o.tornado) {
+            a.merge(b);
+        }
+        self.rows.extend(o.rows.iter().cloned());
+        self.paths += o.paths;
+    }
+
+    /// Whether these totals are shaped for the model and hold the rank rows of base paths
+    /// `first..end`: what a part file read from disk must be before it is merged.
+    pub fn fits(&self, m: &Model, first: u64, end: u64) -> bool {
+        let empty = Totals::new(m);
+        let [outputs, inputs, _] = empty.shape;
+        let rows = first.min(RANK_PATHS)..end.min(RANK_PATHS);
+        self.shape == empty.shape
+            && self.sobol.len() == empty.sobol.len()
+            && self.defined.len() == outputs
+            && self.base.len() == outputs
+            && self.tornado.len() == empty.tornado.len()
+            && self.paths == end - first
+            && self.rows.len() as u64 == rows.end - rows.start
+            && self
+                .rows
+                .iter()
+                .zip(rows)
+                .all(|(Row(path, x, y), expected)| {
+                    *path == expected && x.len() == inputs && y.len() == outputs
+                })
+    }
+
+    /// One replicate's Sobol sums of output `o`, rounded to doubles.
+    fn replicate(&self, o: usize, r: usize) -> Vec<f64> {
+        let width = self.shape[2];
+        let at = (o * (BOOTSTRAP + 1) + r) * width;
+        self.sobol[at..at + width]
+            .iter()
+            .map(|s| s.value().hi)
+            .collect()
+    }
+
+    /// The tornado's values of output `o` with input `i` held at `level` (0: low, 1: high).
+    fn tornado(&self, i: usize, level: usize, o: usize) -> &Total {
+        &self.tornado[(i * 2 + level) * self.shape[0] + o]
     }
 }
 
@@ -433,6 +556,7 @@ impl Design<'_> {
         let mut weights = vec![0.0; BOOTSTRAP + 1];
         let mut ab: Vec<Vec<Option<f64>>> = Vec::with_capacity(k);
         let mut row = vec![0.0; 5 + 3 * k];
+        part.paths = last - first;
         for path in first..last {
             state.run(self.a, seed, path, &mut NoTrace);
             let fa = self.values(self.a, state.out());
@@ -442,7 +566,7 @@ impl Design<'_> {
                     .iter()
                     .map(|i| input_value(i, self.a, &state, seed, path))
                     .collect();
-                part.rows.push((x, fa.clone()));
+                part.rows.push(Row(path, x, fa.clone()));
             }
             state.run(self.a, self.seed_b, path, &mut NoTrace);
             let fb = self.values(self.a, state.out());
@@ -610,23 +734,22 @@ fn solve_linear(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 /// coefficients and the regression's R², over the rows where the output is defined.
 #[allow(clippy::type_complexity)]
 fn rank_statistics(
-    rows: &[(Vec<f64>, Vec<Option<f64>>)],
+    rows: &[&Row],
     o: usize,
     inputs: usize,
 ) -> (Vec<Option<f64>>, Vec<Option<f64>>, Option<f64>) {
-    let kept: Vec<&(Vec<f64>, Vec<Option<f64>>)> =
-        rows.iter().filter(|r| r.1[o].is_some()).collect();
+    let kept: Vec<&Row> = rows.iter().copied().filter(|r| r.2[o].is_some()).collect();
     if kept.len() < 3 {
         return (vec![None; inputs], vec![None; inputs], None);
     }
     let y = ranks(
         &kept
             .iter()
-            .map(|r| r.1[o].unwrap_or(0.0))
+            .map(|r| r.2[o].unwrap_or(0.0))
             .collect::<Vec<_>>(),
     );
     let x: Vec<Vec<f64>> = (0..inputs)
-        .map(|i| ranks(&kept.iter().map(|r| r.0[i]).collect::<Vec<_>>()))
+        .map(|i| ranks(&kept.iter().map(|r| r.1[i]).collect::<Vec<_>>()))
         .collect();
     let rho: Vec<Option<f64>> = x.iter().map(|xi| correlation(xi, &y)).collect();
     // The regression on standardised ranks is the correlation matrix solved against the
@@ -666,77 +789,116 @@ fn rank_statistics(
     (rho, src, r2)
 }
 
+/// Base paths per block: the unit of parallel work, of exact folding and of shards (block `b`
+/// is base paths `b * BLOCK ..` of every analysis with the same seed).
+pub const BLOCK: u64 = CHUNK;
+
+/// The blocks of an analysis of `paths` base paths (the last one may be short).
+pub fn blocks(paths: u64) -> u64 {
+    paths.div_ceil(BLOCK)
+}
+
+impl<'a> Design<'a> {
+    fn new(model: &'a Model, opts: &Options) -> Design<'a> {
+        let inputs = model.random_inputs();
+        let seed_b = second_seed(opts.seed);
+        let switched = |key: u64, to: Stream| {
+            let mut m = model.clone();
+            m.streams.switch(key, to);
+            m
+        };
+        Design {
+            a: model,
+            seed_b,
+            ab: inputs
+                .iter()
+                .map(|i| switched(i.key, Stream::Seed(seed_b)))
+                .collect(),
+            held: inputs
+                .iter()
+                .map(|i| {
+                    [LOW, HIGH]
+                        .map(|p| switched(i.key, Stream::Held(held_draw(i.kind, p, model.periods))))
+                })
+                .collect(),
+            inputs,
+            outputs: key_outputs(model),
+            opts: *opts,
+            cdf: poisson_one_cdf(),
+        }
+    }
+}
+
 /// Runs the analysis of a compiled model; `progress` is called with base paths done.
 pub fn analyse(
     model: &Model,
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Vec<RandomInput>, Vec<OutputSensitivity>), SimulateError> {
+    let totals = simulate_blocks(model, opts, 0..blocks(opts.paths), progress)?;
+    Ok(summarise(model, &totals))
+}
+
+/// [`analyse`] on some of the analysis's blocks only, without the summary: a shard. Every
+/// draw depends only on the seed and the base path, and totals merge exactly, so the totals
+/// of any split of the blocks merge (in block order) to those of one run.
+pub fn simulate_blocks(
+    model: &Model,
+    opts: &Options,
+    range: std::ops::Range<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Totals, SimulateError> {
     if opts.paths == 0 {
         return Err(SimulateError::NoPaths);
     }
-    let inputs = model.random_inputs();
-    let outputs = key_outputs(model);
-    let seed_b = second_seed(opts.seed);
-    let switched = |key: u64, to: Stream| {
-        let mut m = model.clone();
-        m.streams.switch(key, to);
-        m
-    };
-    let design = Design {
-        a: model,
-        seed_b,
-        ab: inputs
-            .iter()
-            .map(|i| switched(i.key, Stream::Seed(seed_b)))
-            .collect(),
-        held: inputs
-            .iter()
-            .map(|i| {
-                [LOW, HIGH]
-                    .map(|p| switched(i.key, Stream::Held(held_draw(i.kind, p, model.periods))))
-            })
-            .collect(),
-        inputs,
-        outputs,
-        opts: *opts,
-        cdf: poisson_one_cdf(),
-    };
+    let range = range.start..range.end.min(blocks(opts.paths));
+    if range.is_empty() {
+        return Ok(Totals::new(model));
+    }
+    let design = Design::new(model, opts);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
         .map_err(|e| SimulateError::Threads(opts.threads, e.to_string()))?;
     let threads = pool.current_num_threads() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
-    let (part, _) = fold_chunks(
+    let (totals, _) = fold_chunks(
         &pool,
-        opts.paths.div_ceil(CHUNK),
+        range.end - range.start,
         2 * threads,
         |c| {
-            let part = design.run_chunk(c);
-            let n = (opts.paths - c * CHUNK).min(CHUNK);
+            let part = design.run_chunk(range.start + c);
+            let n = part.paths;
             progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
             part
         },
-        Part::merge,
+        |part| {
+            let mut totals = Totals::new(model);
+            totals.add(part);
+            totals
+        },
+        Totals::add,
     )
     .ok_or(SimulateError::NoPaths)?;
-    Ok((design.inputs.clone(), summarise(&design, &part)))
+    Ok(totals)
 }
 
-fn summarise(d: &Design<'_>, part: &Part) -> Vec<OutputSensitivity> {
-    let k = d.inputs.len();
-    let mean = |s: (f64, u64)| (s.1 > 0).then(|| s.0 / s.1 as f64);
-    d.outputs
+/// The inputs and each output's analysis from the totals of every block.
+pub fn summarise(model: &Model, totals: &Totals) -> (Vec<RandomInput>, Vec<OutputSensitivity>) {
+    let inputs = model.random_inputs();
+    let k = inputs.len();
+    let mut rows: Vec<&Row> = totals.rows.iter().collect();
+    rows.sort_by_key(|r| r.0);
+    let outputs = key_outputs(model)
         .iter()
         .enumerate()
         .map(|(o, out)| {
-            let point = indices(&part.sobol[o][0], k);
-            let replicates: Vec<Option<Indices>> =
-                part.sobol[o][1..].iter().map(|s| indices(s, k)).collect();
-            let (rho, src, r2) = rank_statistics(&part.rows, o, k);
-            let mut effects: Vec<InputEffect> = d
-                .inputs
+            let point = indices(&totals.replicate(o, 0), k);
+            let replicates: Vec<Option<Indices>> = (1..=BOOTSTRAP)
+                .map(|r| indices(&totals.replicate(o, r), k))
+                .collect();
+            let (rho, src, r2) = rank_statistics(&rows, o, k);
+            let mut effects: Vec<InputEffect> = inputs
                 .iter()
                 .enumerate()
                 .map(|(i, input)| {
@@ -757,8 +919,8 @@ fn summarise(d: &Design<'_>, part: &Part) -> Vec<OutputSensitivity> {
                         first_order: index(|v| v.0),
                         total: index(|v| v.1),
                         swing: Swing {
-                            low: mean(part.tornado[i][0][o]),
-                            high: mean(part.tornado[i][1][o]),
+                            low: totals.tornado(i, 0, o).mean(),
+                            high: totals.tornado(i, 1, o).mean(),
                         },
                         rank_correlation: rho[i],
                         rank_regression: src[i],
@@ -776,19 +938,45 @@ fn summarise(d: &Design<'_>, part: &Part) -> Vec<OutputSensitivity> {
             OutputSensitivity {
                 output: out.name.clone(),
                 kind: out.extract.kind(),
-                mean: mean(part.base[o]),
+                mean: totals.base[o].mean(),
                 variance: point.map(|(v, _)| v),
-                paths: part.defined[o],
+                paths: totals.defined[o],
                 rank_regression_r2: r2,
                 inputs: effects,
             }
         })
-        .collect()
+        .collect();
+    (inputs, outputs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_of_any_split_merged_in_any_order_summarise_to_the_same_bits() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+        let mut sources = crate::diagnostic::SourceMap::new();
+        let s = crate::scenario::load(&path, &[], &mut sources).expect("the baseline loads");
+        let m = Model::compile(&s);
+        let opts = Options {
+            paths: 700,
+            seed: 5,
+            threads: 1,
+        };
+        let run = |r: std::ops::Range<u64>| simulate_blocks(&m, &opts, r, &|_| {}).unwrap();
+        let whole = summarise(&m, &run(0..blocks(opts.paths)));
+        let parts = [run(0..1), run(1..2), run(2..3)];
+        assert!(parts[1].fits(&m, 256, 512) && parts[2].fits(&m, 512, 700));
+        assert!(!parts[1].fits(&m, 0, 256), "rows of other paths");
+        for order in [[2, 0, 1], [1, 2, 0], [0, 1, 2]] {
+            let mut t = Totals::new(&m);
+            for i in order {
+                t.merge(&parts[i]);
+            }
+            assert_eq!(summarise(&m, &t), whole, "{order:?}");
+        }
+    }
 
     #[test]
     fn ranks_share_ties_and_correlation_is_none_for_constants() {

@@ -2,8 +2,8 @@
 //! run's blocks and write a part file, and the merge of part files into the outputs of one
 //! run, byte-identical to running every block in one process.
 //!
-//! A block is [`CHUNK`] paths with a global index; its draws depend only on the seed and its
-//! paths, and statistics merge exactly ([`crate::exact`]), so neither the split nor the order
+//! A block is [`CHUNK`] paths with a global index (a sensitivity analysis's block is
+//! [`crate::sensitivity::BLOCK`] base paths); its draws depend only on the seed and its paths, and statistics merge exactly ([`crate::exact`]), so neither the split nor the order
 //! of the merge changes a bit. A part file records what was run (the scenario files' texts and
 //! the overrides, so `merge` needs neither the files nor the command line), a fingerprint of
 //! the compiled models, and the statistics; its first line carries a SHA-256 of the rest.
@@ -22,7 +22,7 @@ use crate::scenario::{self, Files, Override, Scenario};
 pub const MAGIC: &str = "cfsim-part";
 
 /// Version of the part file format; parts of another version are not merged.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The most shards a run may be split into.
 pub const MAX_SHARDS: u64 = 1_000_000;
@@ -143,6 +143,18 @@ pub enum Kind {
     Compare,
     /// `cfsim sweep`: every point of a grid of every file.
     Sweep,
+    /// `cfsim sensitivity`: one scenario's design of switched and held inputs.
+    Sensitivity,
+}
+
+impl Kind {
+    /// Paths per block (base paths for an analysis).
+    pub fn block_size(self) -> u64 {
+        match self {
+            Kind::Run | Kind::Compare | Kind::Sweep => CHUNK,
+            Kind::Sensitivity => crate::sensitivity::BLOCK,
+        }
+    }
 }
 
 /// What a sweep's part records besides its scenarios (one per file and point, file by file,
@@ -265,6 +277,17 @@ pub struct Part {
     pub stats: Vec<Accumulator>,
     /// Paired metrics of a comparison (empty for a run).
     pub paired: PairedAccumulator,
+    /// A sensitivity analysis's totals (its `stats` are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<crate::sensitivity::Totals>,
+}
+
+impl Part {
+    /// Paths (base paths for an analysis) its statistics were folded from.
+    fn paths(&self) -> impl Iterator<Item = u64> + '_ {
+        let runs = self.stats.iter().map(|a| a.paths);
+        runs.chain(self.sensitivity.iter().map(|t| t.paths))
+    }
 }
 
 /// SHA-256 of the models as compiled (their debug form: every number to its last bit) and of
@@ -406,22 +429,24 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
                 path.display()
             ));
         }
-        if h.block_size != CHUNK
-            || h.total_blocks != crate::engine::blocks(h.paths)
+        let block = h.plan.kind.block_size();
+        if h.block_size != block
+            || h.total_blocks != h.paths.div_ceil(block)
             || h.blocks[0] > h.blocks[1]
             || h.blocks[1] > h.total_blocks
         {
             return Err(format!(
-                "{}: its block range {}..{} does not fit a run of {} blocks of {CHUNK} paths",
+                "{}: its block range {}..{} does not fit a run of {} blocks of {block} paths",
                 path.display(),
                 h.blocks[0],
                 h.blocks[1],
                 h.total_blocks
             ));
         }
-        let paths = h.blocks[1].saturating_mul(CHUNK).min(h.paths)
-            - h.blocks[0].saturating_mul(CHUNK).min(h.paths);
-        if part.stats.iter().any(|a| a.paths != paths) {
+        let paths = h.blocks[1].saturating_mul(block).min(h.paths)
+            - h.blocks[0].saturating_mul(block).min(h.paths);
+        let analysis = h.plan.kind == Kind::Sensitivity;
+        if part.paths().any(|n| n != paths) || analysis != part.sensitivity.is_some() {
             return Err(format!(
                 "{}: holds statistics of another number of paths than its blocks {}..{} have ({paths})",
                 path.display(),
@@ -432,13 +457,14 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
     }
     let mut order: Vec<&(PathBuf, Part)> = parts.iter().collect();
     order.sort_by_key(|(_, p)| (p.header.blocks[0], p.header.blocks[1]));
+    let block = reference.block_size;
     let range = |p: &Part| {
         let [a, b] = p.header.blocks;
         let paths = reference.paths;
         format!(
             "blocks {a}..{b}, paths {} to {}",
-            thousands(a.saturating_mul(CHUNK).min(paths)),
-            thousands(b.saturating_mul(CHUNK).min(paths))
+            thousands(a.saturating_mul(block).min(paths)),
+            thousands(b.saturating_mul(block).min(paths))
         )
     };
     let mut next = 0;
@@ -452,8 +478,8 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
         if a > next {
             return Err(format!(
                 "no part holds blocks {next}..{a} (paths {} to {}): a shard is missing",
-                thousands(next.saturating_mul(CHUNK)),
-                thousands(a.saturating_mul(CHUNK))
+                thousands(next.saturating_mul(block)),
+                thousands(a.saturating_mul(block))
             ));
         }
         if a < next {
@@ -473,22 +499,28 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
         return Err(format!(
             "no part holds blocks {next}..{} (paths {} to {}): a shard is missing",
             reference.total_blocks,
-            thousands(next.saturating_mul(CHUNK)),
+            thousands(next.saturating_mul(block)),
             thousands(reference.paths)
         ));
     }
     Ok(())
 }
 
-/// Merges checked parts (any order gives the same bits).
+/// Merges checked parts (given in any order: sums are exact, and an analysis's rank rows are
+/// joined in block order).
 pub fn merge(parts: Vec<(PathBuf, Part)>) -> Part {
-    let mut parts = parts.into_iter().map(|(_, p)| p);
+    let mut parts: Vec<Part> = parts.into_iter().map(|(_, p)| p).collect();
+    parts.sort_by_key(|p| p.header.blocks);
+    let mut parts = parts.into_iter();
     let mut total = parts.next().expect("check_cover refuses an empty merge");
     for p in parts {
         for (a, b) in total.stats.iter_mut().zip(&p.stats) {
             a.merge(b);
         }
         total.paired.merge(&p.paired);
+        if let (Some(a), Some(b)) = (&mut total.sensitivity, &p.sensitivity) {
+            a.merge(b);
+        }
     }
     total.header.blocks = [0, total.header.total_blocks];
     total

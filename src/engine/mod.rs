@@ -188,6 +188,7 @@ impl Job<'_> {
             chunks,
             window,
             |c| self.run_chunk(self.first + c),
+            |first| first,
             |(accs, paired), part| {
                 for (a, b) in accs.iter_mut().zip(&part.0) {
                     a.merge(b);
@@ -220,17 +221,18 @@ impl Job<'_> {
 }
 
 /// Runs `run(c)` for chunks `0..chunks` (at least one) on the pool's workers and folds the
-/// results with `merge` in chunk order on the calling thread as they arrive, so the fold is
-/// the same whatever thread ran what. At most `window` chunks are started and not yet folded,
-/// so a slow chunk holds back only the window, never the memory. Returns the total and the
-/// most chunks alive at once.
-pub fn fold_chunks<P: Send>(
+/// results in chunk order on the calling thread as they arrive (`first` makes the total of
+/// chunk 0, `merge` adds each next one), so the fold is the same whatever thread ran what.
+/// At most `window` chunks are started and not yet folded, so a slow chunk holds back only
+/// the window, never the memory. Returns the total and the most chunks alive at once.
+pub fn fold_chunks<P: Send, T>(
     pool: &rayon::ThreadPool,
     chunks: u64,
     window: u64,
     run: impl Fn(u64) -> P + Sync,
-    mut merge: impl FnMut(&mut P, P),
-) -> Option<(P, u64)> {
+    mut first: impl FnMut(P) -> T,
+    mut merge: impl FnMut(&mut T, P),
+) -> Option<(T, u64)> {
     type Done<P> = (u64, std::thread::Result<P>);
     let (tx, rx) = std::sync::mpsc::channel::<Done<P>>();
     let run = &run;
@@ -250,7 +252,7 @@ pub fn fold_chunks<P: Send>(
             next += 1;
         }
         let mut arrived: BTreeMap<u64, P> = BTreeMap::new();
-        let mut total: Option<P> = None;
+        let mut total: Option<T> = None;
         let mut folded = 0;
         let mut peak = next;
         while folded < chunks {
@@ -259,7 +261,7 @@ pub fn fold_chunks<P: Send>(
             arrived.insert(c, part.unwrap_or_else(|p| std::panic::resume_unwind(p)));
             while let Some(part) = arrived.remove(&folded) {
                 match &mut total {
-                    None => total = Some(part),
+                    None => total = Some(first(part)),
                     Some(t) => merge(t, part),
                 }
                 folded += 1;

@@ -545,3 +545,51 @@ fn a_sharded_sweep_merges_to_the_same_sweep() {
         assert!(bytes(a) == bytes(b), "{file} differs");
     }
 }
+
+#[test]
+fn a_sharded_sensitivity_analysis_merges_to_the_same_analysis() {
+    let dir = workdir();
+    let sensitivity = [
+        "sensitivity",
+        "baseline.toml",
+        "--set",
+        "amazon_contingent=20",
+    ];
+    // 1,000 base paths are 4 blocks of 256: 7 shards leave three empty.
+    for count in [3, 7] {
+        let parts = whole_and_shards(dir.path(), &sensitivity, "1000", count);
+        let out = format!("merged-{count}");
+        let mut args = vec!["merge", "--out", &out, "--quiet"];
+        // Any order: the rank statistics' rows are joined in block order.
+        args.extend(parts.iter().rev().map(String::as_str));
+        ok_in(dir.path(), &args);
+        for file in ["sensitivity.json", "tornado.png", "sobol.png"] {
+            let (a, b) = (
+                dir.path().join("one").join(file),
+                dir.path().join(&out).join(file),
+            );
+            assert!(bytes(a) == bytes(b), "{count} shards: {file} differs");
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes(dir.path().join("merged-3/sensitivity.json"))).unwrap();
+    assert_eq!(json["overrides"][0], "amazon_contingent=20");
+    assert_eq!(json["paths"], 1000);
+
+    // A part of an analysis does not merge with a run's, nor with statistics of another shape.
+    let run = [
+        "run",
+        "baseline.toml",
+        "--paths",
+        "5000",
+        "--part",
+        "run.part",
+    ];
+    ok_in(dir.path(), &run);
+    let parts = shards(dir.path(), &sensitivity, "1000", 2, "1");
+    let err = refused_in(dir.path(), &["merge", &parts[0], "run.part"]);
+    assert!(err.contains("another run"), "{err}");
+    forge(&dir.path().join(&parts[1]), "\"shape\":[", "\"shape\":[1");
+    let err = refused_in(dir.path(), &["merge", &parts[0], &parts[1]]);
+    assert!(err.contains("not shaped"), "{err}");
+}
