@@ -880,7 +880,7 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
             let dir = o
                 .dir
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)));
+                .unwrap_or_else(|| default_dir("", &s.name, &s.overrides));
             write_run(&summary, &dir, o, None, out)
         }
         shard::Kind::Compare => {
@@ -1050,9 +1050,10 @@ fn write_comparison(
 ) -> Result<(), Failure> {
     let comparison =
         report::compare::Comparison::new(scenarios, models, labels, metrics, result, seed);
-    let dir = o.dir.clone().unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("compare-{}", sanitize(&labels[0].0)))
-    });
+    let dir = o
+        .dir
+        .clone()
+        .unwrap_or_else(|| default_dir("compare-", &labels[0].0, &scenarios[0].overrides));
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
         let json = report::pretty_json(&comparison)?;
@@ -1238,6 +1239,7 @@ fn write_sweep(
         )));
     }
     let result = crate::sweep::Sweep {
+        schema_version: crate::sweep::SCHEMA_VERSION,
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
         paths,
         seed,
@@ -1245,9 +1247,10 @@ fn write_sweep(
         params: grid.axes.clone(),
         scenarios: swept,
     };
-    let dir = o.dir.clone().unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("sweep-{}", sanitize(&result.scenarios[0].label)))
-    });
+    let dir = o
+        .dir
+        .clone()
+        .unwrap_or_else(|| default_dir("sweep-", &result.scenarios[0].label, &result.overrides));
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
         let json = report::pretty_json(&result)?;
@@ -1337,6 +1340,7 @@ fn solve(
             }
         })?;
     let record = crate::solve::SolveReport {
+        schema_version: crate::solve::SCHEMA_VERSION,
         cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
         file: file.display().to_string(),
         paths: opts.paths(),
@@ -1351,7 +1355,11 @@ fn solve(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let dir = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("solve-{}-{}", sanitize(&stem), bracket.name))
+        default_dir(
+            "solve-",
+            &format!("{stem}-{}", bracket.name),
+            &overrides_of(&opts.sets),
+        )
     });
     let staging = report::output::Staging::new(&dir)?;
     staging.write(|tmp| {
@@ -1525,9 +1533,10 @@ fn write_sensitivity(
         outputs,
     };
     let unit = (s.currency.clone(), s.scale.clone());
-    let dir = o.dir.clone().unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("sensitivity-{}", sanitize(&s.name)))
-    });
+    let dir = o
+        .dir
+        .clone()
+        .unwrap_or_else(|| default_dir("sensitivity-", &s.name, &s.overrides));
     let staging = report::output::Staging::new(&dir)?;
     let charts = staging.write(|tmp| {
         let json = report::pretty_json(&result)?;
@@ -1613,11 +1622,41 @@ fn sanitize(name: &str) -> String {
     }
 }
 
-/// The output folder: `--out`, else `output/<scenario name>/`.
+/// The output folder: `--out`, else `output/<scenario name>[+<override>...]/`.
 fn output_dir(opts: &SimOptions, s: &Scenario) -> PathBuf {
     opts.out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(sanitize(&s.name)))
+        .unwrap_or_else(|| default_dir("", &s.name, &s.overrides))
+}
+
+/// `output/<prefix><name>+<override>+.../`: a run with overrides never writes over the plain
+/// run's folder, and its folder says what was overridden (`output/baseline+amazon_contingent=0/`).
+fn default_dir(prefix: &str, name: &str, overrides: &[String]) -> PathBuf {
+    let mut folder = format!("{prefix}{}", sanitize(name));
+    for o in overrides {
+        let safe: String = o
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        folder.push('+');
+        folder.push_str(&safe);
+        if safe != *o {
+            folder.push_str(&format!("-{:08x}", crate::engine::rng::name_key(o) as u32));
+        }
+    }
+    // A folder name has at most 255 bytes: a long list is cut and keyed by all of it.
+    if folder.len() > 200 {
+        let key = crate::engine::rng::name_key(&folder);
+        folder.truncate(180);
+        folder.push_str(&format!("-{key:016x}"));
+    }
+    PathBuf::from("output").join(folder)
 }
 
 /// Progress of a long run on stderr: a bar with the rate and the time left on a terminal

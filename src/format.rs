@@ -18,7 +18,21 @@ pub fn money(x: f64, currency: &str, scale: &str) -> String {
     } else {
         3
     };
-    format!("{sign}{currency}{a:.digits$}{scale}")
+    let number = format!("{a:.digits$}");
+    format!("{sign}{currency}{}{scale}", group_thousands(&number))
+}
+
+/// `1234567.5` as `1,234,567.5`: the integer part in groups of three.
+fn group_thousands(number: &str) -> String {
+    let (int, frac) = number.split_at(number.find('.').unwrap_or(number.len()));
+    let mut out = String::with_capacity(number.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + frac
 }
 
 /// A probability or share as a percentage: `37%`, `4.2%`, `<0.1%`.
@@ -52,6 +66,9 @@ mod tests {
         assert_eq!(money(-3.05, "$", "B"), "-$3.05B");
         assert_eq!(money(730.0, "$", "B"), "$730B");
         assert_eq!(money(0.0, "$", "B"), "$0B");
+        assert_eq!(money(1028.4, "$", "B"), "$1,028B");
+        assert_eq!(money(-4_656_000.0, "$", "B"), "-$4,656,000B");
+        assert_eq!(money(999.6, "$", "B"), "$1,000B");
         assert_eq!(percent(0.37), "37%");
         assert_eq!(percent(0.042), "4.2%");
         assert_eq!(percent(0.0004), "<0.1%");

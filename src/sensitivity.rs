@@ -277,7 +277,7 @@ impl Sensitivity {
             for column in table.column_iter_mut().skip(1) {
                 column.set_cell_alignment(comfy_table::CellAlignment::Right);
             }
-            let _ = writeln!(out, "{table}");
+            let _ = writeln!(out, "{}", crate::report::render(&table));
             if o.inputs.len() > TABLE_INPUTS {
                 let _ = writeln!(
                     out,

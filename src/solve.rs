@@ -154,9 +154,14 @@ pub struct Solution {
     pub evaluations: usize,
 }
 
+/// Version of the layout of `solve.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// What `solve.json` holds: the question and its answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct SolveReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Version of cfsim.
     pub cfsim_version: String,
     /// The scenario file.

@@ -197,9 +197,14 @@ pub struct SweptScenario {
     pub points: Vec<SweepPoint>,
 }
 
+/// Version of the layout of `sweep.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// What `sweep.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Sweep {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Version of cfsim.
     pub cfsim_version: String,
     /// Paths per point.

@@ -65,9 +65,14 @@ pub struct ComparedScenario {
     pub summary: Summary,
 }
 
+/// Version of the layout of `comparison.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// What `comparison.json` holds.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Version of cfsim.
     pub cfsim_version: String,
     /// Paths per scenario.
@@ -164,6 +169,7 @@ impl Comparison {
             )
             .collect();
         Comparison {
+            schema_version: SCHEMA_VERSION,
             cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
             paths: run.stats[0].paths,
             seed,
@@ -203,37 +209,45 @@ impl Comparison {
         );
         let _ = writeln!(
             out,
-            "Means per scenario; below each, the difference from the reference `{}` with its paired 95% interval.\n",
+            "P(...) are shares of all paths, other figures means over all paths (a round trip over the paths where the investor put money in); below each, the difference from the reference `{}` with its paired 95% interval.",
             self.reference
         );
-        let name_w = self
-            .metrics
-            .iter()
-            .map(|m| m.name.len())
-            .max()
-            .unwrap_or(10)
-            .max(18);
-        let col_w = self
-            .scenarios
-            .iter()
-            .map(|s| s.label.len())
-            .max()
-            .unwrap_or(10)
-            .max(24);
-        let mut header = format!("{:name_w$}", "");
-        for s in &self.scenarios {
-            let _ = write!(header, "  {:>col_w$}", s.label);
-        }
-        let _ = writeln!(out, "{}", header.trim_end());
-        let mut line = format!("{:name_w$}", "median default");
-        for s in &self.scenarios {
-            let _ = write!(
-                line,
-                "  {:>col_w$}",
-                s.summary.insolvency.median_period.as_deref().unwrap_or("-")
+        for sc in &self.scenarios {
+            let with = if sc.overrides.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", sc.overrides.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {}{}",
+                crate::text::printable(&sc.label),
+                crate::text::printable(&sc.file),
+                crate::text::printable(&with)
             );
         }
-        let _ = writeln!(out, "{line}");
+        out.push('\n');
+        let mut header = vec![String::new()];
+        header.extend(
+            self.scenarios
+                .iter()
+                .map(|s| crate::text::printable(&s.label).into_owned()),
+        );
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::NOTHING);
+        t.set_header(header);
+        for column in t.column_iter_mut().skip(1) {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+        let mut row = vec!["default period, median among paths that default".to_string()];
+        row.extend(self.scenarios.iter().map(|s| {
+            s.summary
+                .insolvency
+                .median_period
+                .clone()
+                .unwrap_or_else(|| "-".into())
+        }));
+        t.add_row(row);
         for m in &self.metrics {
             // Tranches paid on almost every path of every scenario (they show as 100%) say
             // nothing in a table; comparison.json and .csv keep them.
@@ -241,14 +255,19 @@ impl Comparison {
             if certain {
                 continue;
             }
-            let mut line = format!("{:name_w$}", m.name);
-            let mut diff = format!("{:name_w$}", "");
-            for (v, d) in m.values.iter().zip(&m.diff_vs_reference) {
-                let cell = v
-                    .map(|v| self.fmt(m.kind, v.mean))
-                    .unwrap_or_else(|| "-".into());
-                let _ = write!(line, "  {cell:>col_w$}");
-                let dcell = match d {
+            let name = match m.kind {
+                MetricKind::Probability => m.name.clone(),
+                _ => format!("{}, mean", m.name),
+            };
+            let mut row = vec![crate::text::printable(&name).into_owned()];
+            row.extend(m.values.iter().map(|v| {
+                v.map(|v| self.fmt(m.kind, v.mean))
+                    .unwrap_or_else(|| "n/a".into())
+            }));
+            t.add_row(row);
+            if m.diff_vs_reference.iter().any(Option::is_some) {
+                let mut diff = vec!["  difference [95%]".to_string()];
+                diff.extend(m.diff_vs_reference.iter().map(|d| match d {
                     Some(d) => format!(
                         "{} [{}, {}]",
                         self.fmt_diff(m.kind, d.diff),
@@ -256,14 +275,11 @@ impl Comparison {
                         self.fmt_diff(m.kind, d.diff_ci95_paired[1])
                     ),
                     None => String::new(),
-                };
-                let _ = write!(diff, "  {dcell:>col_w$}");
-            }
-            let _ = writeln!(out, "{line}");
-            if m.diff_vs_reference.iter().any(Option::is_some) {
-                let _ = writeln!(out, "{}", diff.trim_end());
+                }));
+                t.add_row(diff);
             }
         }
+        let _ = writeln!(out, "{}", crate::report::render(&t));
         if let Some((rate, threads, secs)) = throughput {
             let _ = writeln!(
                 out,

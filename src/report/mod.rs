@@ -152,6 +152,13 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
         s.unit.currency,
         s.unit.scale
     );
+    if !s.overrides.is_empty() {
+        let _ = writeln!(
+            out,
+            "With {}",
+            crate::text::printable(&s.overrides.join(", "))
+        );
+    }
     target_table(&mut out, s);
     years_table(&mut out, s);
     insolvency_table(&mut out, s);
@@ -188,15 +195,34 @@ fn target_table(out: &mut String, s: &Summary) {
         let r = &t.revenue_in_year;
         let _ = writeln!(
             out,
-            "  Revenue in {}: median {}, mean {} (+-{}), range {} to {}",
+            "  Revenue in {}: mean {} (95% half-width {}), median {}, 5-95% {} to {}",
             t.year,
-            m(r.p50),
             m(r.mean),
             m(1.96 * r.std_error),
+            m(r.p50),
             m(r.p5),
             m(r.p95)
         );
     }
+}
+
+/// A table of the terminal summary: no borders, the first column left-aligned and the others
+/// right-aligned; a header's second line names its statistic, so no figure is read as another.
+fn new_table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(header.to_vec());
+    for column in t.column_iter_mut().skip(1) {
+        column.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
+    t
+}
+
+/// A table as text, without the padding comfy-table leaves at the end of each line.
+pub(crate) fn render(t: &comfy_table::Table) -> String {
+    let text = t.to_string();
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n")
 }
 
 /// The company's accounts by year, for the summary table.
@@ -205,31 +231,27 @@ fn years_table(out: &mut String, s: &Summary) {
     if !s.years.is_empty() {
         let _ = writeln!(
             out,
-            "\nCompany accounts by year (medians over the paths still operating at the year's end)"
+            "\nCompany accounts by year (operating: share of all paths not in default at the year's end; the rest are medians over those paths)"
         );
-        let mut line = String::from("  year       ");
-        for y in &s.years {
-            let _ = write!(line, "{:>9}", y.year);
-        }
-        let _ = writeln!(out, "{line}");
-        let mut line = format!("  {:11}", "operating");
-        for y in &s.years {
-            let _ = write!(line, "{:>9}", percent(y.operating));
-        }
-        let _ = writeln!(out, "{line}");
+        let years: Vec<String> = s.years.iter().map(|y| y.year.to_string()).collect();
+        let mut header = vec!["year"];
+        header.extend(years.iter().map(String::as_str));
+        let mut t = new_table(&header);
+        let mut row = vec!["operating".to_string()];
+        row.extend(s.years.iter().map(|y| percent(y.operating)));
+        t.add_row(row);
         type Pick = fn(&summary::YearSummary) -> Option<f64>;
         let rows: [(&str, Pick); 3] = [
-            ("revenue", |y| y.revenue.map(|x| x.p50)),
-            ("costs", |y| y.costs.map(|x| x.p50)),
-            ("net income", |y| y.net_income.map(|x| x.p50)),
+            ("revenue, median", |y| y.revenue.map(|x| x.p50)),
+            ("costs, median", |y| y.costs.map(|x| x.p50)),
+            ("net income, median", |y| y.net_income.map(|x| x.p50)),
         ];
         for (name, pick) in rows {
-            let mut line = format!("  {name:11}");
-            for y in &s.years {
-                let _ = write!(line, "{:>9}", pick(y).map_or("-".to_string(), m));
-            }
-            let _ = writeln!(out, "{line}");
+            let mut row = vec![name.to_string()];
+            row.extend(s.years.iter().map(|y| pick(y).map_or("-".to_string(), m)));
+            t.add_row(row);
         }
+        let _ = writeln!(out, "{}", render(&t));
     }
 }
 
@@ -255,7 +277,7 @@ fn insolvency_table(out: &mut String, s: &Summary) {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  When: median {med}; most likely period {worst} ({})",
+            "  When: median {med} among paths that default; most likely period {worst} ({} of all paths)",
             percent(p)
         );
     }
@@ -270,125 +292,128 @@ fn insolvency_table(out: &mut String, s: &Summary) {
 
 /// The tranches, for the summary table.
 fn tranches_table(out: &mut String, s: &Summary) {
-    if !s.tranches.is_empty() {
-        let _ = writeln!(out, "\nTranches");
-        let w = s
-            .tranches
-            .iter()
-            .map(|t| t.id.len())
-            .max()
-            .unwrap_or(2)
-            .max(7);
-        let _ = writeln!(
-            out,
-            "  {:w$}  {:12}  {:>9}  {:>16}  {:>8}  {:>8}  {:>9}",
-            "tranche", "investor", "released", "95% interval", "lapsed", "pending", "median at"
-        );
-        for t in &s.tranches {
-            if t.empty_probability >= 1.0 {
-                let _ = writeln!(
-                    out,
-                    "  {:w$}  {:12}  amount 0 on every path: nothing to release",
-                    t.id, t.investor
-                );
-                continue;
-            }
-            let _ = write!(
-                out,
-                "  {:w$}  {:12}  {:>9}  {:>16}  {:>8}  {:>8}  {:>9}",
-                t.id,
-                t.investor,
-                percent(t.release_probability),
-                interval(t.ci95),
-                percent(t.lapsed_probability),
-                percent(t.pending_probability),
-                t.median_release_period.as_deref().unwrap_or("-")
-            );
-            if t.empty_probability > 0.0 {
-                let _ = write!(
-                    out,
-                    "  (amount 0 on {} of paths)",
-                    percent(t.empty_probability)
-                );
-            }
-            out.push('\n');
+    if s.tranches.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nTranches (shares of all paths; the period is the median among paths that release)"
+    );
+    let mut t = new_table(&[
+        "tranche",
+        "investor",
+        "released",
+        "95% interval",
+        "lapsed",
+        "pending",
+        "released in\n(median)",
+    ]);
+    if let Some(c) = t.column_mut(1) {
+        c.set_cell_alignment(comfy_table::CellAlignment::Left);
+    }
+    let mut notes = Vec::new();
+    for tr in &s.tranches {
+        if tr.empty_probability >= 1.0 {
+            notes.push(format!(
+                "  {}: amount 0 on every path, nothing to release",
+                tr.id
+            ));
+            continue;
         }
+        if tr.empty_probability > 0.0 {
+            notes.push(format!(
+                "  {}: amount 0 on {} of paths",
+                tr.id,
+                percent(tr.empty_probability)
+            ));
+        }
+        t.add_row(vec![
+            tr.id.clone(),
+            tr.investor.clone(),
+            percent(tr.release_probability),
+            interval(tr.ci95),
+            percent(tr.lapsed_probability),
+            percent(tr.pending_probability),
+            tr.median_release_period
+                .clone()
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let _ = writeln!(out, "{}", render(&t));
+    for n in notes {
+        let _ = writeln!(out, "{n}");
     }
 }
 
 /// The investors, for the summary table.
 fn investors_table(out: &mut String, s: &Summary) {
     let m = |x: f64| s.money(x);
-    if !s.investors.is_empty() {
+    if s.investors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nInvestors (over all paths; a round trip over the paths where the investor put money in)"
+    );
+    let mut t = new_table(&[
+        "investor",
+        "invested\nmean",
+        "received\nmean",
+        "round trip\nmean",
+        "margin\nmean",
+        "stake\nmean",
+        "equity value\nmean",
+        "net position\nmean",
+        "net position\nmedian",
+        "net position\n5-95%",
+        "paid back\nby the end",
+    ]);
+    for i in &s.investors {
+        t.add_row(vec![
+            i.id.clone(),
+            m(i.invested.mean),
+            m(i.received.mean),
+            match &i.round_trip {
+                Some(r) => format!("{:.2}x", r.mean),
+                None => "-".into(),
+            },
+            m(i.margin_earned.mean),
+            percent(i.stake.mean),
+            m(i.equity_value.mean),
+            m(i.net_position.mean),
+            m(i.net_position.p50),
+            format!("{} to {}", m(i.net_position.p5), m(i.net_position.p95)),
+            percent(i.payback_probability),
+        ]);
+    }
+    let _ = writeln!(out, "{}", render(&t));
+    let lenders: Vec<_> = s
+        .investors
+        .iter()
+        .filter_map(|i| i.debt.as_ref().map(|d| (i, d)))
+        .collect();
+    if !lenders.is_empty() {
         let _ = writeln!(
             out,
-            "\nInvestors (medians; net position also as 5-95% range)"
+            "\nLoans (principal repaid + what the loans are worth at the horizon, met before equity)"
         );
-        let w = s
-            .investors
-            .iter()
-            .map(|i| i.id.len())
-            .max()
-            .unwrap_or(8)
-            .max(8);
-        let _ = writeln!(
-            out,
-            "  {:w$}  {:>9}  {:>9}  {:>10}  {:>9}  {:>9}  {:>9}  {:>22}  {:>8}",
-            "investor",
-            "invested",
-            "received",
-            "round-trip",
-            "margin",
-            "stake",
-            "equity",
-            "net position",
-            "payback"
-        );
-        for i in &s.investors {
-            let _ = writeln!(
-                out,
-                "  {:w$}  {:>9}  {:>9}  {:>10}  {:>9}  {:>9}  {:>9}  {:>22}  {:>8}",
-                i.id,
-                m(i.invested.p50),
-                m(i.received.p50),
-                match &i.round_trip {
-                    Some(r) => format!("{:.2}x", r.p50),
-                    None => "-".into(),
-                },
-                m(i.margin_earned.p50),
-                percent(i.stake.p50),
-                m(i.equity_value.p50),
-                format!(
-                    "{} ({} to {})",
-                    m(i.net_position.p50),
-                    m(i.net_position.p5),
-                    m(i.net_position.p95)
-                ),
-                percent(i.payback_probability)
-            );
+        let mut t = new_table(&[
+            "lender",
+            "debt value\nmean",
+            "debt value\nmedian",
+            "debt value\n5-95%",
+            "unrecovered\nmean",
+        ]);
+        for (i, d) in lenders {
+            t.add_row(vec![
+                i.id.clone(),
+                m(d.value.mean),
+                m(d.value.p50),
+                format!("{} to {}", m(d.value.p5), m(d.value.p95)),
+                m(d.unrecovered.mean),
+            ]);
         }
-        let lenders: Vec<_> = s
-            .investors
-            .iter()
-            .filter_map(|i| i.debt.as_ref().map(|d| (i, d)))
-            .collect();
-        if !lenders.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nLoans (principal repaid + what the loans are worth at the horizon, met before equity; medians with 5-95% range)"
-            );
-            for (i, d) in lenders {
-                let _ = writeln!(
-                    out,
-                    "  {:w$}  debt value {} ({} to {}); principal unrecovered in default: mean {}",
-                    i.id,
-                    m(d.value.p50),
-                    m(d.value.p5),
-                    m(d.value.p95),
-                    m(d.unrecovered.mean)
-                );
-            }
-        }
+        let _ = writeln!(out, "{}", render(&t));
     }
 }
 
@@ -398,10 +423,10 @@ fn returns_table(out: &mut String, s: &Summary) {
     if let Some(c) = &s.circularity {
         let _ = writeln!(
             out,
-            "\nCircularity (money from the company that reached the investors, each dollar once / money they invested): median {:.2}, mean {:.3} (+-{:.3}), range {:.2} to {:.2}",
-            c.p50,
+            "\nCircularity (money from the company that reached the investors, each dollar once / money they invested): mean {:.3} (95% half-width {:.3}), median {:.2}, 5-95% {:.2} to {:.2}",
             c.mean,
             1.96 * c.std_error,
+            c.p50,
             c.p5,
             c.p95
         );

@@ -9,15 +9,22 @@ use crate::engine::{Accumulator, Model};
 use crate::scenario::{KindTag, Scenario, TrancheTiming};
 use crate::stats::{Counts, Proportion, Stat, StatSummary, wilson};
 
+/// Version of the layout of `summary.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The whole summary of a run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Version of cfsim that produced it.
     pub cfsim_version: String,
     /// Scenario name.
     pub scenario: String,
     /// Scenario file.
     pub file: String,
+    /// Overrides applied to the file (`name=value`, as typed), in order.
+    pub overrides: Vec<String>,
     /// Number of paths.
     pub paths: u64,
     /// Master seed.
@@ -320,10 +327,77 @@ pub struct FlowSummary {
 pub struct ParamSummary {
     /// Name.
     pub name: String,
-    /// Its value or distribution, as text.
-    pub value: String,
+    /// Its value, or its distribution with the parameters it was compiled to.
+    pub value: ParamValue,
     /// Provenance note.
     pub source: Option<String>,
+}
+
+/// A param's value: a number, or a distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// A known number.
+    Number(f64),
+    /// An uncertain one.
+    Distribution(DistributionValue),
+}
+
+/// A distribution as `summary.json` gives it: its family, the parameters it was compiled to
+/// (a PERT is the beta it stands for; `"A to B"` the lognormal whose 90% range it is), whether
+/// it is drawn anew each period, and the same as text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DistributionValue {
+    /// `fixed`, `uniform`, `normal`, `lognormal`, `triangular`, `beta` or `bernoulli`.
+    pub dist: String,
+    /// The parameters that the family has, by name (`low`, `mode`, `high`, `mean`, `sd`, `mu`,
+    /// `sigma`, `alpha`, `beta`, `p`, `value`).
+    #[serde(flatten)]
+    pub parameters: std::collections::BTreeMap<String, f64>,
+    /// Drawn anew each period rather than once per path.
+    pub per_period: bool,
+    /// As `cfsim explain` writes it.
+    pub text: String,
+}
+
+impl DistributionValue {
+    fn new(d: &crate::dist::Distribution, per_period: bool) -> DistributionValue {
+        use crate::dist::Distribution as D;
+        let (dist, parameters): (&str, Vec<(&str, f64)>) = match *d {
+            D::Fixed(v) => ("fixed", vec![("value", v)]),
+            D::Uniform { low, high } => ("uniform", vec![("low", low), ("high", high)]),
+            D::Normal { mean, sd } => ("normal", vec![("mean", mean), ("sd", sd)]),
+            D::LogNormal { mu, sigma } => ("lognormal", vec![("mu", mu), ("sigma", sigma)]),
+            D::Triangular { low, mode, high } => (
+                "triangular",
+                vec![("low", low), ("mode", mode), ("high", high)],
+            ),
+            D::Beta {
+                alpha,
+                beta,
+                low,
+                high,
+            } => (
+                "beta",
+                vec![
+                    ("alpha", alpha),
+                    ("beta", beta),
+                    ("low", low),
+                    ("high", high),
+                ],
+            ),
+            D::Bernoulli { p } => ("bernoulli", vec![("p", p)]),
+        };
+        DistributionValue {
+            dist: dist.to_string(),
+            parameters: parameters
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            per_period,
+            text: format!("{d}{}", if per_period { " per period" } else { "" }),
+        }
+    }
 }
 
 /// Per-period bands.
@@ -400,9 +474,11 @@ impl Summary {
             ctx.params(),
         );
         Summary {
+            schema_version: SCHEMA_VERSION,
             cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: s.name.clone(),
             file: s.file.clone(),
+            overrides: s.overrides.clone(),
             paths: n,
             seed,
             unit: Unit {
@@ -652,14 +728,10 @@ impl Ctx<'_> {
             .map(|prm| ParamSummary {
                 name: prm.name.clone(),
                 value: match prm.value {
-                    crate::scenario::Value::Const(c) => format!("{c}"),
+                    crate::scenario::Value::Const(c) => ParamValue::Number(c),
                     crate::scenario::Value::Random(q) => {
                         let q = &s.quantities[q];
-                        format!(
-                            "{}{}",
-                            q.dist,
-                            if q.per_period { " per period" } else { "" }
-                        )
+                        ParamValue::Distribution(DistributionValue::new(&q.dist, q.per_period))
                     }
                 },
                 source: prm.source.clone(),

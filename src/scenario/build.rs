@@ -156,6 +156,7 @@ pub(super) fn build(
         &milestones,
     );
     Ok(Scenario {
+        overrides: Vec::new(),
         name: name.unwrap_or_else(|| stem.to_string()),
         description: description.unwrap_or_default(),
         file: file.to_string(),

@@ -185,7 +185,12 @@ fn finish(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".to_string());
-    build(&doc, top, &stem, &path.display().to_string(), sources)
+    let mut s = build(&doc, top, &stem, &path.display().to_string(), sources)?;
+    s.overrides = sets
+        .iter()
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect();
+    Ok(s)
 }
 
 fn read_document(

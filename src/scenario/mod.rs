@@ -76,6 +76,9 @@ pub struct Scenario {
     pub rescue: Option<Rescue>,
     /// What the file says that is valid but probably not what was meant.
     pub warnings: Vec<crate::diagnostic::Diagnostic>,
+    /// The overrides applied to the file (`--set`, `--variant`, a sweep's point), in order,
+    /// as `name=value`: every output records them.
+    pub overrides: Vec<String>,
 }
 
 /// A number in the scenario: a constant or an uncertain quantity.

@@ -72,6 +72,25 @@ fn svg_on_request_and_no_charts_on_request() {
     assert!(!out.join("cash.png").exists());
 }
 
+#[test]
+fn a_whisker_cut_by_the_axis_shows_its_value_and_overrides_show_in_the_footer() {
+    let (_dir, out) = run_with_charts("baseline.toml", &["--svg", "--set", "amazon_contingent=20"]);
+    let s: cfsim::report::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let svg = std::fs::read_to_string(out.join("investors.svg")).unwrap();
+    // Microsoft's net position reaches far above the medians the axis follows.
+    let top = s.investors[0].net_position.p95;
+    let label = format!("{} \u{2191}", cfsim::format::money(top, "$", "B"));
+    assert!(svg.contains(&label), "no `{label}` in investors.svg");
+    for chart in charts::RunChart::ALL.map(charts::RunChart::file) {
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("with amazon_contingent=20"),
+            "{chart}: no override in the footer"
+        );
+    }
+}
+
 fn summary(name: &str) -> cfsim::report::Summary {
     let mut sources = cfsim::diagnostic::SourceMap::new();
     let s = cfsim::scenario::load(&scenario(name), &[], &mut sources).unwrap();

@@ -27,7 +27,7 @@ fn run_prints_the_answers_and_writes_the_documented_files() {
         "P(revenue 2029 >= $100B)",
         "P(default by 2030-Q4)",
         "amazon_b",
-        "round-trip",
+        "round trip",
         "Circularity",
         "Throughput:",
     ] {
@@ -67,6 +67,70 @@ fn run_prints_the_answers_and_writes_the_documented_files() {
         .filter(|n| n.to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn a_run_with_overrides_records_them_everywhere_and_gets_its_own_folder() {
+    let dir = Dir::new();
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let run = |extra: &[&str]| {
+        let out = cfsim()
+            .current_dir(dir.path())
+            .arg("run")
+            .arg(&baseline)
+            .args(["--paths", "2000", "--no-charts"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = run(&[]);
+    assert!(!plain.contains("With "), "{plain}");
+    let set = run(&["--set", "amazon_contingent=0", "--set", "k_nvidia=3 to 5"]);
+    assert!(
+        set.contains("With amazon_contingent=0, k_nvidia=3 to 5"),
+        "{set}"
+    );
+    let summary = |folder: &str| -> serde_json::Value {
+        let path = dir.path().join("output").join(folder).join("summary.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    // The plain run's folder keeps the plain run; the other one names its overrides.
+    let folders: Vec<String> = std::fs::read_dir(dir.path().join("output"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let other = folders
+        .iter()
+        .find(|f| f.starts_with("baseline+amazon_contingent=0+k_nvidia=3-to-5-"))
+        .unwrap_or_else(|| panic!("no folder for the overrides in {folders:?}"));
+    assert_eq!(summary("baseline")["overrides"], serde_json::json!([]));
+    let s = summary(other);
+    assert_eq!(
+        s["overrides"],
+        serde_json::json!(["amazon_contingent=0", "k_nvidia=3 to 5"])
+    );
+    assert_eq!(s["schema_version"], 1);
+    let param = |name: &str| {
+        s["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(param("amazon_contingent"), serde_json::json!(0.0));
+    let k = param("k_nvidia");
+    assert_eq!(k["dist"], "lognormal");
+    assert!(k["mu"].is_number() && k["sigma"].is_number(), "{k}");
+    assert_eq!(param("aws_margin")["dist"], "beta");
+    assert_eq!(param("revenue_growth")["mode"], 2.3);
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::format::{money, percent};
 use crate::report::compare::Comparison;
@@ -387,8 +388,13 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
         }
         Chart::Run(chart, s) => {
             let title = chart.title();
+            let with = if s.overrides.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", s.overrides.join(", "))
+            };
             let footer = format!(
-                "seed {} | {} paths | cfsim {} | {} | amounts in {}{}",
+                "seed {} | {} paths | cfsim {} | {}{with} | amounts in {}{}",
                 s.seed,
                 crate::report::thousands(s.paths),
                 s.cfsim_version,
@@ -1011,6 +1017,33 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
                 )
             }))
             .map_err(err)?;
+        // A whisker cut by the axis ends in an arrow with its value, so a long tail is never
+        // read as a short one.
+        for (i, r) in rows.iter().enumerate() {
+            let (a, _, b) = pick(r);
+            let x = i as f64 + offset;
+            // The last column's value reads leftwards, clear of the plot's edge.
+            let (side, dx) = if i + 1 == n {
+                (HPos::Right, -10)
+            } else {
+                (HPos::Left, 10)
+            };
+            let font = ("sans-serif", 18).into_font().color(&INK);
+            if b > hi {
+                let font = font.pos(Pos::new(side, VPos::Top));
+                let arrow = EmptyElement::at((x, hi))
+                    + Polygon::new(vec![(-8, 12), (8, 12), (0, 0)], INK.filled())
+                    + Text::new(format!("{} \u{2191}", m(s, b)), (dx, 2), font);
+                chart.plotting_area().draw(&arrow).map_err(err)?;
+            }
+            if a < lo {
+                let font = font.pos(Pos::new(side, VPos::Bottom));
+                let arrow = EmptyElement::at((x, lo))
+                    + Polygon::new(vec![(-8, -12), (8, -12), (0, 0)], INK.filled())
+                    + Text::new(format!("{} \u{2193}", m(s, a)), (dx, -2), font);
+                chart.plotting_area().draw(&arrow).map_err(err)?;
+            }
+        }
     }
     chart
         .draw_series(LineSeries::new(
@@ -1018,6 +1051,12 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
             INK.stroke_width(2),
         ))
         .map_err(err)?;
+    band.draw(&Text::new(
+        "above: median round trip".to_string(),
+        (150 + 260 * 3, 8),
+        axis_font(),
+    ))
+    .map_err(err)?;
     for (i, r) in rows.iter().enumerate() {
         if let Some(rt) = r.round_trip {
             let (px, _) = chart.backend_coord(&(i as f64 + 0.5, hi));
