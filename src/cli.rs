@@ -16,14 +16,41 @@ use crate::scenario::{self, Override, Scenario};
 /// cfsim: simulate circular financing deals (investors who are also suppliers) under
 /// uncertainty.
 #[derive(Parser, Debug)]
-#[command(name = "cfsim", version, about, long_about = None)]
+#[command(name = "cfsim", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Examples shown at the end of `cfsim --help`.
+const EXAMPLES: &str = "Examples:
+  cfsim init deal.toml && cfsim run deal.toml      # a starter scenario and its run
+  cfsim run scenarios/baseline.toml                # 100,000 paths into output/baseline/
+  cfsim run scenarios/baseline.toml -n 1e6 --set amazon_contingent=0
+  cfsim compare scenarios/baseline.toml scenarios/no-round.toml
+  cfsim sensitivity scenarios/baseline.toml        # which inputs drive each answer
+  cfsim run scenarios/baseline.toml --json | jq .insolvency
+  cfsim completions bash > ~/.local/share/bash-completion/completions/cfsim";
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a commented starter scenario to FILE (default scenario.toml), to edit and run.
+    Init {
+        /// Where to write it; an existing file is left alone unless --force.
+        #[arg(default_value = "scenario.toml")]
+        file: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script: `cfsim completions bash`, zsh, fish, elvish or
+    /// powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print cfsim's manual page (roff): `cfsim man > cfsim.1; man ./cfsim.1`.
+    Man,
     /// Check scenario files and print a one-line summary of each.
     Validate {
         /// Scenario files (TOML).
@@ -152,11 +179,14 @@ enum Command {
         parts: Vec<PathBuf>,
         /// Output folder [default: the run's: output/<scenario-name>/ or
         /// output/compare-<name>/].
-        #[arg(long, value_name = "DIR")]
+        #[arg(short, long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Print nothing on stdout.
-        #[arg(long)]
+        #[arg(short, long)]
         quiet: bool,
+        /// Print the JSON file written on stdout instead of the table.
+        #[arg(long, conflicts_with = "quiet")]
+        json: bool,
         /// Do not draw the PNG charts.
         #[arg(long)]
         no_charts: bool,
@@ -221,8 +251,42 @@ pub struct PrecisionOptions {
     #[arg(long, value_name = "R", requires = "precision", value_parser = positive_fraction)]
     pub precision_rel: Option<f64>,
     /// With --precision: the most paths to run [default: 10000000].
-    #[arg(long, value_name = "N", requires = "precision", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", requires = "precision", value_parser = count)]
     pub max_paths: Option<u64>,
+}
+
+/// A count of paths: digits with optional `_` or `,` between groups (`1_000_000`), or a
+/// number in scientific notation that is a whole number (`1e6`, `2.5e5`); at least 1.
+fn count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let plain: String = t.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    // `_` may group digits anyhow (as in Rust); `,` only in thousands (`1,000,000`).
+    let groups: Vec<&str> = t.split(',').collect();
+    let commas_ok =
+        groups.len() == 1 || (groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+    let grouped_ok = commas_ok && !t.starts_with(['_', ',']) && !t.ends_with(['_', ',']);
+    let n = if !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit()) && grouped_ok {
+        plain.parse::<u64>().ok()
+    } else {
+        match t.parse::<f64>() {
+            // Below 2^53 every whole double is exact; above, the count would be rounded.
+            Ok(x)
+                if x.is_finite()
+                    && x.fract() == 0.0
+                    && (0.0..=9.007_199_254_740_992e15).contains(&x) =>
+            {
+                Some(x as u64)
+            }
+            _ => None,
+        }
+    };
+    match n {
+        Some(n) if n >= 1 => Ok(n),
+        Some(_) => Err("at least 1 path is needed".to_string()),
+        None => Err(format!(
+            "`{s}` is not a whole number of paths (such as 100000, 1e6 or 1_000_000)"
+        )),
+    }
 }
 
 /// A number in (0, 1).
@@ -241,25 +305,29 @@ pub const MAX_THREADS: u16 = 1024;
 /// Options shared by the commands that simulate.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimOptions {
-    /// Number of Monte Carlo paths [default: 100000; for `sensitivity`, base paths:
-    /// 10000].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Number of Monte Carlo paths, such as 100000, 1e6 or 1_000_000 [default: 100000; for
+    /// `sensitivity`, base paths: 10000].
+    #[arg(short = 'n', long, value_parser = count)]
     pub paths: Option<u64>,
     /// Master seed: the same seed, scenario and paths give bit-identical results.
-    #[arg(long, default_value_t = 42)]
+    #[arg(short, long, default_value_t = 42)]
     pub seed: u64,
     /// Worker threads (0: one per core; at most 1024). Results do not depend on it.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=MAX_THREADS as i64))]
+    #[arg(short = 'j', long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=MAX_THREADS as i64))]
     pub threads: u16,
     /// Override a param: name=value (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<Override>,
-    /// Output folder [default: output/<scenario-name>/].
-    #[arg(long, value_name = "DIR")]
+    /// Output folder [default: output/<scenario-name>/, with `+NAME=VALUE` for each --set].
+    #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print nothing on stdout and no progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
+    /// Print the JSON file the command writes (summary.json, comparison.json, sweep.json,
+    /// sensitivity.json, solve.json) on stdout instead of the table.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
     /// Do not draw the PNG charts.
     #[arg(long)]
     pub no_charts: bool,
@@ -470,6 +538,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // Names, labels and sources come from the file: never raw to the terminal.
     let mut out = crate::text::Printable(std::io::stdout().lock());
     match cli.command {
+        Command::Init { file, force } => init(&file, force, &mut out),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "cfsim", &mut script);
+            out.write_all(&script).map_err(anyhow::Error::from)?;
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(anyhow::Error::from)?;
+            out.write_all(&page).map_err(anyhow::Error::from)?;
+            Ok(())
+        }
         Command::Validate {
             files,
             sets,
@@ -550,6 +635,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             parts,
             out: dir,
             quiet,
+            json,
             no_charts,
             svg,
         } => merge(
@@ -557,6 +643,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             &Outputs {
                 dir,
                 quiet,
+                json,
                 no_charts,
                 svg,
             },
@@ -570,6 +657,8 @@ struct Outputs {
     /// `--out`.
     dir: Option<PathBuf>,
     quiet: bool,
+    /// Print the JSON written instead of the table.
+    json: bool,
     no_charts: bool,
     svg: bool,
 }
@@ -579,6 +668,7 @@ impl From<&SimOptions> for Outputs {
         Outputs {
             dir: o.out.clone(),
             quiet: o.quiet,
+            json: o.json,
             no_charts: o.no_charts,
             svg: o.svg,
         }
@@ -649,6 +739,9 @@ fn write_run(
         }
     })?;
     staging.commit()?;
+    if o.json {
+        return print_json(out, &report::summary_json(summary)?);
+    }
     if !o.quiet {
         let text = report::table(summary, throughput);
         out.write_all(text.as_bytes())
@@ -1066,6 +1159,9 @@ fn write_comparison(
         }
     })?;
     staging.commit()?;
+    if o.json {
+        return print_json(out, &report::pretty_json(&comparison)?);
+    }
     if !o.quiet {
         let text = comparison.table(throughput);
         out.write_all(text.as_bytes())
@@ -1263,6 +1359,9 @@ fn write_sweep(
         }
     })?;
     staging.commit()?;
+    if o.json {
+        return print_json(out, &report::pretty_json(&result)?);
+    }
     if !o.quiet {
         out.write_all(result.table((&unit.0, &unit.1)).as_bytes())
             .map_err(anyhow::Error::from)?;
@@ -1367,6 +1466,9 @@ fn solve(
         report::write_atomic(&tmp.join("solve.json"), &json)
     })?;
     staging.commit()?;
+    if opts.json {
+        return print_json(out, &report::pretty_json(&record)?);
+    }
     if !opts.quiet {
         let show = |v: f64| {
             if target.metric.starts_with("P(") {
@@ -1548,6 +1650,9 @@ fn write_sensitivity(
         }
     })?;
     staging.commit()?;
+    if o.json {
+        return print_json(out, &report::pretty_json(&result)?);
+    }
     if !o.quiet {
         write!(out, "{}", result.table((&unit.0, &unit.1))).map_err(anyhow::Error::from)?;
         let time = elapsed.map_or(String::new(), |t| format!(" in {t:.1} s"));
@@ -1559,6 +1664,37 @@ fn write_sensitivity(
             and_charts(&charts)
         )
         .map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+/// `cfsim init`: writes the starter scenario, never over a file unless asked.
+fn init(file: &std::path::Path, force: bool, out: &mut impl std::io::Write) -> Result<(), Failure> {
+    if !force && std::fs::symlink_metadata(file).is_ok() {
+        return Err(usage(format!(
+            "{}: already exists; give another name, or --force to replace it",
+            file.display()
+        )));
+    }
+    if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| anyhow::anyhow!("cannot create the folder {}: {e}", folder.display()))?;
+    }
+    report::write_atomic(file, crate::starter::SCENARIO.as_bytes())?;
+    writeln!(
+        out,
+        "Wrote {0}, a commented starter scenario. Next: cfsim run {0}",
+        file.display()
+    )
+    .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+/// `--json`: the file just written, on stdout.
+fn print_json(out: &mut impl std::io::Write, json: &[u8]) -> Result<(), Failure> {
+    out.write_all(json).map_err(anyhow::Error::from)?;
+    if !json.ends_with(b"\n") {
+        out.write_all(b"\n").map_err(anyhow::Error::from)?;
     }
     Ok(())
 }
@@ -1828,7 +1964,26 @@ pub fn summary_line(s: &Scenario) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::guarded;
+    use super::{count, guarded};
+
+    #[test]
+    fn path_counts_read_in_every_usual_notation_and_only_whole() {
+        for (text, n) in [
+            ("100000", 100_000),
+            ("1e6", 1_000_000),
+            ("2.5e5", 250_000),
+            ("1_000_000", 1_000_000),
+            ("1,000,000", 1_000_000),
+            (" 42 ", 42),
+        ] {
+            assert_eq!(count(text), Ok(n), "{text}");
+        }
+        for bad in [
+            "0", "1.5", "1e30", "-1", "1,00", "1000,", "_1", "", "1e-3", "NaN", "inf",
+        ] {
+            assert!(count(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_panic_becomes_an_error_instead_of_an_abort() {

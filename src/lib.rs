@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod sensitivity;
 pub mod shard;
 pub mod solve;
+pub mod starter;
 pub mod stats;
 pub mod sweep;
 pub mod text;

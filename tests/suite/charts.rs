@@ -101,6 +101,7 @@ fn summary(name: &str) -> cfsim::report::Summary {
         sets: Vec::new(),
         out: None,
         quiet: true,
+        json: false,
         no_charts: true,
         svg: false,
         deny_warnings: false,
