@@ -51,6 +51,38 @@ enum Command {
     },
     /// Print cfsim's manual page (roff): `cfsim man > cfsim.1; man ./cfsim.1`.
     Man,
+    /// The ledger of one path: its draws, the company's accounts and every payment by period,
+    /// each milestone, tranche, rescue and the default with its reason.
+    ///
+    /// `--path N` traces path N (the same path as in `cfsim run` with the same seed); `--find`
+    /// traces the first path whose outcome matches, such as 'default and released(amazon_b)',
+    /// and lists the next matches.
+    Trace {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// The path to trace, from 0.
+        #[arg(long, value_parser = count_from_zero, conflicts_with = "find", required_unless_present = "find")]
+        path: Option<u64>,
+        /// Trace the first path that matches: default, rescued, target, released(ID),
+        /// lapsed(ID), joined by and, or, not and parentheses.
+        #[arg(long, value_name = "EXPR")]
+        find: Option<crate::trace::Filter>,
+        /// With --find: how many paths to search [default: 100000].
+        #[arg(short = 'n', long, value_parser = count)]
+        paths: Option<u64>,
+        /// Master seed (the run's).
+        #[arg(short, long, default_value_t = 42)]
+        seed: u64,
+        /// Override a param: name=value (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<Override>,
+        /// Print the ledger as JSON, with every payment.
+        #[arg(long)]
+        json: bool,
+        /// Treat warnings as errors (exit code 2).
+        #[arg(long)]
+        deny_warnings: bool,
+    },
     /// Check scenario files and print a one-line summary of each.
     Validate {
         /// Scenario files (TOML).
@@ -539,6 +571,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = crate::text::Printable(std::io::stdout().lock());
     match cli.command {
         Command::Init { file, force } => init(&file, force, &mut out),
+        Command::Trace {
+            file,
+            path,
+            find,
+            paths,
+            seed,
+            sets,
+            json,
+            deny_warnings,
+        } => {
+            let s = load(&file, &sets, deny_warnings)?;
+            let m = Model::compile(&s);
+            trace(&s, &m, path, find.as_ref(), paths, seed, json, &mut out)
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -1666,6 +1712,71 @@ fn write_sensitivity(
         .map_err(anyhow::Error::from)?;
     }
     Ok(())
+}
+
+/// `cfsim trace`: one path's ledger, given or found.
+#[allow(clippy::too_many_arguments)]
+fn trace(
+    s: &Scenario,
+    m: &Model,
+    path: Option<u64>,
+    find: Option<&crate::trace::Filter>,
+    paths: Option<u64>,
+    seed: u64,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), Failure> {
+    let mut note = String::new();
+    let path = match (path, find) {
+        (Some(p), _) => p,
+        (None, Some(filter)) => {
+            let unknown = filter.unknown_tranches(m);
+            if !unknown.is_empty() {
+                return Err(usage(format!(
+                    "--find: no tranche {} in {}; its tranches are {}",
+                    unknown.join(", "),
+                    s.file,
+                    m.names.tranches.join(", ")
+                )));
+            }
+            let searched = paths.unwrap_or(DEFAULT_PATHS).min(crate::trace::MAX_SEARCH);
+            let found = crate::trace::find(m, seed, searched, filter, 11);
+            let Some(&first) = found.first() else {
+                return Err(usage(format!(
+                    "--find: none of the first {} paths of seed {seed} matches; search more with --paths",
+                    report::thousands(searched)
+                )));
+            };
+            if found.len() > 1 {
+                let more: Vec<String> = found[1..].iter().map(u64::to_string).collect();
+                note = format!(
+                    "Other matching paths: {}{} (trace one with --path N)\n",
+                    more.join(", "),
+                    if found.len() > 10 { ", ..." } else { "" }
+                );
+            }
+            first
+        }
+        (None, None) => return Err(usage("give --path N or --find EXPR".into())),
+    };
+    let ledger = crate::trace::trace(s, m, seed, path);
+    if json {
+        return print_json(out, &report::pretty_json(&ledger)?);
+    }
+    let text = ledger.table(&s.currency, &s.scale);
+    out.write_all(text.as_bytes())
+        .map_err(anyhow::Error::from)?;
+    out.write_all(note.as_bytes())
+        .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+/// A path index: a count that may be 0.
+fn count_from_zero(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    count(s)
 }
 
 /// `cfsim init`: writes the starter scenario, never over a file unless asked.

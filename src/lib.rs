@@ -28,6 +28,7 @@ pub mod stats;
 pub mod sweep;
 pub mod text;
 pub mod time;
+pub mod trace;
 
 /// Simulates a scenario and summarises the run: what `cfsim run` computes, without the files.
 /// The same scenario, seed and path count give the same summary whatever the thread count.

@@ -39,6 +39,8 @@ pub trait Trace {
     fn payment(&mut self, period: usize, flow: usize, from: usize, to: usize, amount: f64);
     /// Cash of every entity at the end of `period`.
     fn end_period(&mut self, period: usize, cash: &[f64]);
+    /// Milestone `milestone` (its index in the scenario) was reached in `period`.
+    fn milestone(&mut self, _period: usize, _milestone: usize) {}
 }
 
 /// Ignores everything.
@@ -263,7 +265,7 @@ impl PathState {
             if st.nominal {
                 m.kinds.finance(kinds, st, m, t, p);
             } else if alive {
-                st.milestones(m, p);
+                st.milestones(m, t, p);
                 m.kinds.finance(kinds, st, m, t, p);
                 st.insolvency(m, t, p, seed, path);
             }
@@ -586,7 +588,7 @@ impl State {
         }
     }
 
-    fn milestones(&mut self, m: &Model, p: usize) {
+    fn milestones<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize) {
         let end = m.horizon.period_start(p + 1).as_year_fraction();
         for &i in &m.milestone_order {
             if self.reached[i] {
@@ -603,12 +605,14 @@ impl State {
                         self.hazard_acc[i] += exposure;
                         if self.hazard_acc[i] >= self.threshold[i] {
                             self.reached[i] = true;
+                            t.milestone(p, i);
                         }
                     }
                 }
                 MilestoneRule::Year(_) => {
                     if held && p >= ms.from && self.threshold[i] < end {
                         self.reached[i] = true;
+                        t.milestone(p, i);
                     }
                 }
             }

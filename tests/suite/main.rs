@@ -6,6 +6,7 @@
 //! - `semantics`: what the model means (time step, file order, rounds, populations, draws);
 //! - `scenarios`: the shipped scenarios, the graph and `explain`;
 //! - `run`, `compare`, `charts`, `sweep`, `solve`: the commands end to end and what they write;
+//! - `trace`: one path's ledger adds up and is the path `run` simulates; `--find`;
 //! - `conventions`: `init`, short flags, `--paths 1e6`, `--json`, completions, the man page;
 //! - `hostile`: dense graphs, signals, output folders, spreadsheet formulas, and the fuzzing
 //!   harness (`CFSIM_FUZZ_CASES=5000` for a long campaign).
@@ -28,3 +29,4 @@ mod slurm;
 mod snapshots;
 mod solve;
 mod sweep;
+mod trace;
