@@ -199,6 +199,13 @@ enum Command {
         shard: ShardOptions,
         #[command(flatten)]
         precision: PrecisionOptions,
+        /// Also write per-path values to this CSV file: the draws and the key outputs of the
+        /// run's first paths (see --samples-limit).
+        #[arg(long, value_name = "PATH")]
+        samples: Option<PathBuf>,
+        /// With --samples: the most rows (paths) to write [default: 100000; at most 5000000].
+        #[arg(long, value_name = "N", requires = "samples", value_parser = count)]
+        samples_limit: Option<u64>,
     },
     /// Merge the part files of a sharded run, comparison, sweep or sensitivity analysis into
     /// its outputs, the same to the byte as running it in one process.
@@ -676,7 +683,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             opts,
             shard,
             precision,
-        } => run_one(&file, &opts, &shard, &precision, &mut out),
+            samples,
+            samples_limit,
+        } => {
+            let samples = samples.map(|p| (p, samples_limit));
+            run_one(&file, &opts, &shard, &precision, samples, &mut out)
+        }
         Command::Merge {
             parts,
             out: dir,
@@ -727,9 +739,24 @@ fn run_one(
     opts: &SimOptions,
     shard: &ShardOptions,
     precision: &PrecisionOptions,
+    samples: Option<(PathBuf, Option<u64>)>,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
+    if let Some((_, Some(limit))) = &samples
+        && *limit > crate::samples::MAX_LIMIT
+    {
+        return Err(usage(format!(
+            "--samples-limit {limit}: at most {} rows",
+            report::thousands(crate::samples::MAX_LIMIT)
+        )));
+    }
     if let Some((shard, part)) = shard.resolve()? {
+        if samples.is_some() {
+            return Err(usage(
+                "--samples writes the run's first paths from one process: run it without --part"
+                    .into(),
+            ));
+        }
         if precision.precision.is_some() {
             return Err(usage(
                 "--precision decides the paths while it runs, and shards need them fixed: run a pilot with --precision, then the shards with the --paths it used".into(),
@@ -760,7 +787,23 @@ fn run_one(
         &opts.into(),
         throughput,
         out,
-    )
+    )?;
+    if let Some((file, limit)) = samples {
+        let rows = summary
+            .paths
+            .min(limit.unwrap_or(crate::samples::DEFAULT_LIMIT));
+        let rows = crate::samples::write(&s, &Model::compile(&s), opts.seed, rows, &file)?;
+        if !opts.quiet && !opts.json {
+            writeln!(
+                out,
+                "Wrote {} (the draws and key outputs of paths 0 to {})",
+                file.display(),
+                report::thousands(rows - 1)
+            )
+            .map_err(anyhow::Error::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a run's summary.json, periods.csv and charts as one set, and prints its table.

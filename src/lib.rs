@@ -18,6 +18,7 @@ pub mod graph;
 pub mod order;
 pub mod precision;
 pub mod report;
+pub mod samples;
 pub mod scenario;
 pub mod schedule;
 pub mod sensitivity;

@@ -130,3 +130,100 @@ fn trace_refuses_what_it_cannot_find() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn samples_are_the_runs_first_paths_with_their_draws_and_outputs() {
+    let dir = Dir::new();
+    let b = scenario("baseline.toml");
+    let b = b.to_str().unwrap();
+    let samples = dir.path().join("data/samples.csv");
+    let out = dir.path().join("out");
+    let summary = json_of(&[
+        "run",
+        b,
+        "-n",
+        "3000",
+        "--no-charts",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        "--samples",
+        samples.to_str().unwrap(),
+    ]);
+    let mut reader = csv::Reader::from_path(&samples).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3000, "every path, below the limit");
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    // The same paths default as the run counts, and the same net positions on average.
+    let defaults = rows
+        .iter()
+        .filter(|r| !r[column("default_period")].is_empty())
+        .count();
+    let p = summary["insolvency"]["probability"].as_f64().unwrap();
+    assert_eq!(defaults as f64, (p * 3000.0).round());
+    let net = column("microsoft.net_position ($B)");
+    let mean = rows
+        .iter()
+        .map(|r| r[net].parse::<f64>().unwrap())
+        .sum::<f64>()
+        / 3000.0;
+    let expected = summary["investors"][0]["net_position"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (mean - expected).abs() <= 1e-9 * expected.abs(),
+        "{mean} vs {expected}"
+    );
+    // A row is the path `cfsim trace` shows.
+    let traced = json_of(&["trace", b, "--path", "17", "--json"]);
+    let row = &rows[17];
+    assert_eq!(&row[column("path")], "17");
+    for d in traced["draws"].as_array().unwrap() {
+        let name = d["name"].as_str().unwrap();
+        assert_eq!(
+            row[column(name)].parse::<f64>().unwrap(),
+            d["value"].as_f64().unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        &row[column("default_period")],
+        traced["default_period"].as_str().unwrap_or("")
+    );
+
+    // The limit, and what cannot be asked.
+    let limited = dir.path().join("few.csv");
+    json_of(&[
+        "run",
+        b,
+        "-n",
+        "3000",
+        "--no-charts",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        "--samples",
+        limited.to_str().unwrap(),
+        "--samples-limit",
+        "1e2",
+    ]);
+    assert_eq!(
+        csv::Reader::from_path(&limited).unwrap().records().count(),
+        100
+    );
+    for extra in [vec!["--samples-limit", "1e7"], vec!["--part", "x.part"]] {
+        let out = cfsim()
+            .current_dir(dir.path())
+            .args(["run", b, "-n", "3000", "--samples", "s.csv"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+    }
+}
