@@ -206,6 +206,9 @@ enum Command {
         /// With --samples: the most rows (paths) to write [default: 100000; at most 5000000].
         #[arg(long, value_name = "N", requires = "samples", value_parser = count)]
         samples_limit: Option<u64>,
+        /// Also write report.html: report.md as one HTML file with the charts inside.
+        #[arg(long)]
+        html: bool,
     },
     /// Merge the part files of a sharded run, comparison, sweep or sensitivity analysis into
     /// its outputs, the same to the byte as running it in one process.
@@ -226,6 +229,9 @@ enum Command {
         /// Print the JSON file written on stdout instead of the table.
         #[arg(long, conflicts_with = "quiet")]
         json: bool,
+        /// For a run: also write report.html, report.md with the charts inside.
+        #[arg(long)]
+        html: bool,
         /// Do not draw the PNG charts.
         #[arg(long)]
         no_charts: bool,
@@ -685,15 +691,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             precision,
             samples,
             samples_limit,
+            html,
         } => {
             let samples = samples.map(|p| (p, samples_limit));
-            run_one(&file, &opts, &shard, &precision, samples, &mut out)
+            run_one(&file, &opts, &shard, &precision, samples, html, &mut out)
         }
         Command::Merge {
             parts,
             out: dir,
             quiet,
             json,
+            html,
             no_charts,
             svg,
         } => merge(
@@ -702,6 +710,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 dir,
                 quiet,
                 json,
+                html,
                 no_charts,
                 svg,
             },
@@ -717,6 +726,8 @@ struct Outputs {
     quiet: bool,
     /// Print the JSON written instead of the table.
     json: bool,
+    /// Also write report.html (a run).
+    html: bool,
     no_charts: bool,
     svg: bool,
 }
@@ -727,6 +738,7 @@ impl From<&SimOptions> for Outputs {
             dir: o.out.clone(),
             quiet: o.quiet,
             json: o.json,
+            html: false,
             no_charts: o.no_charts,
             svg: o.svg,
         }
@@ -740,6 +752,7 @@ fn run_one(
     shard: &ShardOptions,
     precision: &PrecisionOptions,
     samples: Option<(PathBuf, Option<u64>)>,
+    html: bool,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
     if let Some((_, Some(limit))) = &samples
@@ -781,13 +794,11 @@ fn run_one(
         result.threads,
         result.elapsed.as_secs_f64(),
     ));
-    write_run(
-        &summary,
-        &output_dir(opts, &s),
-        &opts.into(),
-        throughput,
-        out,
-    )?;
+    let outputs = Outputs {
+        html,
+        ..opts.into()
+    };
+    write_run(&summary, &output_dir(opts, &s), &outputs, throughput, out)?;
     if let Some((file, limit)) = samples {
         let rows = summary
             .paths
@@ -821,11 +832,23 @@ fn write_run(
             &tmp.join("periods.csv"),
             report::periods_csv(summary).as_bytes(),
         )?;
-        if o.no_charts {
-            Ok(Vec::new())
+        let charts = if o.no_charts {
+            Vec::new()
         } else {
-            report::charts::write_all(summary, tmp, o.svg)
+            report::charts::write_all(summary, tmp, o.svg)?
+        };
+        let pngs: Vec<String> = charts
+            .iter()
+            .filter(|c| c.extension().is_some_and(|e| e == "png"))
+            .filter_map(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let doc = report::document::Document::of_run(summary, &pngs);
+        report::write_atomic(&tmp.join("report.md"), doc.markdown().as_bytes())?;
+        if o.html {
+            let html = doc.html(|file| std::fs::read(tmp.join(file)).ok());
+            report::write_atomic(&tmp.join("report.html"), html.as_bytes())?;
         }
+        Ok(charts)
     })?;
     staging.commit()?;
     if o.json {
@@ -842,8 +865,9 @@ fn write_run(
         };
         writeln!(
             out,
-            "Wrote {}/summary.json, periods.csv{charts}",
-            dir.display()
+            "Wrote {}/summary.json, periods.csv, report.md{}{charts}",
+            dir.display(),
+            if o.html { ", report.html" } else { "" }
         )
         .map_err(anyhow::Error::from)?;
     }

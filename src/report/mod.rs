@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod document;
 pub mod output;
 pub mod summary;
 

@@ -19,6 +19,8 @@ fn written_by_cfsim(name: &str) -> bool {
             | "sweep.csv"
             | "solve.json"
             | "sensitivity.json"
+            | "report.md"
+            | "report.html"
     ) || name.ends_with(".png")
         || name.ends_with(".svg")
 }

@@ -21,6 +21,8 @@ pub struct Summary {
     pub cfsim_version: String,
     /// Scenario name.
     pub scenario: String,
+    /// Scenario description.
+    pub description: String,
     /// Scenario file.
     pub file: String,
     /// Overrides applied to the file (`name=value`, as typed), in order.
@@ -477,6 +479,7 @@ impl Summary {
             schema_version: SCHEMA_VERSION,
             cfsim_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: s.name.clone(),
+            description: s.description.clone(),
             file: s.file.clone(),
             overrides: s.overrides.clone(),
             paths: n,

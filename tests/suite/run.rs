@@ -240,7 +240,7 @@ fn a_run_replaces_the_previous_outputs_as_a_set() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["periods.csv", "summary.json"]);
+    assert_eq!(left, ["periods.csv", "report.md", "summary.json"]);
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -265,4 +265,62 @@ fn summary_json_reads_back_into_the_typed_summary_unchanged() {
             file.display()
         );
     }
+}
+
+#[test]
+fn report_md_has_the_headline_figures_charts_and_sources_and_html_stands_alone() {
+    use base64::Engine as _;
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let run = |extra: &[&str]| {
+        cfsim()
+            .arg("run")
+            .arg(&baseline)
+            .args(["-n", "5000", "-q", "-o"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+    };
+    run(&["--html", "--set", "amazon_contingent=20"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let s: cfsim::report::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let p = cfsim::format::percent(s.insolvency.probability);
+    assert!(
+        md.contains(&format!("| P(default by 2030-Q4) | {p} |")),
+        "no P(default) of {p} in:\n{md}"
+    );
+    assert!(md.contains("with amazon_contingent=20"));
+    for chart in cfsim::report::charts::RunChart::ALL.map(cfsim::report::charts::RunChart::file) {
+        assert!(md.contains(&format!("]({chart}.png)")), "{chart}");
+    }
+    for prm in &s.params {
+        if let Some(source) = &prm.source {
+            assert!(
+                md.contains(&source.replace('|', "\\|")),
+                "no source of {}",
+                prm.name
+            );
+        }
+    }
+    // The HTML file carries the very PNGs written beside it.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let inlined: Vec<Vec<u8>> = html
+        .split("data:image/png;base64,")
+        .skip(1)
+        .map(|rest| {
+            let data = &rest[..rest.find('"').unwrap()];
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(inlined.len(), 6);
+    assert_eq!(inlined[0], std::fs::read(out.join("cash.png")).unwrap());
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // The same folder again, without --html: the set is replaced whole.
+    run(&["--set", "amazon_contingent=20"]);
+    assert!(out.join("report.md").exists() && !out.join("report.html").exists());
 }
