@@ -22,6 +22,22 @@ pub fn money(x: f64, currency: &str, scale: &str) -> String {
     format!("{sign}{currency}{}{scale}", group_thousands(&number))
 }
 
+/// An amount with a set number of decimals (for the ticks of an axis, which share theirs):
+/// `$50B`, `-$2.5B`, `$1,200B`.
+pub fn money_with(x: f64, decimals: usize, currency: &str, scale: &str) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let number = format!("{:.decimals$}", x.abs());
+    // A tick at -0.0 (or rounding to 0) reads as 0.
+    let sign = if x < 0.0 && number.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        "-"
+    } else {
+        ""
+    };
+    format!("{sign}{currency}{}{scale}", group_thousands(&number))
+}
+
 /// `1234567.5` as `1,234,567.5`: the integer part in groups of three.
 fn group_thousands(number: &str) -> String {
     let (int, frac) = number.split_at(number.find('.').unwrap_or(number.len()));
@@ -69,6 +85,10 @@ mod tests {
         assert_eq!(money(1028.4, "$", "B"), "$1,028B");
         assert_eq!(money(-4_656_000.0, "$", "B"), "-$4,656,000B");
         assert_eq!(money(999.6, "$", "B"), "$1,000B");
+        assert_eq!(money_with(50.0, 0, "$", "B"), "$50B");
+        assert_eq!(money_with(-2.5, 1, "$", "B"), "-$2.5B");
+        assert_eq!(money_with(-0.0001, 0, "$", "B"), "$0B");
+        assert_eq!(money_with(1200.0, 0, "$", "B"), "$1,200B");
         assert_eq!(percent(0.37), "37%");
         assert_eq!(percent(0.042), "4.2%");
         assert_eq!(percent(0.0004), "<0.1%");

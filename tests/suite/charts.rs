@@ -142,8 +142,18 @@ fn chart_data_is_the_summary_data() {
         target.cdf[49].0,
         f(&json["target"]["revenue_percentiles"][49])
     );
-    let mass: f64 = target.bins.iter().map(|(lo, hi, d)| (hi - lo) * d).sum();
-    assert!((mass - 0.05 * target.bins.len() as f64).abs() < 1e-9 && target.bins.len() >= 15);
+    // The bars cover every path: those with no revenue in the year at 0, the rest by revenue.
+    let mass: f64 = target.bins.iter().map(|b| b.2).sum::<f64>() + target.zero;
+    assert!((mass - 1.0).abs() < 1e-9, "{mass}");
+    assert_eq!(target.bins.len(), 20);
+    assert!(target.bins.iter().all(|b| b.2 >= 0.0 && b.1 > b.0));
+    // Defaults before 2029 (period 20 starts it) are the paths at 0.
+    let before = f(&json["insolvency"]["by_period"][19]);
+    assert_eq!(target.zero, before);
+    assert!(
+        before > 0.01,
+        "the baseline has defaults before 2029: {before}"
+    );
 
     let rows = data::tranches(&s);
     assert_eq!(rows.len(), 1, "only the conditional tranche is shown");

@@ -98,9 +98,13 @@ pub struct TargetChart {
     pub target: TargetMark,
     /// Points (revenue, P(revenue <= x)) of the CDF, from the 1st to the 99th percentile.
     pub cdf: Vec<(f64, f64)>,
-    /// Histogram bins (low, high, density): 5% of the paths each, from the 5th to the 95th
-    /// percentile.
+    /// Histogram bars (low, high, share of all paths) of equal width from 0 to the 99th
+    /// percentile; the last bar also holds every path above it. With `zero` they cover every
+    /// path.
     pub bins: Vec<(f64, f64, f64)>,
+    /// Share of all paths with no revenue in the target year (the company defaulted before
+    /// it): its own bar at 0.
+    pub zero: f64,
     /// Median.
     pub median: f64,
 }
@@ -220,19 +224,54 @@ pub fn target(s: &Summary) -> Option<TargetChart> {
         .enumerate()
         .map(|(i, &x)| (x, (i + 1) as f64 / 100.0))
         .collect();
-    // 18 bins of 5% of the paths each, from the 5th to the 95th percentile (`q[i]` is the
-    // (i + 1)th percentile).
-    let mut bins = Vec::new();
-    for k in 0..18 {
-        let (lo, hi) = (q[4 + 5 * k], q[9 + 5 * k]);
-        if hi > lo {
-            bins.push((lo, hi, 0.05 / (hi - lo)));
+    // Paths that defaulted before the year starts book no revenue in it.
+    let first = s
+        .periods
+        .start_year
+        .iter()
+        .position(|&y| y >= t.year as f64)
+        .unwrap_or(0);
+    let zero = match first {
+        0 => 0.0,
+        p => s.insolvency.by_period.get(p - 1).copied().unwrap_or(0.0),
+    };
+    // The CDF through (0, zero) and the percentiles above 0 (`q[i]` is the (i + 1)th), linear
+    // between them: the share of paths in a bar is the CDF's rise over it.
+    let mut points = vec![(0.0, zero)];
+    points.extend(
+        q.iter()
+            .enumerate()
+            .filter(|(_, x)| **x > 0.0)
+            .map(|(i, &x)| (x, ((i + 1) as f64 / 100.0).max(zero))),
+    );
+    let cdf_at = |x: f64| {
+        let i = points.partition_point(|p| p.0 <= x);
+        match (i.checked_sub(1).map(|j| points[j]), points.get(i)) {
+            (Some(a), Some(b)) if b.0 > a.0 => a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0),
+            (Some(a), _) => a.1,
+            (None, _) => zero,
+        }
+    };
+    const BARS: usize = 20;
+    let top = q.last().copied().unwrap_or(0.0);
+    let mut bins = Vec::with_capacity(BARS);
+    if top > 0.0 {
+        let w = top / BARS as f64;
+        for k in 0..BARS {
+            let (lo, hi) = (k as f64 * w, (k + 1) as f64 * w);
+            let share = if k + 1 == BARS {
+                1.0 - cdf_at(lo)
+            } else {
+                cdf_at(hi) - cdf_at(lo)
+            };
+            bins.push((lo, hi, share.max(0.0)));
         }
     }
     Some(TargetChart {
         target: target_mark(s)?,
         cdf,
         bins,
+        zero,
         median: t.revenue_in_year.p50,
     })
 }

@@ -443,6 +443,21 @@ fn m(s: &Summary, x: f64) -> String {
     money(x, &s.unit.currency, &s.unit.scale)
 }
 
+/// Tick labels of a share axis spanning `lo..hi`, with the decimals of the tick step.
+fn percent_ticks(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let step = ((hi - lo).abs() * 100.0 / 6.0).max(f64::MIN_POSITIVE);
+    let decimals = (-step.log10().floor()).clamp(0.0, 3.0) as usize;
+    move |v| format!("{:.decimals$}%", v * 100.0 + 0.0)
+}
+
+/// Tick labels of an amount axis spanning `lo..hi`: every tick with the decimals of the tick
+/// step (about a sixth of the span), so `$50B` stands beside `$100B`, not `$50.0B`.
+fn ticks(s: &Summary, lo: f64, hi: f64) -> impl Fn(&f64) -> String + '_ {
+    let step = ((hi - lo).abs() / 6.0).max(f64::MIN_POSITIVE);
+    let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
+    move |v| crate::format::money_with(*v, decimals, &s.unit.currency, &s.unit.scale)
+}
+
 fn axis_font() -> TextStyle<'static> {
     (FONT, 24).into_font().color(&INK)
 }
@@ -540,7 +555,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .y_desc(format!("cash ({}{})", s.unit.currency, s.unit.scale))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
         .x_label_formatter(&year_label)
-        .y_label_formatter(&|v| m(s, *v))
+        .y_label_formatter(&ticks(s, lo, hi))
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
@@ -605,7 +620,7 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
         ))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
         .x_label_formatter(&year_label)
-        .y_label_formatter(&|v| m(s, *v))
+        .y_label_formatter(&ticks(s, 0.0, hi))
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
@@ -683,35 +698,43 @@ fn target<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Res
         .max(0.0);
     let (x_lo, x_hi) = padded(x_lo, x_hi);
     let x_lo = x_lo.max(0.0);
-    let y_hi = d.bins.iter().map(|b| b.2).fold(0.0, f64::max) * 1.15;
+    // Every path has a bar: the paths with no revenue (defaulted before the year) stand at 0,
+    // left of the others, and the last bar holds the top 1%.
+    let width = d.bins.first().map_or(t.revenue / 20.0, |b| b.1 - b.0);
+    let hist_hi = d.bins.last().map_or(x_hi, |b| b.1).max(t.revenue * 1.1);
+    let y_hi = d.bins.iter().map(|b| b.2).fold(d.zero, f64::max) * 1.15;
     let mut hist = ChartBuilder::on(&left)
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(110)
-        .caption(
-            "distribution over paths",
-            (FONT, 28).into_font().color(&INK),
-        )
-        .build_cartesian_2d(x_lo..x_hi, 0.0..y_hi.max(1e-9))
+        .caption("every path, by revenue", (FONT, 28).into_font().color(&INK))
+        .build_cartesian_2d(-1.5 * width..hist_hi, 0.0..y_hi.max(1e-9))
         .map_err(err)?;
     hist.configure_mesh()
+        .disable_x_mesh()
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc(format!(
-            "revenue in {} ({}{})",
+            "revenue in {} ({}{}); the last bar holds the top 1% of paths",
             t.year, s.unit.currency, s.unit.scale
         ))
-        .y_desc("share of paths per unit")
+        .y_desc("share of paths")
+        .y_label_formatter(&percent_ticks(0.0, y_hi))
         .x_labels(6)
-        .x_label_formatter(&|v| m(s, *v))
-        .y_label_formatter(&|v| format!("{v:.3}"))
+        .x_label_formatter(&|v| {
+            if *v < 0.0 {
+                String::new()
+            } else {
+                ticks(s, 0.0, hist_hi)(v)
+            }
+        })
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
         .map_err(err)?;
-    hist.draw_series(d.bins.iter().map(|&(lo, hi, dens)| {
+    hist.draw_series(d.bins.iter().map(|&(lo, hi, share)| {
         let color = if lo >= t.revenue { GREEN } else { SKY };
-        Rectangle::new([(lo, 0.0), (hi, dens)], color.mix(0.8).filled())
+        Rectangle::new([(lo, 0.0), (hi, share)], color.mix(0.8).filled())
     }))
     .map_err(err)?;
     hist.draw_series(LineSeries::new(
@@ -719,6 +742,25 @@ fn target<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Res
         VERMILLION.stroke_width(4),
     ))
     .map_err(err)?;
+    if d.zero > 0.0 {
+        hist.draw_series(std::iter::once(Rectangle::new(
+            [(-1.4 * width, 0.0), (-0.4 * width, d.zero)],
+            GREY.filled(),
+        )))
+        .map_err(err)?;
+        let text = format!(
+            "{} of paths: no revenue (defaulted before {})",
+            percent(d.zero),
+            t.year
+        );
+        let style = ("sans-serif", 22).into_font().color(&INK);
+        let (w, _) = left.estimate_text_size(&text, &style).map_err(err)?;
+        let label = EmptyElement::at((-1.4 * width, y_hi))
+            + Rectangle::new([(0, 2), (w as i32 + 40, 32)], WHITE.filled())
+            + Rectangle::new([(0, 6), (22, 26)], GREY.filled())
+            + Text::new(text, (30, 4), style);
+        hist.plotting_area().draw(&label).map_err(err)?;
+    }
     let mut cdf = ChartBuilder::on(&right)
         .margin(20)
         .x_label_area_size(60)
@@ -738,7 +780,7 @@ fn target<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Res
         ))
         .y_desc("P(revenue <= x)")
         .x_labels(6)
-        .x_label_formatter(&|v| m(s, *v))
+        .x_label_formatter(&ticks(s, x_lo, x_hi))
         .y_label_formatter(&|v| percent(*v))
         .label_style(axis_font())
         .axis_desc_style(label_font())
@@ -977,7 +1019,7 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
                 String::new()
             }
         })
-        .y_label_formatter(&|v| m(s, *v))
+        .y_label_formatter(&ticks(s, lo, hi))
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
@@ -1435,7 +1477,7 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         ))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
         .x_label_formatter(&year_label)
-        .y_label_formatter(&|v| m(r, *v))
+        .y_label_formatter(&ticks(r, lo, hi))
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
@@ -1502,7 +1544,7 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
             t.year, r.unit.currency, r.unit.scale
         ))
         .y_desc("P(revenue <= x)")
-        .x_label_formatter(&|v| m(r, *v))
+        .x_label_formatter(&ticks(r, 0.0, x_hi * 1.05))
         .y_label_formatter(&|v| percent(*v))
         .label_style(axis_font())
         .axis_desc_style(label_font())
@@ -1628,7 +1670,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
                 String::new()
             }
         })
-        .y_label_formatter(&|v| m(r, *v))
+        .y_label_formatter(&ticks(r, lo, hi))
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
