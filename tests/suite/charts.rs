@@ -209,3 +209,21 @@ fn the_binary_needs_no_font_libraries() {
         "{libs}"
     );
 }
+
+#[test]
+fn compare_investors_shows_means_as_its_table_and_marks_a_missing_investor() {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    cfsim()
+        .arg("compare")
+        .arg(scenario("baseline.toml"))
+        .arg(scenario("no-round.toml"))
+        .args(["-n", "5000", "-q", "--svg", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(out.join("compare_investors.svg")).unwrap();
+    assert!(svg.contains("mean (bars, as in the table)"));
+    // No-round has no Amazon, Nvidia or SoftBank money: n/a, not an empty slot read as 0.
+    assert_eq!(svg.matches("\nn/a\n").count(), 3, "three investors missing");
+}

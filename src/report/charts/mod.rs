@@ -1636,8 +1636,8 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
     for s in 0..c.scenarios.len() {
         for id in &ids {
             if let Some(n) = find(s, id) {
-                lo = lo.min(n.p50);
-                hi = hi.max(n.p50);
+                lo = lo.min(n.mean);
+                hi = hi.max(n.mean);
             }
         }
     }
@@ -1658,7 +1658,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .y_desc(format!(
-            "net position ({}{}): median, whiskers 5-95%",
+            "net position ({}{}): mean (bars, as in the table), 5-95% of paths (whiskers)",
             r.unit.currency, r.unit.scale
         ))
         .x_labels(n * 2 + 1)
@@ -1685,7 +1685,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
                     Rectangle::new(
                         [
                             (x_of(i) - width * 0.4, 0.0),
-                            (x_of(i) + width * 0.4, v.p50.clamp(lo, hi)),
+                            (x_of(i) + width * 0.4, v.mean.clamp(lo, hi)),
                         ],
                         colour.filled(),
                     )
@@ -1705,6 +1705,47 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
                 })
             }))
             .map_err(err)?;
+        // A whisker cut by the axis ends in an arrow with its value; an investor the
+        // scenario lacks is marked "n/a", not left as a gap that reads as zero.
+        let font = ("sans-serif", 16).into_font().color(&INK);
+        for (i, id) in ids.iter().enumerate() {
+            let x = x_of(i);
+            match find(s, id) {
+                None => {
+                    let mark =
+                        EmptyElement::at((x, 0.0)) + Text::new("n/a", (-12, -22), font.clone());
+                    chart.plotting_area().draw(&mark).map_err(err)?;
+                }
+                Some(v) if v.p95 > hi => {
+                    // Neighbouring values alternate above and below the arrow, so five
+                    // scenarios' labels do not overlap.
+                    let text = ticks(r, 0.0, v.p95 / 10.0)(&v.p95);
+                    let (w, _) = area.estimate_text_size(&text, &font).map_err(err)?;
+                    let y = if s % 2 == 0 { -18 } else { 14 };
+                    let half = w as i32 / 2 + 2;
+                    let mark = EmptyElement::at((x, hi))
+                        + Rectangle::new([(-half, y - 1), (half, y + 16)], WHITE.filled())
+                        + Polygon::new(vec![(-7, 11), (7, 11), (0, 0)], INK.filled())
+                        + Text::new(
+                            text,
+                            (0, y),
+                            font.clone().pos(Pos::new(HPos::Center, VPos::Top)),
+                        );
+                    chart.plotting_area().draw(&mark).map_err(err)?;
+                }
+                Some(v) if v.p5 < lo => {
+                    let mark = EmptyElement::at((x, lo))
+                        + Polygon::new(vec![(-7, -11), (7, -11), (0, 0)], INK.filled())
+                        + Text::new(
+                            ticks(r, 0.0, v.p5.abs() / 10.0)(&v.p5),
+                            (0, 2),
+                            font.clone().pos(Pos::new(HPos::Center, VPos::Top)),
+                        );
+                    chart.plotting_area().draw(&mark).map_err(err)?;
+                }
+                Some(_) => {}
+            }
+        }
     }
     chart
         .draw_series(LineSeries::new(
