@@ -17,16 +17,18 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The most paths `--find` searches.
 pub const MAX_SEARCH: u64 = 100_000_000;
 
-/// What the engine reports while it runs one path.
+/// What the engine reports while it runs one path: every payment and the cash of every entity
+/// at each period boundary (also what the accounting tests check).
 #[derive(Default)]
-struct Ledger {
-    start: Vec<f64>,
+pub struct Ledger {
+    /// Cash of every entity when the path starts.
+    pub start: Vec<f64>,
     /// Per period: (flow, from, to, amount).
-    payments: Vec<Vec<(usize, usize, usize, f64)>>,
+    pub payments: Vec<Vec<(usize, usize, usize, f64)>>,
     /// Cash of every entity at the end of each period.
-    cash: Vec<Vec<f64>>,
+    pub cash: Vec<Vec<f64>>,
     /// (period, milestone) in the order reached.
-    milestones: Vec<(usize, usize)>,
+    pub milestones: Vec<(usize, usize)>,
 }
 
 impl Trace for Ledger {

@@ -3,7 +3,8 @@
 
 use crate::common::*;
 use cfsim::diagnostic::SourceMap;
-use cfsim::engine::{Model, PathState, Trace};
+use cfsim::engine::{Model, PathState};
+use cfsim::trace::Ledger;
 use proptest::prelude::*;
 
 /// |estimate - exact| <= 4 standard errors.
@@ -201,33 +202,6 @@ fn baseline_is_calibrated_to_the_reported_losses() {
     }
     assert!(s.target.unwrap().probability > 0.0);
     assert!(s.tranches.iter().any(|t| t.id == "amazon_b"));
-}
-
-/// Records every payment and the cash at each period boundary.
-#[derive(Default)]
-struct Ledger {
-    start: Vec<f64>,
-    /// Per period: (flow, from, to, amount).
-    payments: Vec<Vec<(usize, usize, usize, f64)>>,
-    cash: Vec<Vec<f64>>,
-}
-
-impl Trace for Ledger {
-    fn start(&mut self, cash: &[f64]) {
-        self.start = cash.to_vec();
-    }
-    fn payment(&mut self, period: usize, flow: usize, from: usize, to: usize, amount: f64) {
-        if self.payments.len() <= period {
-            self.payments.resize(period + 1, Vec::new());
-        }
-        self.payments[period].push((flow, from, to, amount));
-    }
-    fn end_period(&mut self, period: usize, cash: &[f64]) {
-        if self.payments.len() <= period {
-            self.payments.resize(period + 1, Vec::new());
-        }
-        self.cash.push(cash.to_vec());
-    }
 }
 
 /// Checks, for every period, that each entity's cash changed by its inflows minus its outflows,
