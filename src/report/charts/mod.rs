@@ -443,6 +443,15 @@ fn m(s: &Summary, x: f64) -> String {
     money(x, &s.unit.currency, &s.unit.scale)
 }
 
+/// Where a 0-100% axis beside an amount axis spanning `lo..hi` starts: as far below 0% as the
+/// amount axis starts below 0, so both zeros are at the same height and a line crossing one
+/// zero is not read against the other. (A share axis gives at most 90% of its height to
+/// negative space.)
+fn share_axis_start(lo: f64, hi: f64) -> f64 {
+    let f = (-lo / (hi - lo)).clamp(0.0, 0.9);
+    -f / (1.0 - f)
+}
+
 /// Tick labels of a share axis spanning `lo..hi`, with the decimals of the tick step.
 fn percent_ticks(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
     let step = ((hi - lo).abs() * 100.0 / 6.0).max(f64::MIN_POSITIVE);
@@ -538,6 +547,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
     let d = data::cash(s);
     let (lo, hi) = d.cash.range();
     let (lo, hi) = padded(lo.min(0.0), hi.max(0.0));
+    let zero_share = share_axis_start(lo, hi);
     let (x0, x1) = x_range(s);
     let mut chart = ChartBuilder::on(area)
         .margin(20)
@@ -546,7 +556,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .right_y_label_area_size(150)
         .build_cartesian_2d(x0..x1, lo..hi)
         .map_err(err)?
-        .set_secondary_coord(x0..x1, 0.0..1.0);
+        .set_secondary_coord(x0..x1, zero_share..1.0);
     chart
         .configure_mesh()
         .light_line_style(WHITE)
@@ -563,7 +573,13 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
     chart
         .configure_secondary_axes()
         .y_desc("paths insolvent by then")
-        .y_label_formatter(&|v| percent(*v))
+        .y_label_formatter(&|v| {
+            if *v < -1e-9 {
+                String::new()
+            } else {
+                percent_ticks(0.0, 1.0)(v)
+            }
+        })
         .label_style(axis_font())
         .axis_desc_style(label_font())
         .draw()
@@ -1758,6 +1774,19 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_share_axis_puts_its_zero_level_with_the_amount_axis_zero() {
+        for (lo, hi) in [(-10.0, 290.0), (0.0, 50.0), (-30.0, 30.0), (-5.0, 1.0)] {
+            let start = super::share_axis_start(lo, hi);
+            let amount_zero = (0.0 - lo) / (hi - lo);
+            let share_zero = (0.0 - start) / (1.0 - start);
+            assert!(
+                (amount_zero.min(0.9) - share_zero).abs() < 1e-12,
+                "{lo}..{hi}"
+            );
+        }
+    }
+
     #[test]
     fn axis_ranges_are_never_empty_reversed_or_infinite() {
         for (lo, hi) in [
