@@ -61,7 +61,7 @@ enum Command {
         /// Scenario file (TOML).
         file: PathBuf,
         /// The path to trace, from 0.
-        #[arg(long, value_parser = count_from_zero, conflicts_with = "find", required_unless_present = "find")]
+        #[arg(long, value_parser = whole, conflicts_with = "find", required_unless_present = "find")]
         path: Option<u64>,
         /// Trace the first path that matches: default, rescued, target, released(ID),
         /// lapsed(ID), joined by and, or, not and parentheses.
@@ -199,10 +199,11 @@ enum Command {
         shard: ShardOptions,
         #[command(flatten)]
         precision: PrecisionOptions,
-        /// Also write per-path values to this CSV file: the draws and the key outputs of the
-        /// run's first paths (see --samples-limit).
-        #[arg(long, value_name = "PATH")]
-        samples: Option<PathBuf>,
+        /// Also write per-path values as CSV: the draws and the key outputs of the run's first
+        /// paths (see --samples-limit), to PATH, or without PATH to samples.csv among the
+        /// outputs.
+        #[arg(long, value_name = "PATH", num_args = 0..=1)]
+        samples: Option<Option<PathBuf>>,
         /// With --samples: the most rows (paths) to write [default: 100000; at most 5000000].
         #[arg(long, value_name = "N", requires = "samples", value_parser = count)]
         samples_limit: Option<u64>,
@@ -300,9 +301,17 @@ pub struct PrecisionOptions {
     pub max_paths: Option<u64>,
 }
 
-/// A count of paths: digits with optional `_` or `,` between groups (`1_000_000`), or a
-/// number in scientific notation that is a whole number (`1e6`, `2.5e5`); at least 1.
+/// A count of paths, at least 1 (see [`whole`]).
 fn count(s: &str) -> Result<u64, String> {
+    match whole(s)? {
+        0 => Err("at least 1 path is needed".to_string()),
+        n => Ok(n),
+    }
+}
+
+/// A whole number: digits with optional `_` or `,` between groups (`1_000_000`), or a number
+/// in scientific notation that is a whole number (`1e6`, `2.5e5`).
+fn whole(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let plain: String = t.chars().filter(|c| !matches!(c, '_' | ',')).collect();
     // `_` may group digits anyhow (as in Rust); `,` only in thousands (`1,000,000`).
@@ -325,13 +334,7 @@ fn count(s: &str) -> Result<u64, String> {
             _ => None,
         }
     };
-    match n {
-        Some(n) if n >= 1 => Ok(n),
-        Some(_) => Err("at least 1 path is needed".to_string()),
-        None => Err(format!(
-            "`{s}` is not a whole number of paths (such as 100000, 1e6 or 1_000_000)"
-        )),
-    }
+    n.ok_or_else(|| format!("`{s}` is not a whole number (such as 100000, 1e6 or 1_000_000)"))
 }
 
 /// A number in (0, 1).
@@ -751,7 +754,7 @@ fn run_one(
     opts: &SimOptions,
     shard: &ShardOptions,
     precision: &PrecisionOptions,
-    samples: Option<(PathBuf, Option<u64>)>,
+    samples: Option<(Option<PathBuf>, Option<u64>)>,
     html: bool,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
@@ -798,35 +801,77 @@ fn run_one(
         html,
         ..opts.into()
     };
-    write_run(&summary, &output_dir(opts, &s), &outputs, throughput, out)?;
-    if let Some((file, limit)) = samples {
-        let rows = summary
-            .paths
-            .min(limit.unwrap_or(crate::samples::DEFAULT_LIMIT));
-        let rows = crate::samples::write(&s, &Model::compile(&s), opts.seed, rows, &file)?;
-        if !opts.quiet && !opts.json {
-            writeln!(
-                out,
-                "Wrote {} (the draws and key outputs of paths 0 to {})",
-                file.display(),
-                report::thousands(rows - 1)
-            )
-            .map_err(anyhow::Error::from)?;
+    let dir = output_dir(opts, &s);
+    let Some((file, limit)) = samples else {
+        return write_run(&summary, &dir, &outputs, throughput, None, out);
+    };
+    let rows = summary
+        .paths
+        .min(limit.unwrap_or(crate::samples::DEFAULT_LIMIT));
+    let model = Model::compile(&s);
+    let write_samples = |path: &std::path::Path| {
+        crate::samples::write(&s, &model, opts.seed, rows, path).map_err(|e| {
+            report::ReportError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!("{e:#}")),
+            }
+        })
+    };
+    // Into the output folder, the samples are one of its set of files: a file of another
+    // name there would be refused by the next run, which replaces the folder as a whole.
+    let inside = |f: &std::path::Path| {
+        let parent = f.parent().filter(|p| !p.as_os_str().is_empty());
+        let absolute = |p: &std::path::Path| std::path::absolute(p).ok();
+        absolute(parent.unwrap_or(std::path::Path::new("."))) == absolute(&dir)
+    };
+    let shown = match file {
+        Some(f) if !inside(&f) => {
+            write_run(&summary, &dir, &outputs, throughput, None, out)?;
+            write_samples(&f)?;
+            f
         }
+        Some(f) if f.file_name().is_some_and(|n| n != "samples.csv") => {
+            return Err(usage(format!(
+                "--samples {}: in the output folder the samples are samples.csv (the folder is replaced as one set of files); name it so, or write it elsewhere",
+                f.display()
+            )));
+        }
+        _ => {
+            let staged = |tmp: &std::path::Path| write_samples(&tmp.join("samples.csv"));
+            write_run(&summary, &dir, &outputs, throughput, Some(&staged), out)?;
+            dir.join("samples.csv")
+        }
+    };
+    if !opts.quiet && !opts.json {
+        writeln!(
+            out,
+            "Wrote {} (the draws and key outputs of paths 0 to {})",
+            shown.display(),
+            report::thousands(rows - 1)
+        )
+        .map_err(anyhow::Error::from)?;
     }
     Ok(())
 }
 
 /// Writes a run's summary.json, periods.csv and charts as one set, and prints its table.
+/// Writes more files into an output set (a run's `samples.csv`).
+type ExtraFiles<'a> = &'a dyn Fn(&std::path::Path) -> Result<u64, report::ReportError>;
+
+/// `extra` writes more files into the set.
 fn write_run(
     summary: &Summary,
     dir: &std::path::Path,
     o: &Outputs,
     throughput: Option<(f64, usize, f64)>,
+    extra: Option<ExtraFiles<'_>>,
     out: &mut impl std::io::Write,
 ) -> Result<(), Failure> {
     let staging = report::output::Staging::new(dir)?;
     let charts = staging.write(|tmp| {
+        if let Some(write) = extra {
+            write(tmp)?;
+        }
         report::write_atomic(&tmp.join("summary.json"), &report::summary_json(summary)?)?;
         report::write_atomic(
             &tmp.join("periods.csv"),
@@ -1087,7 +1132,7 @@ fn merge(parts: &[PathBuf], o: &Outputs, out: &mut impl std::io::Write) -> Resul
                 .dir
                 .clone()
                 .unwrap_or_else(|| default_dir("", &s.name, &s.overrides));
-            write_run(&summary, &dir, o, None, out)
+            write_run(&summary, &dir, o, None, None, out)
         }
         shard::Kind::Compare => {
             let result = engine::ManyResult {
@@ -1836,14 +1881,6 @@ fn trace(
     out.write_all(note.as_bytes())
         .map_err(anyhow::Error::from)?;
     Ok(())
-}
-
-/// A path index: a count that may be 0.
-fn count_from_zero(s: &str) -> Result<u64, String> {
-    if s.trim() == "0" {
-        return Ok(0);
-    }
-    count(s)
 }
 
 /// `cfsim init`: writes the starter scenario, never over a file unless asked.

@@ -506,12 +506,10 @@ pub fn check_cover(parts: &[(PathBuf, Part)]) -> Result<(), String> {
     Ok(())
 }
 
-/// Merges checked parts (given in any order: sums are exact, and an analysis's rank rows are
-/// joined in block order).
+/// Merges checked parts (given in any order: sums are exact, and an analysis's rank rows carry
+/// their paths).
 pub fn merge(parts: Vec<(PathBuf, Part)>) -> Part {
-    let mut parts: Vec<Part> = parts.into_iter().map(|(_, p)| p).collect();
-    parts.sort_by_key(|p| p.header.blocks);
-    let mut parts = parts.into_iter();
+    let mut parts = parts.into_iter().map(|(_, p)| p);
     let mut total = parts.next().expect("check_cover refuses an empty merge");
     for p in parts {
         for (a, b) in total.stats.iter_mut().zip(&p.stats) {

@@ -512,6 +512,14 @@ impl std::str::FromStr for Filter {
     fn from_str(s: &str) -> Result<Filter, String> {
         let spaced = s.replace('(', " ( ").replace(')', " ) ");
         let tokens: Vec<&str> = spaced.split_whitespace().collect();
+        // The parser recurses once per `not` and `(`: a bound keeps a hostile expression from
+        // exhausting the stack.
+        if tokens.len() > MAX_TOKENS {
+            return Err(format!(
+                "the expression has {} words; at most {MAX_TOKENS}",
+                tokens.len()
+            ));
+        }
         let mut at = 0;
         let f = parse_or(&tokens, &mut at)?;
         if at < tokens.len() {
@@ -520,6 +528,9 @@ impl std::str::FromStr for Filter {
         Ok(f)
     }
 }
+
+/// The most words (names, operators and parentheses) in a `--find` expression.
+const MAX_TOKENS: usize = 200;
 
 const FILTER_HELP: &str = "expected default, rescued, target, released(ID) or lapsed(ID), joined by and, or, not and parentheses";
 
@@ -657,6 +668,7 @@ mod tests {
             "(default",
             "defualt",
             "target x",
+            &"not ".repeat(100_000),
         ] {
             assert!(bad.parse::<Filter>().is_err(), "{bad}");
         }

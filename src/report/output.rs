@@ -21,6 +21,7 @@ fn written_by_cfsim(name: &str) -> bool {
             | "sensitivity.json"
             | "report.md"
             | "report.html"
+            | "samples.csv"
     ) || name.ends_with(".png")
         || name.ends_with(".svg")
 }

@@ -197,6 +197,37 @@ fn samples_are_the_runs_first_paths_with_their_draws_and_outputs() {
         traced["default_period"].as_str().unwrap_or("")
     );
 
+    // Without a path the samples are one of the output folder's files, replaced with the
+    // set: a later run into the folder is not refused.
+    let folder = dir.path().join("set");
+    let run_into = |extra: &[&str]| {
+        cfsim()
+            .args(["run", b, "-n", "500", "-q", "--no-charts", "-o"])
+            .arg(&folder)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(run_into(&["--samples"]).status.success());
+    assert_eq!(
+        csv::Reader::from_path(folder.join("samples.csv"))
+            .unwrap()
+            .records()
+            .count(),
+        500
+    );
+    assert!(run_into(&[]).status.success());
+    assert!(!folder.join("samples.csv").exists());
+    let other = folder.join("mine.csv");
+    let refused = run_into(&["--samples", other.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("samples.csv"));
+    assert!(
+        run_into(&["--samples", folder.join("samples.csv").to_str().unwrap()])
+            .status
+            .success()
+    );
+
     // The limit, and what cannot be asked.
     let limited = dir.path().join("few.csv");
     json_of(&[

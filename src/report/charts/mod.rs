@@ -1735,7 +1735,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
                 Some(v) if v.p95 > hi => {
                     // Neighbouring values alternate above and below the arrow, so five
                     // scenarios' labels do not overlap.
-                    let text = ticks(r, 0.0, v.p95 / 10.0)(&v.p95);
+                    let text = m(r, v.p95);
                     let (w, _) = area.estimate_text_size(&text, &font).map_err(err)?;
                     let y = if s % 2 == 0 { -18 } else { 14 };
                     let half = w as i32 / 2 + 2;
@@ -1753,7 +1753,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
                     let mark = EmptyElement::at((x, lo))
                         + Polygon::new(vec![(-7, -11), (7, -11), (0, 0)], INK.filled())
                         + Text::new(
-                            ticks(r, 0.0, v.p5.abs() / 10.0)(&v.p5),
+                            m(r, v.p5),
                             (0, 2),
                             font.clone().pos(Pos::new(HPos::Center, VPos::Top)),
                         );
