@@ -22,7 +22,7 @@ use crate::scenario::{self, Files, Override, Scenario};
 pub const MAGIC: &str = "cfsim-part";
 
 /// Version of the part file format; parts of another version are not merged.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The most shards a run may be split into.
 pub const MAX_SHARDS: u64 = 1_000_000;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::explain::condition;
 use crate::engine::model::TrancheWhen;
-use crate::engine::{Model, NoTrace, PathOutput, PathState, Trace, TrancheState};
+use crate::engine::{Lapse, Model, NoTrace, PathOutput, PathState, Trace, TrancheState};
 use crate::flows::PaymentClass;
 use crate::scenario::Scenario;
 
@@ -109,6 +109,9 @@ pub struct TrancheOutcome {
     pub id: String,
     /// `released`, `lapsed`, `pending` (its window runs past the horizon) or `empty` (amount 0).
     pub state: String,
+    /// Why it lapsed: `expired` (its window ended) or `default` (the company defaulted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     /// When it was released or lapsed.
     pub period: Option<String>,
     /// The amount released.
@@ -229,7 +232,7 @@ pub fn trace(s: &Scenario, m: &Model, seed: u64, path: u64) -> PathTrace {
             });
         }
         for (k, (st, amount)) in o.tranches.iter().enumerate() {
-            if let Some(what) = tranche_event(s, m, o, k, *st, *amount, p) {
+            if let Some(what) = tranche_event(s, m, k, *st, *amount, p) {
                 events.push(Event {
                     period: h.label(p),
                     what,
@@ -291,15 +294,23 @@ pub fn trace(s: &Scenario, m: &Model, seed: u64, path: u64) -> PathTrace {
             .iter()
             .enumerate()
             .map(|(k, (st, amount))| {
-                let (state, period) = match *st {
-                    TrancheState::Released(p) => ("released", Some(h.label(p))),
-                    TrancheState::Lapsed(p) => ("lapsed", Some(h.label(p))),
-                    TrancheState::Pending => ("pending", None),
-                    TrancheState::Empty => ("empty", None),
+                let (state, period, reason) = match *st {
+                    TrancheState::Released(p) => ("released", Some(h.label(p)), None),
+                    TrancheState::Lapsed(p, why) => (
+                        "lapsed",
+                        Some(h.label(p)),
+                        Some(match why {
+                            Lapse::Expired => "expired",
+                            Lapse::Default => "default",
+                        }),
+                    ),
+                    TrancheState::Pending => ("pending", None, None),
+                    TrancheState::Empty => ("empty", None, None),
                 };
                 TrancheOutcome {
                     id: m.names.tranches[k].clone(),
                     state: state.into(),
+                    reason,
                     period,
                     amount: *amount,
                 }
@@ -323,7 +334,6 @@ pub fn trace(s: &Scenario, m: &Model, seed: u64, path: u64) -> PathTrace {
 fn tranche_event(
     s: &Scenario,
     m: &Model,
-    o: &PathOutput,
     k: usize,
     st: TrancheState,
     amount: f64,
@@ -346,7 +356,7 @@ fn tranche_event(
                 condition(m, c)
             ))
         }
-        (TrancheState::Lapsed(at), when) if at == p => Some(if o.default_period == Some(p) {
+        (TrancheState::Lapsed(at, why), when) if at == p => Some(if why == Lapse::Default {
             format!("tranche {id} lapsed: the company defaulted")
         } else {
             match when {
@@ -619,7 +629,7 @@ impl Filter {
                 .as_ref()
                 .is_some_and(|(_, t)| o.target_revenue >= *t),
             Filter::Released(id) => matches!(tranche(id), Some(TrancheState::Released(_))),
-            Filter::Lapsed(id) => matches!(tranche(id), Some(TrancheState::Lapsed(_))),
+            Filter::Lapsed(id) => matches!(tranche(id), Some(TrancheState::Lapsed(..))),
             Filter::And(a, b) => a.matches(m, o) && b.matches(m, o),
             Filter::Or(a, b) => a.matches(m, o) || b.matches(m, o),
             Filter::Not(a) => !a.matches(m, o),

@@ -2,7 +2,7 @@
 //! exactly, so a total does not depend on how the chunks were grouped.
 
 use super::model::Model;
-use super::path::{PathOutput, TrancheState};
+use super::path::{Lapse, PathOutput, TrancheState};
 use crate::stats::{Counts, Stat};
 
 /// Statistics of one investor.
@@ -62,8 +62,8 @@ pub struct Accumulator {
     pub min_cash: Stat,
     /// Company value at the horizon.
     pub company_value: Stat,
-    /// Per tranche: release period histogram, then "lapsed", "pending at the horizon" and
-    /// "amount 0: nothing to release".
+    /// Per tranche: release period histogram, then "expired", "lapsed at a default", "pending
+    /// at the horizon" and "amount 0: nothing to release".
     pub tranche_outcome: Vec<Counts>,
     /// Per tranche: the amount released, on paths where it was.
     pub tranche_amount: Vec<Stat>,
@@ -102,7 +102,7 @@ impl Accumulator {
             min_cash: Stat::default(),
             company_value: Stat::default(),
             tranche_outcome: (0..m.kinds.equity.len())
-                .map(|_| Counts::new(p + 3))
+                .map(|_| Counts::new(p + 4))
                 .collect(),
             tranche_amount: stats(m.kinds.equity.len()),
             investors: (0..m.investors.len())
@@ -167,9 +167,10 @@ impl Accumulator {
                     self.tranche_outcome[k].add(*at);
                     self.tranche_amount[k].push(*amount);
                 }
-                TrancheState::Lapsed(_) => self.tranche_outcome[k].add(p),
-                TrancheState::Pending => self.tranche_outcome[k].add(p + 1),
-                TrancheState::Empty => self.tranche_outcome[k].add(p + 2),
+                TrancheState::Lapsed(_, Lapse::Expired) => self.tranche_outcome[k].add(p),
+                TrancheState::Lapsed(_, Lapse::Default) => self.tranche_outcome[k].add(p + 1),
+                TrancheState::Pending => self.tranche_outcome[k].add(p + 2),
+                TrancheState::Empty => self.tranche_outcome[k].add(p + 3),
             }
         }
         for (i, &e) in m.investors.iter().enumerate() {

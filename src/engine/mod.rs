@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub use accumulate::Accumulator;
 pub use model::Model;
 pub use paired::{Extract, MetricKind, PairedAccumulator, PairedMetric, comparison_metrics};
-pub use path::{NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nominal};
+pub use path::{Lapse, NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nominal};
 
 /// Paths per chunk: the unit of parallel work, of merging, and of shards and precision checks
 /// (a run's "blocks": block `b` is paths `b * CHUNK ..` of every run with the same seed).

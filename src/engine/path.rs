@@ -60,10 +60,19 @@ pub enum TrancheState {
     Pending,
     /// Paid in this period.
     Released(usize),
-    /// Lapsed in this period (window expired, or the company defaulted).
-    Lapsed(usize),
+    /// Lapsed in this period, for the reason given.
+    Lapsed(usize, Lapse),
     /// Its amount is 0 on this path: there is nothing to release.
     Empty,
+}
+
+/// Why a tranche lapsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lapse {
+    /// Its window ended without its condition holding.
+    Expired,
+    /// The company defaulted while it was pending.
+    Default,
 }
 
 /// What one path produced, for the statistics.
@@ -692,7 +701,7 @@ impl State {
         for st in self.out.tranches.iter_mut() {
             // A defaulted company receives no more equity, scheduled or conditional.
             if st.0 == TrancheState::Pending {
-                st.0 = TrancheState::Lapsed(p);
+                st.0 = TrancheState::Lapsed(p, Lapse::Default);
             }
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{State, Trace, TrancheState};
+use crate::engine::path::{Lapse, State, Trace, TrancheState};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date};
@@ -331,7 +331,7 @@ impl Step for TrancheC {
                     if holds {
                         round.push(k);
                     } else if p >= *until {
-                        st.out.tranches[k].0 = TrancheState::Lapsed(p);
+                        st.out.tranches[k].0 = TrancheState::Lapsed(p, Lapse::Expired);
                     }
                 }
             }

@@ -166,7 +166,8 @@ impl Document {
                         t.investor.clone(),
                         percent(t.release_probability),
                         interval(t.ci95),
-                        percent(t.lapsed_probability),
+                        percent(t.expired_probability),
+                        percent(t.lapsed_at_default_probability),
                         t.median_release_period
                             .clone()
                             .unwrap_or_else(|| "-".into()),
@@ -179,7 +180,8 @@ impl Document {
                     "investor",
                     "released (all paths)",
                     "95% interval",
-                    "lapsed",
+                    "lapsed: window ended",
+                    "lapsed: company defaulted",
                     "released in (median, when released)",
                 ]
                 .map(String::from)

@@ -305,7 +305,8 @@ fn tranches_table(out: &mut String, s: &Summary) {
         "investor",
         "released",
         "95% interval",
-        "lapsed",
+        "lapsed:\nwindow ended",
+        "lapsed:\ndefault",
         "pending",
         "released in\n(median)",
     ]);
@@ -333,7 +334,8 @@ fn tranches_table(out: &mut String, s: &Summary) {
             tr.investor.clone(),
             percent(tr.release_probability),
             interval(tr.ci95),
-            percent(tr.lapsed_probability),
+            percent(tr.expired_probability),
+            percent(tr.lapsed_at_default_probability),
             percent(tr.pending_probability),
             tr.median_release_period
                 .clone()

@@ -211,6 +211,10 @@ pub struct TrancheSummary {
     pub ci95: [f64; 2],
     /// P(lapsed: window expired or the company defaulted).
     pub lapsed_probability: f64,
+    /// P(lapsed because its window ended without its condition holding).
+    pub expired_probability: f64,
+    /// P(lapsed because the company defaulted while it was pending).
+    pub lapsed_at_default_probability: f64,
     /// P(still pending at the horizon).
     pub pending_probability: f64,
     /// P(released in each period).
@@ -619,9 +623,11 @@ impl Ctx<'_> {
                     conditional: matches!(tr.timing, TrancheTiming::Conditional { .. }),
                     release_probability: prop.probability,
                     ci95: prop.ci95,
-                    lapsed_probability: share(c.counts[p]),
-                    pending_probability: share(c.counts[p + 1]),
-                    empty_probability: share(c.counts[p + 2]),
+                    lapsed_probability: share(c.counts[p] + c.counts[p + 1]),
+                    expired_probability: share(c.counts[p]),
+                    lapsed_at_default_probability: share(c.counts[p + 1]),
+                    pending_probability: share(c.counts[p + 2]),
+                    empty_probability: share(c.counts[p + 3]),
                     release_by_period: shares(c, n)[..p].to_vec(),
                     median_release_period: median_label(c, p, label),
                     amount: stat(&a.tranche_amount[k]),
