@@ -239,6 +239,10 @@ enum Command {
         /// Also write the charts as SVG.
         #[arg(long, conflicts_with = "no_charts")]
         svg: bool,
+        /// Chart size and text: web (screen), report (text at least 7 pt printed 3.25 in
+        /// wide) or slide (16:9).
+        #[arg(long, value_enum, default_value_t, conflicts_with = "no_charts")]
+        style: report::charts::Style,
     },
 }
 
@@ -382,6 +386,10 @@ pub struct SimOptions {
     /// Also write the charts as SVG.
     #[arg(long, conflicts_with = "no_charts")]
     pub svg: bool,
+    /// Chart size and text: web (screen), report (text at least 7 pt printed 3.25 in wide)
+    /// or slide (16:9).
+    #[arg(long, value_enum, default_value_t, conflicts_with = "no_charts")]
+    pub style: report::charts::Style,
     /// Treat warnings about the scenario as errors (exit code 2).
     #[arg(long)]
     pub deny_warnings: bool,
@@ -707,6 +715,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             html,
             no_charts,
             svg,
+            style,
         } => merge(
             &parts,
             &Outputs {
@@ -715,7 +724,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 json,
                 html,
                 no_charts,
-                svg,
+                charts: report::charts::Options { style, svg },
             },
             &mut out,
         ),
@@ -732,7 +741,7 @@ struct Outputs {
     /// Also write report.html (a run).
     html: bool,
     no_charts: bool,
-    svg: bool,
+    charts: report::charts::Options,
 }
 
 impl From<&SimOptions> for Outputs {
@@ -743,7 +752,10 @@ impl From<&SimOptions> for Outputs {
             json: o.json,
             html: false,
             no_charts: o.no_charts,
-            svg: o.svg,
+            charts: report::charts::Options {
+                style: o.style,
+                svg: o.svg,
+            },
         }
     }
 }
@@ -880,7 +892,7 @@ fn write_run(
         let charts = if o.no_charts {
             Vec::new()
         } else {
-            report::charts::write_all(summary, tmp, o.svg)?
+            report::charts::write_all(summary, tmp, o.charts)?
         };
         let pngs: Vec<String> = charts
             .iter()
@@ -1313,7 +1325,7 @@ fn write_comparison(
         if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_comparison(&comparison, tmp, o.svg)
+            report::charts::write_comparison(&comparison, tmp, o.charts)
         }
     })?;
     staging.commit()?;
@@ -1513,7 +1525,7 @@ fn write_sweep(
         if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_sweep(&result, contours, (&unit.0, &unit.1), tmp, o.svg)
+            report::charts::write_sweep(&result, contours, (&unit.0, &unit.1), tmp, o.charts)
         }
     })?;
     staging.commit()?;
@@ -1804,7 +1816,7 @@ fn write_sensitivity(
         if o.no_charts {
             Ok(Vec::new())
         } else {
-            report::charts::write_sensitivity(&result, (&unit.0, &unit.1), tmp, o.svg)
+            report::charts::write_sensitivity(&result, (&unit.0, &unit.1), tmp, o.charts)
         }
     })?;
     staging.commit()?;

@@ -42,7 +42,22 @@ fn every_chart_is_a_non_blank_png_of_the_stated_size() {
         for chart in charts::RunChart::ALL.map(charts::RunChart::file) {
             let path = out.join(format!("{chart}.png"));
             let (w, h, colours) = inspect_png(&path);
-            assert_eq!((w, h), charts::SIZE, "{name} {chart}");
+            let s: cfsim::report::Summary =
+                serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                    .unwrap();
+            let chart_kind = charts::RunChart::ALL
+                .into_iter()
+                .find(|c| c.file() == chart)
+                .unwrap();
+            let expected = charts::run_chart_size(chart_kind, &s, charts::Style::Web);
+            assert_eq!((w, h), expected, "{name} {chart}");
+            if chart != "tranches" {
+                assert_eq!(
+                    (w, h),
+                    charts::image_size(charts::Style::Web),
+                    "{name} {chart}"
+                );
+            }
             assert!(
                 colours > 20,
                 "{name} {chart} looks blank ({colours} colours)"
@@ -104,6 +119,7 @@ fn summary(name: &str) -> cfsim::report::Summary {
         json: false,
         no_charts: true,
         svg: false,
+        style: cfsim::report::charts::Style::Web,
         deny_warnings: false,
     };
     cfsim::cli::simulate(&s, &opts).ok().unwrap().0
@@ -161,7 +177,14 @@ fn chart_data_is_the_summary_data() {
     assert_eq!(b.id, "amazon_b");
     let released: f64 = b.by_year.iter().map(|(_, p)| p).sum();
     assert!((released - b.probability).abs() < 1e-12);
-    assert!((released + b.lapsed + b.pending - 1.0).abs() < 1e-12);
+    assert!((released + b.expired + b.lapsed_at_default + b.pending - 1.0).abs() < 1e-12);
+    assert_eq!(b.investor_name, "Amazon (AWS)");
+    let t = &json["tranches"][4];
+    assert_eq!(t["id"], "amazon_b");
+    assert_eq!(b.expired, f(&t["expired_probability"]));
+    assert_eq!(b.lapsed_at_default, f(&t["lapsed_at_default_probability"]));
+    assert!((f(&t["lapsed_probability"]) - b.expired - b.lapsed_at_default).abs() < 1e-12);
+    assert!(b.expired > 0.1 && b.lapsed_at_default > 0.001, "{b:?}");
 
     let bars = data::investors(&s);
     let amazon = bars.iter().find(|b| b.id == "amazon").unwrap();
@@ -226,4 +249,158 @@ fn compare_investors_shows_means_as_its_table_and_marks_a_missing_investor() {
     assert!(svg.contains("mean (bars, as in the table)"));
     // No-round has no Amazon, Nvidia or SoftBank money: n/a, not an empty slot read as 0.
     assert_eq!(svg.matches("\nn/a\n").count(), 3, "three investors missing");
+}
+
+/// Every `font-size` in an SVG, with the SVG's width.
+fn svg_font_sizes(svg: &str) -> (f64, Vec<f64>) {
+    let attr = |s: &str, key: &str| -> Option<f64> {
+        let at = s.find(key)? + key.len();
+        let end = s[at..].find('"')?;
+        s[at..at + end].parse().ok()
+    };
+    let width = attr(svg, "width=\"").unwrap();
+    let sizes = svg
+        .match_indices("font-size=\"")
+        .filter_map(|(i, _)| attr(&svg[i..], "font-size=\""))
+        .collect();
+    (width, sizes)
+}
+
+#[test]
+fn the_report_style_prints_every_text_at_seven_points_or_more_in_one_column() {
+    let dir = Dir::new();
+    let run = dir.path().join("run");
+    let cmp = dir.path().join("cmp");
+    cfsim()
+        .arg("run")
+        .arg(scenario("baseline.toml"))
+        .args(["-n", "5000", "-q", "--svg", "--style", "report", "-o"])
+        .arg(&run)
+        .assert()
+        .success();
+    cfsim()
+        .arg("compare")
+        .args(
+            [
+                "baseline",
+                "all-upfront",
+                "consumption-linked",
+                "debt",
+                "no-round",
+            ]
+            .map(|n| scenario(&format!("{n}.toml"))),
+        )
+        .args(["-n", "5000", "-q", "--svg", "--style", "report", "-o"])
+        .arg(&cmp)
+        .assert()
+        .success();
+    let mut charts = 0;
+    for dir in [&run, &cmp] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "png") {
+                let (w, _, _) = inspect_png(&path);
+                assert_eq!(w, charts::image_size(charts::Style::Report).0, "{path:?}");
+            }
+            if path.extension().is_none_or(|e| e != "svg") {
+                continue;
+            }
+            charts += 1;
+            let (width, sizes) = svg_font_sizes(&std::fs::read_to_string(&path).unwrap());
+            assert!(!sizes.is_empty(), "{path:?} has no text");
+            for size in sizes {
+                // An SVG font-size is the em; printed 3.25 inches wide, in points.
+                let points = size / width * 3.25 * 72.0;
+                assert!(points >= 7.0, "{path:?}: text of {points:.2} pt");
+            }
+        }
+    }
+    assert_eq!(charts, 10, "six run charts and four comparison charts");
+    // The web style keeps its smaller text: the check above would catch a style that is ignored.
+    let web = dir.path().join("web");
+    cfsim()
+        .arg("run")
+        .arg(scenario("closed-form.toml"))
+        .args(["-n", "2000", "-q", "--svg", "-o"])
+        .arg(&web)
+        .assert()
+        .success();
+    let (width, sizes) = svg_font_sizes(&std::fs::read_to_string(web.join("cash.svg")).unwrap());
+    let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(smallest / width * 3.25 * 72.0 < 7.0);
+}
+
+#[test]
+fn long_names_and_eight_investors_show_names_and_size_the_tranches_to_their_rows() {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/eight-investors.toml");
+    cfsim()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "5000", "-q", "--svg", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let investors = std::fs::read_to_string(out.join("investors.svg")).unwrap();
+    // Names (wrapped, shortened when they must be), never the raw ids.
+    assert!(investors.contains("Hyperscale"), "names are shown");
+    assert!(!investors.contains("hyperscale_cloud_provider_one"));
+    let tranches = std::fs::read_to_string(out.join("tranches.svg")).unwrap();
+    assert!(
+        tranches.contains("lapsed: window ended") && tranches.contains("lapsed: company defaulted")
+    );
+    let (_, h8, _) = inspect_png(&out.join("tranches.png"));
+    let (_dir, one) = run_with_charts("baseline.toml", &[]);
+    let (_, h1, _) = inspect_png(&one.join("tranches.png"));
+    assert!(h8 > h1 + 250, "six rows {h8} px, one row {h1} px");
+    let flows = std::fs::read_to_string(out.join("flows.svg")).unwrap();
+    assert!(flows.contains("the company") && flows.contains("investor only"));
+}
+
+#[test]
+fn every_cycle_closes_on_the_flow_chart_and_compare_metrics_shows_paired_differences() {
+    let (_dir, out) = run_with_charts("baseline.toml", &["--svg"]);
+    let s: cfsim::report::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let net = data::flows(&s);
+    // Microsoft's cycle returns through the stake it bought before 2024: a dashed leg.
+    let microsoft = net.nodes.iter().position(|n| n.id == "microsoft").unwrap();
+    let stake = net.arrows.iter().find(|a| a.from == microsoft).unwrap();
+    assert!(stake.stake && stake.on_cycle && net.nodes[stake.to].company);
+    assert!(
+        std::fs::read_to_string(out.join("flows.svg"))
+            .unwrap()
+            .contains("opening stake")
+    );
+    // Every step of every listed cycle has an arrow.
+    for c in &s.cycles {
+        for (k, step) in c.flows.iter().enumerate() {
+            let from = &c.entities[k];
+            let to = &c.entities[(k + 1) % c.entities.len()];
+            assert!(
+                net.arrows.iter().any(|a| &net.nodes[a.from].id == from
+                    && &net.nodes[a.to].id == to
+                    && a.on_cycle),
+                "{step:?} of {:?}",
+                c.entities
+            );
+        }
+    }
+
+    let dir = Dir::new();
+    let cmp = dir.path().join("cmp");
+    cfsim()
+        .arg("compare")
+        .arg(scenario("baseline.toml"))
+        .arg(scenario("consumption-linked.toml"))
+        .arg(scenario("no-round.toml"))
+        .args(["-n", "5000", "-q", "--svg", "-o"])
+        .arg(&cmp)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(cmp.join("compare_metrics.svg")).unwrap();
+    assert!(svg.contains("minus the reference") && svg.contains("pt\n"));
+    // No-round has no Amazon tranche: n/a in both panels.
+    assert_eq!(svg.matches("\nn/a\n").count(), 2, "{svg}");
 }

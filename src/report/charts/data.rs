@@ -116,14 +116,18 @@ pub struct TrancheRow {
     pub id: String,
     /// Who pays it.
     pub investor: String,
+    /// The investor's display name.
+    pub investor_name: String,
     /// P(released inside the horizon).
     pub probability: f64,
     /// Its 95% interval.
     pub ci95: [f64; 2],
     /// P(released in each calendar year).
     pub by_year: Vec<(i32, f64)>,
-    /// P(lapsed).
-    pub lapsed: f64,
+    /// P(lapsed because its window ended).
+    pub expired: f64,
+    /// P(lapsed because the company defaulted).
+    pub lapsed_at_default: f64,
     /// P(still pending at the horizon).
     pub pending: f64,
 }
@@ -133,6 +137,8 @@ pub struct TrancheRow {
 pub struct InvestorBars {
     /// Entity or tranche id.
     pub id: String,
+    /// Display name.
+    pub name: String,
     /// (p5, p50, p95) of money put in.
     pub invested: (f64, f64, f64),
     /// (p5, p50, p95) of money received back.
@@ -171,6 +177,10 @@ pub struct FlowArrow {
     pub flows: Vec<String>,
     /// True when the arrow is a step of a cycle.
     pub on_cycle: bool,
+    /// Mean money moved over the horizon.
+    pub mean: f64,
+    /// True for an opening stake: money put in before the horizon, on a cycle's step.
+    pub stake: bool,
 }
 
 /// `flows.png`: the money-flow network.
@@ -298,10 +308,16 @@ pub fn tranches(s: &Summary) -> Vec<TrancheRow> {
             TrancheRow {
                 id: t.id.clone(),
                 investor: t.investor.clone(),
+                investor_name: s
+                    .entities
+                    .iter()
+                    .find(|e| e.id == t.investor)
+                    .map_or_else(|| t.investor.clone(), |e| e.name.clone()),
                 probability: t.release_probability,
                 ci95: t.ci95,
                 by_year,
-                lapsed: t.lapsed_probability,
+                expired: t.expired_probability,
+                lapsed_at_default: t.lapsed_at_default_probability,
                 pending: t.pending_probability,
             }
         })
@@ -315,6 +331,7 @@ pub fn investors(s: &Summary) -> Vec<InvestorBars> {
         .iter()
         .map(|i| InvestorBars {
             id: i.id.clone(),
+            name: i.name.clone(),
             invested: t(&i.invested),
             received: t(&i.received),
             net_position: t(&i.net_position),
@@ -349,16 +366,18 @@ pub fn flows(s: &Summary) -> FlowsChart {
         let (Some(a), Some(b)) = (node_of(&f.from), node_of(&f.to)) else {
             continue;
         };
-        if f.total.p50 <= 0.0 {
-            continue;
-        }
         let on_cycle = s
             .cycles
             .iter()
             .any(|c| c.flows.iter().any(|step| step.contains(&f.id)));
+        // A cycle's step is drawn even when its median is 0, so every cycle closes.
+        if f.total.p50 <= 0.0 && !(on_cycle && f.total.mean > 0.0) {
+            continue;
+        }
         match arrows.iter_mut().find(|x| x.from == a && x.to == b) {
             Some(x) => {
                 x.median += f.total.p50;
+                x.mean += f.total.mean;
                 x.flows.push(f.id.clone());
                 x.on_cycle |= on_cycle;
             }
@@ -368,7 +387,32 @@ pub fn flows(s: &Summary) -> FlowsChart {
                 median: f.total.p50,
                 flows: vec![f.id.clone()],
                 on_cycle,
+                mean: f.total.mean,
+                stake: false,
             }),
+        }
+    }
+    // Opening stakes on a cycle: the leg that closes it was paid before the horizon.
+    let company = nodes.iter().position(|n| n.company);
+    for step in s.cycles.iter().flat_map(|c| &c.flows) {
+        for link in step {
+            let Some(investor) = link.strip_suffix(".stake") else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (node_of(investor), company) else {
+                continue;
+            };
+            if !arrows.iter().any(|x| x.from == a && x.to == b) {
+                arrows.push(FlowArrow {
+                    from: a,
+                    to: b,
+                    median: 0.0,
+                    flows: vec![link.clone()],
+                    on_cycle: true,
+                    mean: 0.0,
+                    stake: true,
+                });
+            }
         }
     }
     FlowsChart {

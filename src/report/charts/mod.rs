@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod sensitivity;
+pub mod style;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -14,15 +15,24 @@ use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontDesc, FontFamily, FontStyle};
 
 use crate::format::{money, percent};
 use crate::report::compare::Comparison;
 use crate::report::{ReportError, Summary};
+use style::Scaled;
 
-/// Default size, legible at half-page width.
-pub const SIZE: (u32, u32) = (1600, 1000);
+pub use style::Style;
+
+/// How to write charts: their style, and whether to add SVG copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Size and text scale.
+    pub style: Style,
+    /// Also write each chart as SVG.
+    pub svg: bool,
+}
 
 /// The charts of a run, in the order they are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +186,7 @@ pub fn write_sweep(
     contours: &[sweep::Contour],
     unit: (&str, &str),
     dir: &Path,
-    svg: bool,
+    options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts: Vec<Chart> = if s.params.len() == 1 {
         vec![Chart::SweepLines(s, unit)]
@@ -185,7 +195,7 @@ pub fn write_sweep(
             .map(|k| Chart::Heatmap(s, k, contours, unit))
             .collect()
     };
-    write_charts(&charts, dir, svg)
+    write_charts(&charts, dir, options)
 }
 
 /// The charts of a sensitivity analysis.
@@ -202,40 +212,41 @@ pub fn write_sensitivity(
     s: &crate::sensitivity::Sensitivity,
     unit: (&str, &str),
     dir: &Path,
-    svg: bool,
+    options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts = [SensitivityChart::Tornado, SensitivityChart::Sobol]
         .map(|c| Chart::Sensitivity(s, c, unit))
         .to_vec();
-    write_charts(&charts, dir, svg)
+    write_charts(&charts, dir, options)
 }
 
 /// Writes every chart of a run into `dir` as PNG, and as SVG too when `svg`; returns the files.
 pub fn write_all(
     s: &Summary,
     dir: &Path,
-    svg: bool,
+    options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts: Vec<Chart> = RunChart::ALL.map(|c| Chart::Run(c, s)).to_vec();
-    write_charts(&charts, dir, svg)
+    write_charts(&charts, dir, options)
 }
 
 /// Writes the comparison charts into `dir`; returns the files written.
 pub fn write_comparison(
     c: &Comparison,
     dir: &Path,
-    svg: bool,
+    options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     let charts: Vec<Chart> = CompareChart::ALL.map(|k| Chart::Compare(k, c)).to_vec();
-    write_charts(&charts, dir, svg)
+    write_charts(&charts, dir, options)
 }
 
 fn write_charts(
     charts: &[Chart],
     dir: &Path,
-    svg: bool,
+    options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     register_fonts();
+    let look = options.style.look();
     let mut written = Vec::new();
     for &chart in charts {
         let name = match chart {
@@ -247,11 +258,12 @@ fn write_charts(
             Chart::Heatmap(s, k, ..) => format!("heatmap-{}", file_safe(&s.scenarios[k].label)),
         };
         let png = dir.join(format!("{name}.png"));
+        let pixels = look.pixels(canvas(chart, look));
         // The encoder picks the format from the extension, so the temporary name ends in .png.
         let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
         {
-            let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
-            let drawn = draw(chart, &root).and_then(|_| root.present().map_err(err));
+            let root = Scaled::new(BitMapBackend::new(&tmp, pixels), look).into_drawing_area();
+            let drawn = draw(chart, &root, look).and_then(|_| root.present().map_err(err));
             if let Err(message) = drawn {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(ReportError::Draw { path: png, message });
@@ -262,12 +274,13 @@ fn write_charts(
             source,
         })?;
         written.push(png);
-        if svg {
+        if options.svg {
             let mut text = String::new();
             let path = dir.join(format!("{name}.svg"));
             {
-                let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-                draw(chart, &root)
+                let root = Scaled::new(SVGBackend::with_string(&mut text, pixels), look)
+                    .into_drawing_area();
+                draw(chart, &root, look)
                     .and_then(|_| root.present().map_err(err))
                     .map_err(|message| ReportError::Draw {
                         path: path.clone(),
@@ -281,27 +294,81 @@ fn write_charts(
     Ok(written)
 }
 
+/// The logical size of `chart`'s canvas: the style's, except where the content sets it.
+fn canvas(chart: Chart, look: style::Look) -> (u32, u32) {
+    match chart {
+        Chart::Run(RunChart::Tranches, s) => (look.size.0, tranches_height(s, look)),
+        _ => look.size,
+    }
+}
+
+/// The image size, in pixels, of a run's chart in a style.
+pub fn run_chart_size(chart: RunChart, s: &Summary, style: Style) -> (u32, u32) {
+    let look = style.look();
+    look.pixels(canvas(Chart::Run(chart, s), look))
+}
+
+/// The image size, in pixels, of a chart whose canvas is the style's own.
+pub fn image_size(style: Style) -> (u32, u32) {
+    let look = style.look();
+    look.pixels(look.size)
+}
+
+/// The title and footer fonts.
+fn title_font() -> TextStyle<'static> {
+    (FONT, 36, FontStyle::Bold).into_font().color(&INK)
+}
+
+fn footer_font() -> TextStyle<'static> {
+    (FONT, 20).into_font().color(&GREY)
+}
+
+/// The heights of the title band and the footer band of a canvas `width` wide: the title and
+/// the footer each take up to two lines.
+fn frame_heights(title: &str, footer: &str, width: u32, look: style::Look) -> (i32, i32) {
+    let lines = |text: &str, font: TextStyle, size: f64| {
+        let size = size.max(look.min_font);
+        let w = FontDesc::new(FontFamily::Name(FONT), size, font.font.get_style())
+            .box_size(text)
+            .map_or(0, |(w, _)| w as i32);
+        let n = if w > width as i32 - 60 { 2 } else { 1 };
+        n * (size * 1.2) as i32
+    };
+    (
+        lines(title, title_font(), 36.0) + 30,
+        lines(footer, footer_font(), 20.0) + 20,
+    )
+}
+
 /// Draws the title and footer, and returns the area in between.
 fn frame<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    title: &str,
-    footer: &str,
+    (title, footer): (&str, &str),
+    look: style::Look,
 ) -> Result<DrawingArea<DB, Shift>> {
     root.fill(&WHITE).map_err(err)?;
-    let (top, rest) = root.split_vertically(70);
-    top.draw(&Text::new(
-        title.to_string(),
-        (30, 18),
-        (FONT, 38, FontStyle::Bold).into_font().color(&INK),
-    ))
-    .map_err(err)?;
-    let (body, foot) = rest.split_vertically(SIZE.1 as i32 - 70 - 40);
-    foot.draw(&Text::new(
-        footer.to_string(),
-        (30, 8),
-        (FONT, 20).into_font().color(&GREY),
-    ))
-    .map_err(err)?;
+    let (width, height) = root.dim_in_pixel();
+    let (top_h, foot_h) = frame_heights(title, footer, width, look);
+    let (top, rest) = root.split_vertically(top_h);
+    let (body, foot) = rest.split_vertically(height as i32 - top_h - foot_h);
+    let max_w = width as i32 - 60;
+    let mut y = 14;
+    for line in wrap(&top, title, &title_font(), max_w, 2)? {
+        let h = top.estimate_text_size(&line, &title_font()).map_err(err)?.1 as i32;
+        top.draw(&Text::new(line, (30, y), title_font()))
+            .map_err(err)?;
+        y += h * 6 / 5;
+    }
+    let mut y = 6;
+    for line in wrap(&foot, footer, &footer_font(), max_w, 2)? {
+        let h = foot
+            .estimate_text_size(&line, &footer_font())
+            .map_err(err)?
+            .1 as i32;
+        foot.draw(&Text::new(line, (30, y), footer_font()))
+            .map_err(err)?;
+        y += h * 6 / 5;
+    }
     Ok(body)
 }
 
@@ -319,7 +386,8 @@ fn file_safe(label: &str) -> String {
         .collect()
 }
 
-fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Result {
+/// A chart's title and footer.
+fn heading(chart: Chart) -> (String, String) {
     let sweep_footer = |s: &crate::sweep::Sweep, unit: (&str, &str)| {
         let shown = if s.params.len() == 1 {
             "lines: means, bands: 95% intervals"
@@ -336,7 +404,7 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
         )
     };
     match chart {
-        Chart::Sensitivity(s, which, unit) => {
+        Chart::Sensitivity(s, which, _) => {
             let stem = std::path::Path::new(&s.file)
                 .file_stem()
                 .map(|x| x.to_string_lossy().into_owned())
@@ -358,15 +426,10 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 crate::report::thousands(s.total_paths),
                 s.cfsim_version,
             );
-            let body = frame(
-                root,
-                &format!("{}: {title}", crate::text::printable(&stem)),
-                &footer,
-            )?;
-            match which {
-                SensitivityChart::Tornado => sensitivity::tornado(s, unit, &body),
-                SensitivityChart::Sobol => sensitivity::sobol(s, &body),
-            }
+            (
+                format!("{}: {title}", crate::text::printable(&stem)),
+                footer,
+            )
         }
         Chart::SweepLines(s, unit) => {
             let labels: Vec<&str> = s.scenarios.iter().map(|x| x.label.as_str()).collect();
@@ -375,19 +438,16 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 labels.join(", "),
                 s.params[0].name
             );
-            let body = frame(root, &title, &sweep_footer(s, unit))?;
-            sweep::lines(s, unit, &body)
+            (title, sweep_footer(s, unit))
         }
-        Chart::Heatmap(s, k, contours, unit) => {
+        Chart::Heatmap(s, k, _, unit) => {
             let title = format!(
                 "{}: key metrics over {} and {}",
                 s.scenarios[k].label, s.params[0].name, s.params[1].name
             );
-            let body = frame(root, &title, &sweep_footer(s, unit))?;
-            sweep::heatmap(s, k, contours, unit, &body)
+            (title, sweep_footer(s, unit))
         }
         Chart::Run(chart, s) => {
-            let title = chart.title();
             let with = if s.overrides.is_empty() {
                 String::new()
             } else {
@@ -402,18 +462,9 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 s.unit.currency,
                 s.unit.scale
             );
-            let body = frame(root, &format!("{}: {title}", s.scenario), &footer)?;
-            match chart {
-                RunChart::Cash => cash(s, &body),
-                RunChart::Revenue => revenue(s, &body),
-                RunChart::Target => target(s, &body),
-                RunChart::Tranches => tranches(s, &body),
-                RunChart::Investors => investors(s, &body),
-                RunChart::Flows => flows(s, &body),
-            }
+            (format!("{}: {}", s.scenario, chart.title()), footer)
         }
         Chart::Compare(chart, c) => {
-            let title = chart.title();
             let r = &c.scenarios[0].summary;
             let footer = format!(
                 "seed {} | {} paths per scenario, common random numbers | cfsim {} | reference: {} | amounts in {}{}",
@@ -424,18 +475,46 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &DrawingArea<DB, Shift>) -> Resu
                 r.unit.currency,
                 r.unit.scale
             );
-            let body = frame(
-                root,
-                &format!("{} scenarios compared: {title}", c.scenarios.len()),
-                &footer,
-            )?;
-            match chart {
-                CompareChart::Metrics => compare_metrics(c, &body),
-                CompareChart::Cash => compare_cash(c, &body),
-                CompareChart::Target => compare_target(c, &body),
-                CompareChart::Investors => compare_investors(c, &body),
-            }
+            (
+                format!(
+                    "{} scenarios compared: {}",
+                    c.scenarios.len(),
+                    chart.title()
+                ),
+                footer,
+            )
         }
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    chart: Chart,
+    root: &DrawingArea<DB, Shift>,
+    look: style::Look,
+) -> Result {
+    let (title, footer) = heading(chart);
+    let body = frame(root, (&title, &footer), look)?;
+    match chart {
+        Chart::Sensitivity(s, SensitivityChart::Tornado, unit) => {
+            sensitivity::tornado(s, unit, &body)
+        }
+        Chart::Sensitivity(s, SensitivityChart::Sobol, _) => sensitivity::sobol(s, &body),
+        Chart::SweepLines(s, unit) => sweep::lines(s, unit, &body),
+        Chart::Heatmap(s, k, contours, unit) => sweep::heatmap(s, k, contours, unit, &body),
+        Chart::Run(chart, s) => match chart {
+            RunChart::Cash => cash(s, &body),
+            RunChart::Revenue => revenue(s, &body),
+            RunChart::Target => target(s, &body),
+            RunChart::Tranches => tranches(s, &body, look),
+            RunChart::Investors => investors(s, &body),
+            RunChart::Flows => flows(s, &body),
+        },
+        Chart::Compare(chart, c) => match chart {
+            CompareChart::Metrics => compare_metrics(c, &body),
+            CompareChart::Cash => compare_cash(c, &body),
+            CompareChart::Target => compare_target(c, &body),
+            CompareChart::Investors => compare_investors(c, &body),
+        },
     }
 }
 
@@ -465,6 +544,15 @@ fn ticks(s: &Summary, lo: f64, hi: f64) -> impl Fn(&f64) -> String + '_ {
     let step = ((hi - lo).abs() / 6.0).max(f64::MIN_POSITIVE);
     let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
     move |v| crate::format::money_with(*v, decimals, &s.unit.currency, &s.unit.scale)
+}
+
+/// How many y ticks `area` has room for: a tick label and two blank lines each, 3 to 10.
+fn y_ticks<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> usize {
+    let h = area.dim_in_pixel().1.max(1);
+    let t = area
+        .estimate_text_size("0", &axis_font())
+        .map_or(24, |(_, t)| t.max(1));
+    (h / (3 * t)).clamp(3, 10) as usize
 }
 
 fn axis_font() -> TextStyle<'static> {
@@ -559,6 +647,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .set_secondary_coord(x0..x1, zero_share..1.0);
     chart
         .configure_mesh()
+        .y_labels(y_ticks(area))
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc("year")
@@ -627,6 +716,7 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
         .set_secondary_coord(x0..x1, 0.0..1.0);
     chart
         .configure_mesh()
+        .y_labels(y_ticks(area))
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc("year")
@@ -872,66 +962,250 @@ fn year_colour(i: usize, n: usize) -> RGBColor {
     RGBColor(mix(0xC6, 0x08), mix(0xDB, 0x30), mix(0xEF, 0x6B))
 }
 
-fn tranches<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+/// A tranche row's heights: its label line, its bar and the gap below it.
+fn tranche_row(look: style::Look) -> (i32, i32, i32) {
+    let f = 24f64.max(look.min_font);
+    ((f * 1.4) as i32, (f * 1.5) as i32, (f * 0.9) as i32)
+}
+
+/// The legend of `tranches.png`: a colour and a label per entry.
+fn tranche_legend(years: &[i32]) -> Vec<(RGBColor, String)> {
+    let mut entries: Vec<(RGBColor, String)> = years
+        .iter()
+        .enumerate()
+        .map(|(k, y)| (year_colour(k, years.len()), format!("released in {y}")))
+        .collect();
+    entries.push((GREY, "lapsed: window ended".into()));
+    entries.push((VERMILLION, "lapsed: company defaulted".into()));
+    entries.push((LIGHT, "pending at the horizon".into()));
+    entries
+}
+
+/// The years in which some tranche is released.
+fn release_years(rows: &[data::TrancheRow]) -> Vec<i32> {
+    let mut y: Vec<i32> = rows
+        .iter()
+        .flat_map(|r| r.by_year.iter().filter(|(_, p)| *p > 0.0).map(|(y, _)| *y))
+        .collect();
+    y.sort_unstable();
+    y.dedup();
+    y
+}
+
+/// Lines a legend of `entries` takes across `width` (swatch, label, gap per entry).
+fn legend_lines(entries: &[(RGBColor, String)], width: i32, measure: impl Fn(&str) -> i32) -> i32 {
+    let (mut x, mut lines) = (0, 1);
+    for (_, label) in entries {
+        let w = 36 + measure(label) + 30;
+        if x > 0 && x + w > width {
+            lines += 1;
+            x = 0;
+        }
+        x += w;
+    }
+    lines
+}
+
+/// Width of `text` in the axis font, in logical pixels, without a drawing area.
+fn axis_text_width(text: &str, look: style::Look) -> i32 {
+    let size = 24f64.max(look.min_font);
+    FontDesc::new(FontFamily::Name(FONT), size, FontStyle::Normal)
+        .box_size(text)
+        .map_or(text.len() as i32 * size as i32 / 2, |(w, _)| w as i32)
+}
+
+/// The canvas height `tranches.png` needs for its rows and legend.
+fn tranches_height(s: &Summary, look: style::Look) -> u32 {
+    let rows = data::tranches(s);
+    if rows.is_empty() {
+        return look.size.1;
+    }
+    let (label, bar, gap) = tranche_row(look);
+    let legend = tranche_legend(&release_years(&rows));
+    let lines = legend_lines(&legend, look.size.0 as i32 - 80, |t| {
+        axis_text_width(t, look)
+    });
+    let line_h = (24f64.max(look.min_font) * 1.5) as i32;
+    let body = 30 + rows.len() as i32 * (label + bar + gap) + 20 + lines * line_h + 20;
+    let (title, footer) = heading(Chart::Run(RunChart::Tranches, s));
+    let (top, foot) = frame_heights(&title, &footer, look.size.0, look);
+    (top + body + foot).clamp(look.size.1 as i32 / 2, look.size.0 as i32 * 2) as u32
+}
+
+/// `text`, shortened with an ellipsis until it fits `max_w` in `font`.
+fn fit<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &TextStyle,
+    max_w: i32,
+) -> Result<String> {
+    let width = |t: &str| area.estimate_text_size(t, font).map(|(w, _)| w as i32);
+    if width(text).map_err(err)? <= max_w {
+        return Ok(text.to_string());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 1 {
+        keep -= 1;
+        let t: String = chars[..keep].iter().collect::<String>() + "\u{2026}";
+        if width(&t).map_err(err)? <= max_w {
+            return Ok(t);
+        }
+    }
+    Ok("\u{2026}".to_string())
+}
+
+/// `text` in at most `max_lines` lines of `max_w`, broken at spaces, `_` and `-`; the last
+/// line shortened with an ellipsis when the text does not fit.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &TextStyle,
+    max_w: i32,
+    max_lines: usize,
+) -> Result<Vec<String>> {
+    let width = |t: &str| {
+        area.estimate_text_size(t, font)
+            .map(|(w, _)| w as i32)
+            .map_err(err)
+    };
+    // Words keep their breaking character at their end.
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        word.push(c);
+        if c == ' ' || c == '_' || c == '-' {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for (i, w) in words.iter().enumerate() {
+        let candidate = format!("{line}{w}");
+        if line.is_empty() || width(candidate.trim_end())? <= max_w {
+            line = candidate;
+            continue;
+        }
+        if lines.len() + 1 == max_lines {
+            let rest: String = words[i..].concat();
+            lines.push(fit(area, &format!("{line}{rest}"), font, max_w)?);
+            return Ok(lines);
+        }
+        lines.push(fit(area, line.trim_end(), font, max_w)?);
+        line = w.clone();
+    }
+    lines.push(fit(area, line.trim_end(), font, max_w)?);
+    Ok(lines)
+}
+
+/// Draws a legend of swatches and labels from `(x, y)`, wrapping at `right`.
+fn swatch_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(RGBColor, String)],
+    (left, y): (i32, i32),
+    right: i32,
+) -> Result {
+    let font = axis_font();
+    let line_h = area.estimate_text_size("Ag", &font).map_err(err)?.1 as i32 * 3 / 2;
+    let (mut x, mut y) = (left, y);
+    for (colour, label) in entries {
+        let (w, h) = area.estimate_text_size(label, &font).map_err(err)?;
+        let (w, h) = (w as i32, h as i32);
+        if x > left && x + 36 + w > right {
+            x = left;
+            y += line_h;
+        }
+        area.draw(&Rectangle::new(
+            [(x, y + h / 2 - 12), (x + 28, y + h / 2 + 12)],
+            colour.filled(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(label.clone(), (x + 36, y), font.clone()))
+            .map_err(err)?;
+        x += 36 + w + 30;
+    }
+    Ok(())
+}
+
+fn tranches<DB: DrawingBackend>(
+    s: &Summary,
+    area: &DrawingArea<DB, Shift>,
+    look: style::Look,
+) -> Result {
     let rows = data::tranches(s);
     if rows.is_empty() {
         return message(area, "This scenario has no equity tranches.");
     }
-    let years: Vec<i32> = {
-        let mut y: Vec<i32> = rows
-            .iter()
-            .flat_map(|r| r.by_year.iter().filter(|(_, p)| *p > 0.0).map(|(y, _)| *y))
-            .collect();
-        y.sort_unstable();
-        y.dedup();
-        y
-    };
-    let (dim_x, dim_y) = area.dim_in_pixel();
-    let (left, top, label_w, right_w) = (40i32, 30i32, 300i32, 330i32);
-    let legend_h = 90;
-    let bar_w = dim_x as i32 - left - label_w - right_w - 40;
-    let row_h = ((dim_y as i32 - top - legend_h - 60) / rows.len() as i32).clamp(40, 140);
-    // Few rows sit in the middle of the page rather than at its top.
-    let top = top.max((dim_y as i32 - legend_h - row_h * rows.len() as i32) / 2);
-    let bar_h = (row_h as f64 * 0.6) as i32;
-    let text = label_font();
+    let years = release_years(&rows);
+    let (dim_x, _) = area.dim_in_pixel();
+    let (label_h, bar_h, gap) = tranche_row(look);
+    let (left, right) = (40, dim_x as i32 - 40);
+    let bar_w = right - left;
     let small = axis_font();
-    for (i, r) in rows.iter().enumerate() {
-        let y = top + i as i32 * row_h;
-        let x0 = left + label_w;
+    let bold = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
+    let mut y = 30;
+    for r in &rows {
+        // The label line: who and which tranche on the left, the release share on the right.
+        let released = format!(
+            "released {} [{}, {}]",
+            percent(r.probability),
+            percent(r.ci95[0]),
+            percent(r.ci95[1])
+        );
+        let (rw, _) = area.estimate_text_size(&released, &small).map_err(err)?;
         area.draw(&Text::new(
-            format!("{} ({})", r.id, r.investor),
-            (left, y + bar_h / 2 - 12),
-            text.clone(),
+            released,
+            (right, y),
+            small.clone().pos(Pos::new(HPos::Right, VPos::Top)),
         ))
         .map_err(err)?;
-        let mut x = x0 as f64;
-        let mut segments: Vec<(f64, RGBColor, String)> = Vec::new();
-        for (year, p) in &r.by_year {
-            if *p > 0.0 {
+        let room = bar_w - rw as i32 - 30;
+        let id_w = area
+            .estimate_text_size(&format!(": {}", r.id), &bold)
+            .map_err(err)?
+            .0;
+        // The investor's name gives way first: the tranche id tells the rows apart.
+        let name = if room - (id_w as i32) > 80 {
+            let who = fit(area, &r.investor_name, &bold, room - id_w as i32)?;
+            format!("{who}: {}", r.id)
+        } else {
+            fit(area, &r.id, &bold, room)?
+        };
+        area.draw(&Text::new(name, (left, y), bold.clone()))
+            .map_err(err)?;
+        let top = y + label_h;
+        let mut segments: Vec<(f64, RGBColor)> = r
+            .by_year
+            .iter()
+            .filter(|(_, p)| *p > 0.0)
+            .map(|(year, p)| {
                 let k = years.iter().position(|y| y == year).unwrap_or(0);
-                segments.push((*p, year_colour(k, years.len()), format!("{year}")));
-            }
-        }
-        segments.push((r.lapsed, GREY, "lapsed".into()));
-        segments.push((r.pending, LIGHT, "pending".into()));
-        for (p, colour, _) in &segments {
+                (*p, year_colour(k, years.len()))
+            })
+            .collect();
+        segments.push((r.expired, GREY));
+        segments.push((r.lapsed_at_default, VERMILLION));
+        segments.push((r.pending, LIGHT));
+        let mut x = left as f64;
+        for (p, colour) in &segments {
             let w = p * bar_w as f64;
             if w > 0.0 {
                 area.draw(&Rectangle::new(
-                    [(x as i32, y), ((x + w) as i32, y + bar_h)],
+                    [(x as i32, top), ((x + w) as i32, top + bar_h)],
                     colour.filled(),
                 ))
                 .map_err(err)?;
-                if w > 70.0 {
-                    let ink = if *colour == LIGHT || *colour == year_colour(0, years.len()) {
-                        INK
-                    } else {
-                        WHITE
-                    };
+                let text = percent(*p);
+                let (tw, th) = area.estimate_text_size(&text, &small).map_err(err)?;
+                if w > tw as f64 + 12.0 {
+                    let light = *colour == LIGHT || *colour == year_colour(0, years.len());
+                    let ink = if light { INK } else { WHITE };
                     area.draw(&Text::new(
-                        percent(*p),
-                        (x as i32 + 8, y + bar_h / 2 - 12),
+                        text,
+                        (x as i32 + 6, top + (bar_h - th as i32) / 2),
                         small.clone().color(&ink),
                     ))
                     .map_err(err)?;
@@ -940,45 +1214,13 @@ fn tranches<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> R
             x += w;
         }
         area.draw(&Rectangle::new(
-            [(x0, y), (x0 + bar_w, y + bar_h)],
+            [(left, top), (right, top + bar_h)],
             INK.stroke_width(1),
         ))
         .map_err(err)?;
-        area.draw(&Text::new(
-            format!(
-                "released {} [{}, {}]",
-                percent(r.probability),
-                percent(r.ci95[0]),
-                percent(r.ci95[1])
-            ),
-            (x0 + bar_w + 20, y + bar_h / 2 - 12),
-            small.clone(),
-        ))
-        .map_err(err)?;
+        y = top + bar_h + gap;
     }
-    // Legend: years, then lapsed and pending.
-    let mut entries: Vec<(RGBColor, String)> = years
-        .iter()
-        .enumerate()
-        .map(|(k, y)| (year_colour(k, years.len()), format!("released in {y}")))
-        .collect();
-    entries.push((GREY, "lapsed (expired or default)".into()));
-    entries.push((LIGHT, "not by the horizon".into()));
-    let mut x = left;
-    let mut y = dim_y as i32 - legend_h;
-    for (colour, label) in entries {
-        let (w, _) = area.estimate_text_size(&label, &small).map_err(err)?;
-        if x + 40 + w as i32 > dim_x as i32 - 20 {
-            x = left;
-            y += 40;
-        }
-        area.draw(&Rectangle::new([(x, y), (x + 28, y + 24)], colour.filled()))
-            .map_err(err)?;
-        area.draw(&Text::new(label, (x + 36, y), small.clone()))
-            .map_err(err)?;
-        x += 36 + w as i32 + 30;
-    }
-    Ok(())
+    swatch_legend(area, &tranche_legend(&years), (left, y + 20), right)
 }
 
 fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
@@ -1008,44 +1250,72 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
     let hi = whi.min(hi + 0.6 * span);
     let (lo, hi) = padded(lo, hi);
     let n = rows.len();
-    // A band above the plot holds the legend and the round-trip ratios, clear of the whiskers.
-    let (band, area) = area.split_vertically(100);
-    let area = &area;
-    let mut chart = ChartBuilder::on(area)
-        .margin(20)
-        .x_label_area_size(60)
-        .y_label_area_size(130)
-        .build_cartesian_2d(0.0..n as f64, lo..hi)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(LIGHT)
-        .y_desc(format!(
-            "{}{} (medians; whiskers 5-95% of paths)",
-            s.unit.currency, s.unit.scale
-        ))
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|v| {
-            let i = v.floor() as usize;
-            if (v - i as f64 - 0.5).abs() < 1e-6 && i < rows.len() {
-                rows[i].id.clone()
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&ticks(s, lo, hi))
-        .label_style(axis_font())
-        .axis_desc_style(label_font())
-        .draw()
-        .map_err(err)?;
     type Pick = fn(&data::InvestorBars) -> (f64, f64, f64);
     let measures: [(&str, RGBColor, Pick); 3] = [
         ("invested", BLUE, |r| r.invested),
         ("received back", ORANGE, |r| r.received),
         ("net position", GREEN, |r| r.net_position),
     ];
+    // A band above the plot holds the legend and the round-trip ratios, clear of the whiskers.
+    let mut legend: Vec<(RGBColor, String)> = measures
+        .iter()
+        .map(|(l, c, _)| (*c, l.to_string()))
+        .collect();
+    legend.push((WHITE, "bars: medians, whiskers: 5-95% of paths".into()));
+    legend.push((WHITE, "above: median round trip".into()));
+    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 3 / 2;
+    let right = area.dim_in_pixel().0 as i32 - 20;
+    let lines = legend_lines(&legend, right - 40, |t| {
+        area.estimate_text_size(t, &axis_font())
+            .map_or(0, |(w, _)| w as i32)
+    });
+    let (band, area) = area.split_vertically(lines * line_h + line_h + 20);
+    let area = &area;
+    // Names under the groups, in up to two lines each.
+    let label_h = 2 * line_h + 10;
+    let y_label_w = area
+        .estimate_text_size(&m(s, lo.min(-hi.abs())), &axis_font())
+        .map_err(err)?
+        .0 as i32
+        + 60;
+    let mut chart = ChartBuilder::on(area)
+        .margin(20)
+        .x_label_area_size(label_h)
+        .y_label_area_size(y_label_w)
+        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_labels(y_ticks(area))
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .y_desc(format!("{}{}", s.unit.currency, s.unit.scale))
+        .x_labels(n + 1)
+        .x_label_formatter(&|_| String::new())
+        .y_label_formatter(&ticks(s, lo, hi))
+        .label_style(axis_font())
+        .axis_desc_style(label_font())
+        .draw()
+        .map_err(err)?;
+    let group_w = {
+        let a = chart.backend_coord(&(0.0, lo)).0;
+        let b = chart.backend_coord(&(1.0, lo)).0;
+        b - a - 10
+    };
+    let (ax, ay) = area.get_base_pixel();
+    for (i, r) in rows.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, lo));
+        let lines = wrap(area, &r.name, &axis_font(), group_w, 2)?;
+        for (k, line) in lines.into_iter().enumerate() {
+            area.draw(&Text::new(
+                line,
+                (x - ax, y - ay + 12 + k as i32 * line_h * 2 / 3),
+                axis_font().pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(err)?;
+        }
+    }
     let width = 0.22;
     for (k, (label, colour, pick)) in measures.iter().enumerate() {
         let colour = *colour;
@@ -1060,11 +1330,7 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
                 )
             }))
             .map_err(err)?;
-        let lx = 150 + 260 * k as i32;
-        band.draw(&Rectangle::new([(lx, 10), (lx + 30, 34)], colour.filled()))
-            .map_err(err)?;
-        band.draw(&Text::new(label.to_string(), (lx + 40, 8), axis_font()))
-            .map_err(err)?;
+        let _ = label;
         chart
             .draw_series(rows.iter().enumerate().map(|(i, r)| {
                 let (a, _, b) = pick(r);
@@ -1087,18 +1353,20 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
                 (HPos::Left, 10)
             };
             let font = ("sans-serif", 18).into_font().color(&INK);
+            // Neighbouring groups' labels sit at two heights, so they do not run into each other.
+            let drop = if i % 2 == 1 { line_h } else { 0 };
             if b > hi {
                 let font = font.pos(Pos::new(side, VPos::Top));
                 let arrow = EmptyElement::at((x, hi))
                     + Polygon::new(vec![(-8, 12), (8, 12), (0, 0)], INK.filled())
-                    + Text::new(format!("{} \u{2191}", m(s, b)), (dx, 2), font);
+                    + Text::new(format!("{} \u{2191}", m(s, b)), (dx, 2 + drop), font);
                 chart.plotting_area().draw(&arrow).map_err(err)?;
             }
             if a < lo {
                 let font = font.pos(Pos::new(side, VPos::Bottom));
                 let arrow = EmptyElement::at((x, lo))
                     + Polygon::new(vec![(-8, -12), (8, -12), (0, 0)], INK.filled())
-                    + Text::new(format!("{} \u{2193}", m(s, a)), (dx, -2), font);
+                    + Text::new(format!("{} \u{2193}", m(s, a)), (dx, -2 - drop), font);
                 chart.plotting_area().draw(&arrow).map_err(err)?;
             }
         }
@@ -1109,21 +1377,19 @@ fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> 
             INK.stroke_width(2),
         ))
         .map_err(err)?;
-    band.draw(&Text::new(
-        "above: median round trip".to_string(),
-        (150 + 260 * 3, 8),
-        axis_font(),
-    ))
-    .map_err(err)?;
+    swatch_legend(&band, &legend, (40, 8), right)?;
     for (i, r) in rows.iter().enumerate() {
         if let Some(rt) = r.round_trip {
             let (px, _) = chart.backend_coord(&(i as f64 + 0.5, hi));
             let px = px - band.get_base_pixel().0;
-            let text = format!("round trip {rt:.2}x");
             let style = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
-            let (w, _) = band.estimate_text_size(&text, &style).map_err(err)?;
-            band.draw(&Text::new(text, (px - w as i32 / 2, 60), style))
-                .map_err(err)?;
+            let text = fit(&band, &format!("{rt:.2}x"), &style, group_w)?;
+            band.draw(&Text::new(
+                text,
+                (px, lines * line_h + 12),
+                style.pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(err)?;
         }
     }
     Ok(())
@@ -1211,14 +1477,34 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         );
         let width = (2.0 + 16.0 * (arrow.median / max).sqrt()).round() as u32;
         let colour = if arrow.on_cycle { VERMILLION } else { BLUE };
-        area.draw(&PathElement::new(
-            vec![
-                (start.0 as i32, start.1 as i32),
-                (end.0 as i32, end.1 as i32),
-            ],
-            colour.mix(0.75).stroke_width(width),
-        ))
-        .map_err(err)?;
+        if arrow.stake {
+            // Money put in before the horizon: dashed, since nothing moves on it in the run.
+            let dashes = (len / 24.0).floor().max(1.0) as usize;
+            for k in (0..dashes).step_by(2) {
+                let t0 = k as f64 / dashes as f64;
+                let t1 = (k + 1) as f64 / dashes as f64;
+                let at = |t: f64| {
+                    (
+                        (start.0 + (end.0 - start.0) * t) as i32,
+                        (start.1 + (end.1 - start.1) * t) as i32,
+                    )
+                };
+                area.draw(&PathElement::new(
+                    vec![at(t0), at(t1)],
+                    colour.mix(0.75).stroke_width(4),
+                ))
+                .map_err(err)?;
+            }
+        } else {
+            area.draw(&PathElement::new(
+                vec![
+                    (start.0 as i32, start.1 as i32),
+                    (end.0 as i32, end.1 as i32),
+                ],
+                colour.mix(0.75).stroke_width(width),
+            ))
+            .map_err(err)?;
+        }
         let head = 18.0 + width as f64;
         let base = (end.0 - ux * head, end.1 - uy * head);
         let half = 0.5 * head;
@@ -1232,7 +1518,13 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         ))
         .map_err(err)?;
         // The label goes beside the arrow, at the first spot along it that overlaps nothing.
-        let text = m(s, arrow.median);
+        let text = if arrow.stake {
+            "opening stake".to_string()
+        } else if arrow.median > 0.0 {
+            m(s, arrow.median)
+        } else {
+            format!("mean {}", m(s, arrow.mean))
+        };
         let (tw, th) = area.estimate_text_size(&text, &label_style).map_err(err)?;
         let (tw, th) = (tw as i32, th as i32);
         let push = 16.0 + width as f64 / 2.0 + if two_way { 6.0 } else { 0.0 };
@@ -1285,11 +1577,12 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
             .map_err(err)?;
         area.draw(&Circle::new((x, y), radius as i32, INK.stroke_width(2)))
             .map_err(err)?;
-        let name = if n.name.len() > 24 {
-            n.id.clone()
-        } else {
-            n.name.clone()
-        };
+        let name = fit(
+            area,
+            &n.name,
+            &(FONT, 22, FontStyle::Bold).into_font().color(&INK),
+            (w as i32 / 5).max(2 * radius as i32),
+        )?;
         let style = (FONT, 22, FontStyle::Bold).into_font().color(&INK);
         let (tw, th) = area.estimate_text_size(&name, &style).map_err(err)?;
         // Inside the circle when it fits, else just below it on a white patch.
@@ -1315,21 +1608,65 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
     } else {
         "money on a cycle (returns to its payer)"
     };
-    let legend = [
-        (VERMILLION, on_cycle),
-        (BLUE, "other flows"),
-        (PURPLE, "arrow width: median money moved over the horizon"),
+    let mut legend = vec![
+        (VERMILLION, on_cycle.to_string()),
+        (BLUE, "other flows".to_string()),
+        (
+            PURPLE,
+            "width and labels: median money moved over the horizon".to_string(),
+        ),
     ];
+    if d.arrows.iter().any(|a| a.stake) {
+        legend.push((WHITE, "dashed: stake bought before the horizon".to_string()));
+    }
+    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 4 / 3;
+    let top = h as i32 - 10 - line_h * legend.len() as i32;
     for (k, (colour, text)) in legend.iter().enumerate() {
-        let y = h as i32 - 120 + 34 * k as i32;
+        let y = top + line_h * k as i32;
         if k < 2 {
             area.draw(&PathElement::new(
-                vec![(30, y + 12), (80, y + 12)],
+                vec![(30, y + line_h / 3), (80, y + line_h / 3)],
                 colour.stroke_width(8),
             ))
             .map_err(err)?;
         }
-        area.draw(&Text::new(text.to_string(), (95, y), axis_font()))
+        let text = fit(area, text, &axis_font(), w as i32 / 2 - 110)?;
+        area.draw(&Text::new(text, (95, y), axis_font()))
+            .map_err(err)?;
+    }
+    // Node colours, bottom right: only the kinds this network has.
+    let kinds = [
+        (ORANGE, "the company"),
+        (SKY, "sells it compute (cloud, chips)"),
+        (GREEN, "investor only"),
+        (YELLOW, "other"),
+        (LIGHT, "customers, outside world"),
+    ];
+    let present: Vec<(RGBColor, String)> = kinds
+        .iter()
+        .filter(|(c, _)| d.nodes.iter().any(|n| node_colour(n) == *c))
+        .map(|(c, t)| (*c, t.to_string()))
+        .collect();
+    let widest = present
+        .iter()
+        .map(|(_, t)| {
+            area.estimate_text_size(t, &axis_font())
+                .map_or(0, |x| x.0 as i32)
+        })
+        .max()
+        .unwrap_or(0)
+        .min(w as i32 / 2 - 80);
+    let x = w as i32 - 30 - widest - 40;
+    let top = h as i32 - 10 - line_h * present.len() as i32;
+    for (k, (colour, text)) in present.iter().enumerate() {
+        let y = top + line_h * k as i32;
+        let r = line_h / 3;
+        area.draw(&Circle::new((x + r, y + r), r, colour.filled()))
+            .map_err(err)?;
+        area.draw(&Circle::new((x + r, y + r), r, INK.stroke_width(1)))
+            .map_err(err)?;
+        let text = fit(area, text, &axis_font(), widest)?;
+        area.draw(&Text::new(text, (x + 40, y), axis_font()))
             .map_err(err)?;
     }
     Ok(())
@@ -1337,33 +1674,46 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
 
 const SCENARIO_COLOURS: [RGBColor; 7] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, INK];
 
+/// `c` at opacity `alpha` over white, as an opaque colour (for legend swatches of bands).
+fn tint(c: RGBColor, alpha: f64) -> RGBColor {
+    let mix = |v: u8| (255.0 - (255.0 - v as f64) * alpha).round() as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
+}
+
 fn scenario_colour(i: usize) -> RGBColor {
     SCENARIO_COLOURS[i % SCENARIO_COLOURS.len()]
 }
 
+/// Draws the scenarios' legend (and `extra` entries) in a band at the top of `area`, wrapped
+/// over as many lines as it needs; returns the area below it.
 fn scenario_legend<DB: DrawingBackend>(
     c: &Comparison,
     area: &DrawingArea<DB, Shift>,
-    y: i32,
-) -> Result {
-    let mut x = 150;
-    for (i, s) in c.scenarios.iter().enumerate() {
-        area.draw(&Rectangle::new(
-            [(x, y + 2), (x + 30, y + 26)],
-            scenario_colour(i).filled(),
-        ))
-        .map_err(err)?;
-        let label = if i == 0 {
-            format!("{} (reference)", s.label)
-        } else {
-            s.label.clone()
-        };
-        let (w, _) = area.estimate_text_size(&label, &axis_font()).map_err(err)?;
-        area.draw(&Text::new(label, (x + 38, y), axis_font()))
-            .map_err(err)?;
-        x += 38 + w as i32 + 40;
-    }
-    Ok(())
+    extra: &[(RGBColor, &str)],
+) -> Result<DrawingArea<DB, Shift>> {
+    let mut entries: Vec<(RGBColor, String)> = c
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let label = if i == 0 {
+                format!("{} (reference)", s.label)
+            } else {
+                s.label.clone()
+            };
+            (scenario_colour(i), label)
+        })
+        .collect();
+    entries.extend(extra.iter().map(|(c, t)| (*c, t.to_string())));
+    let right = area.dim_in_pixel().0 as i32 - 20;
+    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 3 / 2;
+    let lines = legend_lines(&entries, right - 40, |t| {
+        area.estimate_text_size(t, &axis_font())
+            .map_or(0, |(w, _)| w as i32)
+    });
+    let (band, rest) = area.split_vertically(lines * line_h + 16);
+    swatch_legend(&band, &entries, (40, 8), right)?;
+    Ok(rest)
 }
 
 /// A probability worth a bar: uncertain somewhere, or different between scenarios.
@@ -1374,6 +1724,16 @@ fn is_informative(m: &crate::report::compare::MetricRow) -> bool {
         || values.windows(2).any(|w| (w[0] - w[1]).abs() > 0.0005)
 }
 
+/// Signed percentage points as the comparison table writes them, `+5.2pt`.
+fn points(d: f64) -> String {
+    let v = d * 100.0 + 0.0;
+    let decimals = if v.abs() >= 10.0 { 0 } else { 1 };
+    format!("{v:+.decimals$}pt")
+}
+
+/// `compare_metrics.png`: per probability, each scenario's estimate (left panel) and its
+/// paired difference from the reference (right panel), with 95% intervals; a metric a
+/// scenario lacks reads "n/a".
 fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
     let rows: Vec<&crate::report::compare::MetricRow> = c
         .metrics
@@ -1383,87 +1743,191 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
     if rows.is_empty() {
         return message(area, "No uncertain probabilities to compare.");
     }
-    let (band, area) = area.split_vertically(50);
-    scenario_legend(c, &band, 10)?;
-    let area = &area;
-    let n = rows.len();
+    let area = &scenario_legend(
+        c,
+        area,
+        &[(WHITE, "lines: 95% intervals, paired for the differences")],
+    )?;
     let k = c.scenarios.len();
-    let mut chart = ChartBuilder::on(area)
+    // Each metric is a group of one row per scenario, with a blank row between groups.
+    let slots = rows.len() * (k + 1) - 1;
+    let y_of = |i: usize, s: usize| (slots - (i * (k + 1) + s)) as f64 - 0.5;
+    let (w, _) = area.dim_in_pixel();
+    let (names, panels) = area.split_horizontally((w as i32 / 4).max(160));
+    let (left, right) = panels.split_horizontally(panels.dim_in_pixel().0 as i32 * 2 / 5);
+    let mut span = 0.0f64;
+    for r in &rows {
+        for d in r.diff_vs_reference.iter().flatten() {
+            span = span
+                .max(d.diff_ci95_paired[0].abs())
+                .max(d.diff_ci95_paired[1].abs());
+        }
+    }
+    let span = if span > 0.0 { span * 1.25 } else { 0.01 };
+    let font = axis_font();
+    let small = (FONT, 20).into_font().color(&INK);
+    let mut estimate = ChartBuilder::on(&left)
         .margin(20)
         .x_label_area_size(60)
-        .y_label_area_size(110)
-        .build_cartesian_2d(0.0..n as f64, 0.0..1.0)
+        .caption("estimate", label_font())
+        .build_cartesian_2d(0.0..1.0, 0.0..slots as f64)
         .map_err(err)?;
-    chart
+    estimate
         .configure_mesh()
-        .disable_x_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(3)
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
-        .y_desc("probability (bars: estimate; whiskers: 95% interval)")
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|v| {
-            let i = v.floor() as usize;
-            if (v - i as f64 - 0.5).abs() < 1e-6 && i < rows.len() {
-                rows[i].name.clone()
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|v| percent(*v))
-        .label_style(axis_font())
-        .axis_desc_style(label_font())
+        .x_label_formatter(&|v| percent(*v))
+        .label_style(font.clone())
         .draw()
         .map_err(err)?;
-    let width = 0.8 / k as f64;
-    for s in 0..k {
-        let colour = scenario_colour(s);
-        let x_of = |i: usize| i as f64 + 0.1 + width * (s as f64 + 0.5);
-        chart
-            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-                r.values[s].map(|v| {
-                    Rectangle::new(
-                        [
-                            (x_of(i) - width * 0.4, 0.0),
-                            (x_of(i) + width * 0.4, v.mean),
-                        ],
-                        colour.filled(),
-                    )
-                })
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-                r.values[s].map(|v| {
-                    PathElement::new(
-                        vec![(x_of(i), v.ci95[0]), (x_of(i), v.ci95[1])],
-                        INK.stroke_width(3),
-                    )
-                })
-            }))
-            .map_err(err)?;
-        let (bx, by) = area.get_base_pixel();
-        for (i, r) in rows.iter().enumerate() {
-            if let Some(v) = r.values[s] {
-                let p = chart.backend_coord(&(x_of(i), v.mean));
-                let text = percent(v.mean);
-                let style = (FONT, 20).into_font().color(&INK);
-                let (w, _) = area.estimate_text_size(&text, &style).map_err(err)?;
-                area.draw(&Text::new(
-                    text,
-                    (p.0 - bx - w as i32 / 2, p.1 - by - 28),
-                    style,
-                ))
-                .map_err(err)?;
+    let mut difference = ChartBuilder::on(&right)
+        .margin(20)
+        .x_label_area_size(60)
+        .caption("minus the reference", label_font())
+        .build_cartesian_2d(-span..span, 0.0..slots as f64)
+        .map_err(err)?;
+    difference
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(5)
+        .light_line_style(WHITE)
+        .bold_line_style(LIGHT)
+        .x_label_formatter(&|v| {
+            if v.abs() < span * 1e-6 {
+                "0".to_string()
+            } else {
+                points(*v)
             }
+        })
+        .label_style(font.clone())
+        .draw()
+        .map_err(err)?;
+    difference
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (0.0, slots as f64)],
+            INK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    let row_px = {
+        let a = estimate.backend_coord(&(0.0, 0.0)).1;
+        let b = estimate.backend_coord(&(0.0, 1.0)).1;
+        (a - b).abs()
+    };
+    let text_h = area.estimate_text_size("Ag", &small).map_err(err)?.1 as i32;
+    let labels = row_px >= text_h;
+    let dot = (row_px / 3).clamp(3, 9) as u32;
+    let na = |chart: &ChartContext<'_, DB, _>, x: f64, y: f64, colour: RGBColor| {
+        chart
+            .plotting_area()
+            .draw(&Text::new(
+                "n/a".to_string(),
+                (x, y),
+                small
+                    .clone()
+                    .color(&colour)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(err)
+    };
+    for (i, r) in rows.iter().enumerate() {
+        for s in 0..k {
+            let colour = scenario_colour(s);
+            let y = y_of(i, s);
+            match r.values[s] {
+                Some(v) => {
+                    estimate
+                        .draw_series([
+                            PathElement::new(
+                                vec![(v.ci95[0], y), (v.ci95[1], y)],
+                                colour.stroke_width(3),
+                            )
+                            .into_dyn(),
+                            Circle::new((v.mean, y), dot, colour.filled()).into_dyn(),
+                        ])
+                        .map_err(err)?;
+                    if labels {
+                        let side = if v.mean > 0.7 {
+                            HPos::Right
+                        } else {
+                            HPos::Left
+                        };
+                        let dx = if v.mean > 0.7 { -14 } else { 14 };
+                        estimate
+                            .plotting_area()
+                            .draw(
+                                &(EmptyElement::at((v.mean, y))
+                                    + Text::new(
+                                        percent(v.mean),
+                                        (dx, 0),
+                                        small.clone().pos(Pos::new(side, VPos::Center)),
+                                    )),
+                            )
+                            .map_err(err)?;
+                    }
+                }
+                None => na(&estimate, 0.5, y, colour)?,
+            }
+            if s == 0 {
+                continue;
+            }
+            match r.diff_vs_reference[s] {
+                Some(d) => {
+                    let [a, b] = d.diff_ci95_paired;
+                    difference
+                        .draw_series([
+                            PathElement::new(vec![(a, y), (b, y)], colour.stroke_width(3))
+                                .into_dyn(),
+                            Circle::new((d.diff, y), dot, colour.filled()).into_dyn(),
+                        ])
+                        .map_err(err)?;
+                    if labels {
+                        let (side, at, dx) = if d.diff >= 0.0 {
+                            (HPos::Left, b, 10)
+                        } else {
+                            (HPos::Right, a, -10)
+                        };
+                        difference
+                            .plotting_area()
+                            .draw(
+                                &(EmptyElement::at((at, y))
+                                    + Text::new(
+                                        points(d.diff),
+                                        (dx, 0),
+                                        small.clone().pos(Pos::new(side, VPos::Center)),
+                                    )),
+                            )
+                            .map_err(err)?;
+                    }
+                }
+                None => na(&difference, 0.0, y, colour)?,
+            }
+        }
+    }
+    // The metric names, level with their groups.
+    let (_, top) = names.get_base_pixel();
+    let max_w = names.dim_in_pixel().0 as i32 - 30;
+    for (i, r) in rows.iter().enumerate() {
+        let mid = (y_of(i, 0) + y_of(i, k - 1)) / 2.0;
+        let (_, py) = estimate.backend_coord(&(0.0, mid));
+        let lines = wrap(&names, &r.name, &label_font(), max_w, 2)?;
+        let h = area.estimate_text_size("Ag", &label_font()).map_err(err)?.1 as i32 * 6 / 5;
+        let y0 = py - top - h * lines.len() as i32 / 2;
+        for (j, line) in lines.into_iter().enumerate() {
+            names
+                .draw(&Text::new(line, (20, y0 + j as i32 * h), label_font()))
+                .map_err(err)?;
         }
     }
     Ok(())
 }
 
 fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
-    let (band, area) = area.split_vertically(50);
-    scenario_legend(c, &band, 10)?;
-    let area = &area;
+    let band = format!("{}: 25-75% of paths", c.scenarios[0].label);
+    let area = &scenario_legend(c, area, &[(tint(scenario_colour(0), 0.18), &band)])?;
     let series: Vec<data::CashChart> = c.scenarios.iter().map(|s| data::cash(&s.summary)).collect();
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for d in &series {
@@ -1484,11 +1948,12 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         .map_err(err)?;
     chart
         .configure_mesh()
+        .y_labels(y_ticks(area))
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc("year")
         .y_desc(format!(
-            "cash ({}{}): median, band 25-75% of paths still operating",
+            "cash ({}{}), median of paths still operating",
             r.unit.currency, r.unit.scale
         ))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
@@ -1498,23 +1963,42 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         .axis_desc_style(label_font())
         .draw()
         .map_err(err)?;
-    for (i, d) in series.iter().enumerate() {
+    // Only the reference keeps its band: five overlapping bands hide each other's lines.
+    let reference = &series[0];
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            band_polygon(&reference.cash.x, &reference.cash.p25, &reference.cash.p75),
+            scenario_colour(0).mix(0.18).filled(),
+        )))
+        .map_err(err)?;
+    // The reference is drawn last, on top; the others dashed by turns so that equal lines
+    // still show as two.
+    for (i, d) in series
+        .iter()
+        .enumerate()
+        .skip(1)
+        .chain(series.iter().enumerate().take(1))
+    {
         let colour = scenario_colour(i);
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band_polygon(&d.cash.x, &d.cash.p25, &d.cash.p75),
-                colour.mix(0.15).filled(),
-            )))
-            .map_err(err)?;
-    }
-    for (i, d) in series.iter().enumerate() {
-        let colour = scenario_colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                d.cash.x.iter().copied().zip(d.cash.p50.iter().copied()),
-                colour.stroke_width(4),
-            ))
-            .map_err(err)?;
+        let points: Vec<(f64, f64)> = d
+            .cash
+            .x
+            .iter()
+            .copied()
+            .zip(d.cash.p50.iter().copied())
+            .collect();
+        if i % 2 == 0 && i > 0 {
+            chart
+                .draw_series(DashedLineSeries::new(points, 14, 8, colour.stroke_width(4)))
+                .map_err(err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(
+                    points,
+                    colour.stroke_width(if i == 0 { 5 } else { 4 }),
+                ))
+                .map_err(err)?;
+        }
     }
     chart
         .draw_series(LineSeries::new(
@@ -1534,9 +2018,7 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
     let Some(reference) = charts[0].as_ref() else {
         return message(area, "The reference sets no revenue target.");
     };
-    let (band, area) = area.split_vertically(50);
-    scenario_legend(c, &band, 10)?;
-    let area = &area;
+    let area = &scenario_legend(c, area, &[])?;
     let t = &reference.target;
     let x_hi = charts
         .iter()
@@ -1553,6 +2035,7 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
         .map_err(err)?;
     chart
         .configure_mesh()
+        .y_labels(y_ticks(area))
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc(format!(
@@ -1637,9 +2120,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
     if ids.is_empty() {
         return message(area, "No investors to compare.");
     }
-    let (band, area) = area.split_vertically(50);
-    scenario_legend(c, &band, 10)?;
-    let area = &area;
+    let area = &scenario_legend(c, area, &[])?;
     let find = |s: usize, id: &str| {
         c.scenarios[s]
             .summary
@@ -1670,6 +2151,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
         .map_err(err)?;
     chart
         .configure_mesh()
+        .y_labels(y_ticks(area))
         .disable_x_mesh()
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
