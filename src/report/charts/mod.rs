@@ -246,7 +246,6 @@ fn write_charts(
     options: Options,
 ) -> std::result::Result<Vec<PathBuf>, ReportError> {
     register_fonts();
-    let look = options.style.look();
     let mut written = Vec::new();
     for &chart in charts {
         let name = match chart {
@@ -258,6 +257,16 @@ fn write_charts(
             Chart::Heatmap(s, k, ..) => format!("heatmap-{}", file_safe(&s.scenarios[k].label)),
         };
         let png = dir.join(format!("{name}.png"));
+        // Grids of panels (sweeps, sensitivity) are page-wide figures in a report.
+        let grid = matches!(
+            chart,
+            Chart::SweepLines(..) | Chart::Heatmap(..) | Chart::Sensitivity(..)
+        );
+        let look = if grid {
+            options.style.page_look()
+        } else {
+            options.style.look()
+        };
         let pixels = look.pixels(canvas(chart, look));
         // The encoder picks the format from the extension, so the temporary name ends in .png.
         let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));

@@ -38,6 +38,8 @@ pub struct Look {
 
 /// Width at which a report's charts are printed, in inches (one column of a two-column page).
 pub const PRINT_WIDTH_IN: f64 = 3.25;
+/// Width at which a report's page-wide figures (grids of panels) are printed, in inches.
+pub const PAGE_WIDTH_IN: f64 = 6.5;
 /// Smallest text size of a printed chart, in points.
 pub const PRINT_MIN_PT: f64 = 7.0;
 
@@ -47,9 +49,9 @@ pub const PRINT_MIN_PT: f64 = 7.0;
 pub const SIZE_PER_EM: f64 = 1.24;
 
 /// The em, in logical pixels, of text `points` high on a canvas `width` logical pixels wide
-/// printed [`PRINT_WIDTH_IN`] inches wide.
-pub fn em_px(points: f64, width: u32) -> f64 {
-    points / 72.0 / PRINT_WIDTH_IN * width as f64
+/// printed `inches` wide.
+pub fn em_px(points: f64, width: u32, inches: f64) -> f64 {
+    points / 72.0 / inches * width as f64
 }
 
 impl Style {
@@ -64,13 +66,29 @@ impl Style {
             Style::Report => Look {
                 size: (800, 600),
                 scale: 2.0,
-                min_font: (em_px(PRINT_MIN_PT, 800) * SIZE_PER_EM).ceil(),
+                min_font: (em_px(PRINT_MIN_PT, 800, PRINT_WIDTH_IN) * SIZE_PER_EM).ceil(),
             },
             Style::Slide => Look {
                 size: (1280, 720),
                 scale: 1.5,
                 min_font: 26.0,
             },
+        }
+    }
+}
+
+impl Style {
+    /// The canvas of a chart made of a grid of panels (a sweep's, a sensitivity analysis'):
+    /// in a report it is a page-wide figure, 1600x1200 with text of at least 7 pt printed
+    /// [`PAGE_WIDTH_IN`] inches wide, since seven panels cannot hold 7-pt text in one column.
+    pub fn page_look(self) -> Look {
+        match self {
+            Style::Report => Look {
+                size: (1600, 1200),
+                scale: 1.0,
+                min_font: (em_px(PRINT_MIN_PT, 1600, PAGE_WIDTH_IN) * SIZE_PER_EM).ceil(),
+            },
+            other => other.look(),
         }
     }
 }
@@ -262,6 +280,17 @@ mod tests {
             points < PRINT_MIN_PT + 0.5,
             "{points} pt: larger than needed"
         );
+    }
+
+    #[test]
+    fn a_page_wide_report_figure_prints_its_smallest_text_at_seven_points_or_more() {
+        let look = Style::Report.page_look();
+        let points = look.min_font / SIZE_PER_EM / look.size.0 as f64 * PAGE_WIDTH_IN * 72.0;
+        assert!(
+            (PRINT_MIN_PT..PRINT_MIN_PT + 0.5).contains(&points),
+            "{points} pt"
+        );
+        assert_eq!(Style::Web.page_look(), Style::Web.look());
     }
 
     #[test]
