@@ -404,3 +404,53 @@ fn every_cycle_closes_on_the_flow_chart_and_compare_metrics_shows_paired_differe
     // No-round has no Amazon tranche: n/a in both panels.
     assert_eq!(svg.matches("\nn/a\n").count(), 2, "{svg}");
 }
+
+#[test]
+fn tranches_beyond_the_tallest_canvas_are_counted_not_lost() {
+    let dir = Dir::new();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/eight-investors.toml");
+    let mut text = std::fs::read_to_string(base).unwrap();
+    // The file's last flow is an equity flow: these tranches join it.
+    for k in 0..60 {
+        text.push_str(&format!(
+            "\n[[flow.tranche]]\nid = \"extra_{k}\"\namount = 1\nwhen = \"reached(breakthrough)\"\nwindow = {{ from = \"2026-Q2\", until = \"2027-Q4\" }}\npost_money = 600\n"
+        ));
+    }
+    let file = dir.path().join("many.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    cfsim()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "2000", "-q", "--svg", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (w, h, _) = inspect_png(&out.join("tranches.png"));
+    assert_eq!(h, 2 * w, "the tallest canvas");
+    let svg = std::fs::read_to_string(out.join("tranches.svg")).unwrap();
+    // Each drawn row says "released P% [...]"; the legend's "released in YYYY" does not count.
+    let drawn = svg
+        .match_indices("released ")
+        .filter(|(i, _)| svg[i + 9..].starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    let at = svg.find(" more tranches: see summary.json").unwrap();
+    let more: usize = svg[..at]
+        .rsplit("and ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(drawn >= 20 && more > 0, "{drawn} drawn, {more} counted");
+    assert_eq!(
+        drawn + more,
+        66,
+        "6 conditional tranches and 60 more: each drawn or counted"
+    );
+    assert_eq!(
+        drawn + more,
+        66,
+        "6 conditional tranches and 60 more, each drawn or counted"
+    );
+}

@@ -1052,16 +1052,20 @@ fn fit<DB: DrawingBackend>(
     if width(text).map_err(err)? <= max_w {
         return Ok(text.to_string());
     }
+    // The longest prefix that fits, found by bisection: a footer can hold a long file path or
+    // many overrides, and measuring every prefix would be quadratic in its length.
     let chars: Vec<char> = text.chars().collect();
-    let mut keep = chars.len();
-    while keep > 1 {
-        keep -= 1;
-        let t: String = chars[..keep].iter().collect::<String>() + "\u{2026}";
-        if width(&t).map_err(err)? <= max_w {
-            return Ok(t);
+    let shortened = |keep: usize| chars[..keep].iter().collect::<String>() + "\u{2026}";
+    let (mut fits, mut too_long) = (0, chars.len());
+    while too_long - fits > 1 {
+        let mid = (fits + too_long) / 2;
+        if width(&shortened(mid)).map_err(err)? <= max_w {
+            fits = mid;
+        } else {
+            too_long = mid;
         }
     }
-    Ok("\u{2026}".to_string())
+    Ok(shortened(fits))
 }
 
 /// `text` in at most `max_lines` lines of `max_w`, broken at spaces, `_` and `-`; the last
@@ -1155,8 +1159,23 @@ fn tranches<DB: DrawingBackend>(
     let bar_w = right - left;
     let small = axis_font();
     let bold = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
+    // The canvas grows with the rows up to a limit; rows beyond it are counted, not lost.
+    let legend = tranche_legend(&years);
+    let line_h = area.estimate_text_size("Ag", &small).map_err(err)?.1 as i32 * 3 / 2;
+    let legend_h = legend_lines(&legend, right - left, |t| {
+        area.estimate_text_size(t, &small)
+            .map_or(0, |(w, _)| w as i32)
+    }) * line_h;
+    let pitch = label_h + bar_h + gap;
+    let room = (area.dim_in_pixel().1 as i32 - 30 - legend_h - 20 - line_h) / pitch;
+    let shown = if (rows.len() as i32) * pitch + 30 + legend_h + 20 <= area.dim_in_pixel().1 as i32
+    {
+        rows.len()
+    } else {
+        room.max(1) as usize
+    };
     let mut y = 30;
-    for r in &rows {
+    for r in &rows[..shown.min(rows.len())] {
         // The label line: who and which tranche on the left, the release share on the right.
         let released = format!(
             "released {} [{}, {}]",
@@ -1229,7 +1248,16 @@ fn tranches<DB: DrawingBackend>(
         .map_err(err)?;
         y = top + bar_h + gap;
     }
-    swatch_legend(area, &tranche_legend(&years), (left, y + 20), right)
+    if shown < rows.len() {
+        area.draw(&Text::new(
+            format!("and {} more tranches: see summary.json", rows.len() - shown),
+            (left, y),
+            small.clone(),
+        ))
+        .map_err(err)?;
+        y += line_h;
+    }
+    swatch_legend(area, &legend, (left, y + 20), right)
 }
 
 fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
@@ -2265,6 +2293,32 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_the_longest_prefix_that_fits_and_wrap_keeps_within_its_lines() {
+        register_fonts();
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(&mut svg, (800, 600)).into_drawing_area();
+        let font = axis_font();
+        let width = |t: &str| root.estimate_text_size(t, &font).unwrap().0 as i32;
+        let text = "Sovereign Wealth Fund of Somewhere ".repeat(200);
+        let short = fit(&root, &text, &font, 300).unwrap();
+        assert!(
+            short.ends_with('\u{2026}') && width(&short) <= 300,
+            "{short}"
+        );
+        let kept = short.chars().count() - 1;
+        let longer: String = text.chars().take(kept + 1).collect::<String>() + "\u{2026}";
+        assert!(width(&longer) > 300, "one more character would still fit");
+        assert_eq!(fit(&root, "Nvidia", &font, 300).unwrap(), "Nvidia");
+        assert_eq!(fit(&root, "Nvidia", &font, 1).unwrap(), "\u{2026}");
+        let lines = wrap(&root, &text, &font, 300, 2).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| width(l) <= 300), "{lines:?}");
+        assert_eq!(lines[0], "Sovereign Wealth Fund of");
+    }
+
     #[test]
     fn a_share_axis_puts_its_zero_level_with_the_amount_axis_zero() {
         for (lo, hi) in [(-10.0, 290.0), (0.0, 50.0), (-30.0, 30.0), (-5.0, 1.0)] {
