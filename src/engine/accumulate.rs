@@ -2,7 +2,7 @@
 //! exactly, so a total does not depend on how the chunks were grouped.
 
 use super::model::Model;
-use super::path::{Lapse, PathOutput, TrancheState};
+use super::path::{BatchOutput, LANES, Lapse, TrancheState, net_position, ratio};
 use crate::stats::{Counts, Stat};
 
 /// Statistics of one investor.
@@ -119,87 +119,157 @@ impl Accumulator {
         }
     }
 
-    /// Adds one path. Per-period and per-year accounts describe the paths still operating at
-    /// the end of the period (or year): a defaulted company's frozen cash and its zero revenue
-    /// would otherwise drag every band towards zero.
-    pub fn push(&mut self, m: &Model, o: &PathOutput) {
-        let p = m.periods;
-        self.paths += 1;
-        let operating = o.default_period.unwrap_or(p);
-        for (((((cash, revenue), costs), net_income), &c), (&r, &k)) in self
-            .cash
-            .iter_mut()
-            .zip(&mut self.revenue)
-            .zip(&mut self.costs)
-            .zip(&mut self.net_income)
-            .zip(&o.cash)
-            .zip(o.revenue.iter().zip(&o.costs))
-            .take(operating)
-        {
-            cash.push(c);
-            revenue.push(r);
-            costs.push(k);
-            net_income.push(r - k);
+    /// Adds a batch of paths, metric by metric (a column of values each, in path order, so a
+    /// metric's statistics do not depend on how paths were batched, and its store stays hot
+    /// in the cache for a whole column). Per-period and per-year accounts describe the paths
+    /// still operating at the end of the period (or year): a defaulted company's frozen cash
+    /// and its zero revenue would otherwise drag every band towards zero.
+    pub fn push_batch(&mut self, m: &Model, o: &BatchOutput) {
+        let (p, lanes) = (m.periods, o.lanes);
+        self.paths += lanes as u64;
+        let mut operating = [0usize; LANES];
+        for (i, op) in operating[..lanes].iter_mut().enumerate() {
+            *op = o.default_period[i].unwrap_or(p);
+        }
+        let operating = &operating[..lanes];
+        for period in 0..p {
+            let (cash, revenue, costs) = (
+                &o.cash.row(period)[..lanes],
+                &o.revenue.row(period)[..lanes],
+                &o.costs.row(period)[..lanes],
+            );
+            let live = |i: &usize| operating[*i] > period;
+            for i in (0..lanes).filter(live) {
+                self.cash[period].push(cash[i]);
+            }
+            for i in (0..lanes).filter(live) {
+                self.revenue[period].push(revenue[i]);
+            }
+            for i in (0..lanes).filter(live) {
+                self.costs[period].push(costs[i]);
+            }
+            for i in (0..lanes).filter(live) {
+                self.net_income[period].push(revenue[i] - costs[i]);
+            }
         }
         for (y, (_, periods)) in m.years.iter().enumerate() {
-            if periods.end > operating {
-                break;
+            for i in (0..lanes).filter(|&i| periods.end <= operating[i]) {
+                let revenue: f64 = periods.clone().map(|q| o.revenue[(q, i)]).sum();
+                let costs: f64 = periods.clone().map(|q| o.costs[(q, i)]).sum();
+                self.annual_revenue[y].push(revenue);
+                self.annual_costs[y].push(costs);
+                self.annual_net_income[y].push(revenue - costs);
             }
-            let revenue: f64 = o.revenue[periods.clone()].iter().sum();
-            let costs: f64 = o.costs[periods.clone()].iter().sum();
-            self.annual_revenue[y].push(revenue);
-            self.annual_costs[y].push(costs);
-            self.annual_net_income[y].push(revenue - costs);
         }
-        self.default_period.add(o.default_period.unwrap_or(p));
-        self.rescues.push(o.rescues as f64);
+        for &d in operating {
+            self.default_period.add(d);
+        }
+        for &r in &o.rescues[..lanes] {
+            self.rescues.push(r as f64);
+        }
         if let Some((_, target)) = &m.target {
-            self.target_revenue.push(o.target_revenue);
-            if o.target_revenue >= *target {
-                self.target_hits += 1;
-            }
-        }
-        self.min_cash.push(o.min_cash);
-        self.company_value.push(o.company_value);
-        for (k, (state, amount)) in o.tranches.iter().enumerate() {
-            match state {
-                TrancheState::Released(at) => {
-                    self.tranche_outcome[k].add(*at);
-                    self.tranche_amount[k].push(*amount);
+            for &r in &o.target_revenue[..lanes] {
+                self.target_revenue.push(r);
+                if r >= *target {
+                    self.target_hits += 1;
                 }
-                TrancheState::Lapsed(_, Lapse::Expired) => self.tranche_outcome[k].add(p),
-                TrancheState::Lapsed(_, Lapse::Default) => self.tranche_outcome[k].add(p + 1),
-                TrancheState::Pending => self.tranche_outcome[k].add(p + 2),
-                TrancheState::Empty => self.tranche_outcome[k].add(p + 3),
             }
         }
-        for (i, &e) in m.investors.iter().enumerate() {
-            let s = &mut self.investors[i];
-            s.invested.push(o.invested[e]);
-            s.received.push(o.received[e]);
-            if let Some(r) = o.round_trip(e) {
-                s.round_trip.push(r);
+        for &x in &o.min_cash[..lanes] {
+            self.min_cash.push(x);
+        }
+        for &x in &o.company_value[..lanes] {
+            self.company_value.push(x);
+        }
+        for k in 0..self.tranche_outcome.len() {
+            let (states, amounts) = (
+                &o.tranche_state.row(k)[..lanes],
+                &o.tranche_amount.row(k)[..lanes],
+            );
+            for (state, &amount) in states.iter().zip(amounts) {
+                let slot = match state {
+                    TrancheState::Released(at) => {
+                        self.tranche_amount[k].push(amount);
+                        *at
+                    }
+                    TrancheState::Lapsed(_, Lapse::Expired) => p,
+                    TrancheState::Lapsed(_, Lapse::Default) => p + 1,
+                    TrancheState::Pending => p + 2,
+                    TrancheState::Empty => p + 3,
+                };
+                self.tranche_outcome[k].add(slot);
             }
-            s.margin.push(o.margin[e]);
-            s.stake.push(o.stake[e]);
-            s.equity_value.push(o.stake[e] * o.company_value);
-            s.net_position.push(o.net_position(e));
-            s.debt_value.push(o.credit[e]);
-            s.unrecovered.push(o.unrecovered[e]);
-            s.payback.add(o.payback[e].unwrap_or(p));
         }
-        if let Some(c) = o.circularity(m) {
-            self.circularity.push(c);
+        let value = &o.company_value[..lanes];
+        for (s, &e) in self.investors.iter_mut().zip(&m.investors) {
+            let (invested, received) = (&o.invested.row(e)[..lanes], &o.received.row(e)[..lanes]);
+            let (margin, stake, credit) = (
+                &o.margin.row(e)[..lanes],
+                &o.stake.row(e)[..lanes],
+                &o.credit.row(e)[..lanes],
+            );
+            for &x in invested {
+                s.invested.push(x);
+            }
+            for &x in received {
+                s.received.push(x);
+            }
+            for (&inv, &rec) in invested.iter().zip(received) {
+                if let Some(r) = ratio(rec, inv) {
+                    s.round_trip.push(r);
+                }
+            }
+            for &x in margin {
+                s.margin.push(x);
+            }
+            for &x in stake {
+                s.stake.push(x);
+            }
+            for (&st, &v) in stake.iter().zip(value) {
+                s.equity_value.push(st * v);
+            }
+            for i in 0..lanes {
+                s.net_position.push(net_position(
+                    stake[i],
+                    value[i],
+                    margin[i],
+                    invested[i],
+                    credit[i],
+                ));
+            }
+            for &x in credit {
+                s.debt_value.push(x);
+            }
+            for &x in &o.unrecovered.row(e)[..lanes] {
+                s.unrecovered.push(x);
+            }
+            for &x in &o.payback.row(e)[..lanes] {
+                s.payback.add(x.unwrap_or(p));
+            }
         }
-        for (i, &e) in m.sellers.iter().enumerate() {
-            self.stranded[i].push(o.stranded[e]);
-            self.backlog[i].push(o.backlog[e]);
+        for i in 0..lanes {
+            let invested: f64 = m.investors.iter().map(|&e| o.invested[(e, i)]).sum();
+            if let Some(c) = ratio(o.returned[i], invested) {
+                self.circularity.push(c);
+            }
         }
-        for (c, v) in o.cycles.iter().enumerate() {
-            self.cycles[c].push(*v);
+        for (k, &e) in m.sellers.iter().enumerate() {
+            for &x in &o.stranded.row(e)[..lanes] {
+                self.stranded[k].push(x);
+            }
+            for &x in &o.backlog.row(e)[..lanes] {
+                self.backlog[k].push(x);
+            }
         }
-        for (f, v) in o.flow_total.iter().enumerate() {
-            self.flow_total[f].push(*v);
+        for (c, stat) in self.cycles.iter_mut().enumerate() {
+            for &x in &o.cycles.row(c)[..lanes] {
+                stat.push(x);
+            }
+        }
+        for (f, stat) in self.flow_total.iter_mut().enumerate() {
+            for &x in &o.flow_total.row(f)[..lanes] {
+                stat.push(x);
+            }
         }
     }
 

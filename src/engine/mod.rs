@@ -24,7 +24,10 @@ use std::time::{Duration, Instant};
 pub use accumulate::Accumulator;
 pub use model::Model;
 pub use paired::{Extract, MetricKind, PairedAccumulator, PairedMetric, comparison_metrics};
-pub use path::{Lapse, NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState, nominal};
+pub use path::{
+    BatchOutput, LANES, Lapse, NoTrace, Nominal, PathOutput, PathState, Trace, TrancheState,
+    nominal,
+};
 
 /// Paths per chunk: the unit of parallel work, of merging, and of shards and precision checks
 /// (a run's "blocks": block `b` is paths `b * CHUNK ..` of every run with the same seed).
@@ -200,18 +203,26 @@ impl Job<'_> {
 
     fn run_chunk(&self, chunk: u64) -> Part {
         let (models, metrics, opts) = (self.models, self.metrics, self.opts);
-        let mut states: Vec<PathState> = models.iter().map(PathState::new).collect();
+        let mut states: Vec<PathState> = models.iter().map(PathState::batch).collect();
         let mut accs: Vec<Accumulator> = models.iter().map(Accumulator::new).collect();
         let mut paired = PairedAccumulator::new(metrics, models.len());
+        let mut outs: Vec<PathOutput> = Vec::new();
+        if !metrics.is_empty() {
+            outs = states.iter().map(|s| s.out().clone()).collect();
+        }
         let first = chunk * CHUNK;
         let last = (first + CHUNK).min(opts.paths);
-        for path in first..last {
+        for batch in (first..last).step_by(LANES) {
+            let lanes = (last - batch).min(LANES as u64) as usize;
             for ((model, state), acc) in models.iter().zip(&mut states).zip(&mut accs) {
-                state.run(model, opts.seed, path, &mut NoTrace);
-                acc.push(model, state.out());
+                state.run_batch(model, opts.seed, batch, lanes, &mut NoTrace);
+                acc.push_batch(model, state.batch_out());
             }
-            if !metrics.is_empty() {
-                paired.push(metrics, models, &states);
+            for i in (0..lanes).filter(|_| !metrics.is_empty()) {
+                for (out, state) in outs.iter_mut().zip(&states) {
+                    state.batch_out().gather(i, out);
+                }
+                paired.push(metrics, models, &outs);
             }
         }
         let done = self.done.fetch_add(last - first, Ordering::Relaxed) + (last - first);

@@ -6,7 +6,7 @@
 //! than the unpaired one because the shared noise cancels.
 
 use super::model::Model;
-use super::path::{PathOutput, PathState, TrancheState};
+use super::path::{PathOutput, TrancheState};
 use crate::stats::Stat;
 
 /// How to read one metric from a path's output.
@@ -148,13 +148,12 @@ impl PairedAccumulator {
         }
     }
 
-    /// Adds one path, run in every scenario (`states[i].out` is scenario i's output).
-    pub fn push(&mut self, metrics: &[PairedMetric], models: &[Model], states: &[PathState]) {
+    /// Adds one path, run in every scenario (`outs[i]` is scenario i's output).
+    pub fn push(&mut self, metrics: &[PairedMetric], models: &[Model], outs: &[PathOutput]) {
         for (k, metric) in metrics.iter().enumerate() {
-            let reference =
-                metric.per_scenario[0].and_then(|x| x.value(&models[0], states[0].out()));
+            let reference = metric.per_scenario[0].and_then(|x| x.value(&models[0], &outs[0]));
             for (s, extract) in metric.per_scenario.iter().enumerate() {
-                let Some(v) = extract.and_then(|x| x.value(&models[s], states[s].out())) else {
+                let Some(v) = extract.and_then(|x| x.value(&models[s], &outs[s])) else {
                     continue;
                 };
                 self.values[k][s].push(v);

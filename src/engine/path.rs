@@ -33,6 +33,9 @@ use crate::time::Month;
 /// Observes every payment and the end of every period (the engine's no-op in production,
 /// a ledger in the accounting tests).
 pub trait Trace {
+    /// False for a trace that ignores everything, so the engine skips gathering what it would
+    /// be shown.
+    const ACTIVE: bool = true;
     /// Cash of every entity when the path starts.
     fn start(&mut self, _cash: &[f64]) {}
     /// `amount` moved on `flow` from `from` to `to` in `period`.
@@ -47,6 +50,7 @@ pub trait Trace {
 pub struct NoTrace;
 
 impl Trace for NoTrace {
+    const ACTIVE: bool = false;
     #[inline(always)]
     fn payment(&mut self, _: usize, _: usize, _: usize, _: usize, _: f64) {}
     #[inline(always)]
@@ -136,26 +140,41 @@ impl PathOutput {
         m.investors.iter().map(|&e| self.invested[e]).sum()
     }
 
-    /// Money that came back to the investors / money they put in; `None` when nothing was put
-    /// in (less than [`MIN_MAGNITUDE`](crate::stats::MIN_MAGNITUDE), which the statistics count
-    /// as zero: a ratio over dust is noise, and over 1e-308 it overflows).
+    /// Money that came back to the investors / money they put in (see [`ratio`]).
     pub fn circularity(&self, m: &Model) -> Option<f64> {
-        let invested = self.invested_total(m);
-        (invested >= crate::stats::MIN_MAGNITUDE).then(|| self.returned / invested)
+        ratio(self.returned, self.invested_total(m))
     }
 
-    /// An investor's received / invested; `None` when it put nothing in (as for
-    /// [`circularity`](Self::circularity)).
+    /// An investor's received / invested (see [`ratio`]).
     pub fn round_trip(&self, e: usize) -> Option<f64> {
-        (self.invested[e] >= crate::stats::MIN_MAGNITUDE)
-            .then(|| self.received[e] / self.invested[e])
+        ratio(self.received[e], self.invested[e])
     }
 
-    /// An investor's equity value + margin earned - invested + principal repaid and still
-    /// owed.
+    /// An investor's net position (see [`net_position`]).
     pub fn net_position(&self, e: usize) -> f64 {
-        self.stake[e] * self.company_value + self.margin[e] - self.invested[e] + self.credit[e]
+        net_position(
+            self.stake[e],
+            self.company_value,
+            self.margin[e],
+            self.invested[e],
+            self.credit[e],
+        )
     }
+}
+
+/// Money back / money put in; `None` when nothing was put in (less than
+/// [`MIN_MAGNITUDE`](crate::stats::MIN_MAGNITUDE), which the statistics count as zero: a ratio
+/// over dust is noise, and over 1e-308 it overflows).
+#[inline]
+pub fn ratio(back: f64, invested: f64) -> Option<f64> {
+    (invested >= crate::stats::MIN_MAGNITUDE).then(|| back / invested)
+}
+
+/// An investor's equity value (stake x the company's value) + margin earned - invested +
+/// principal repaid and still owed.
+#[inline]
+pub fn net_position(stake: f64, value: f64, margin: f64, invested: f64, credit: f64) -> f64 {
+    stake * value + margin - invested + credit
 }
 
 /// The years of exposure after which a milestone with hazard `rate` happens, from its uniform
@@ -165,34 +184,230 @@ fn exposure_to_reach(u: f64, rate: f64) -> f64 {
     -u.ln() / rate
 }
 
-/// What every kind of flow shares on a path: cash, the end-of-period state conditions read,
-/// the accounts every payment updates, and the outputs. Kinds keep their own working state in
-/// their scratch (see [`crate::flows::Step`]).
+/// Paths in a batch: the engine runs every step of a period over this many paths at once.
+pub const LANES: usize = 128;
+
+/// A table of rows with one value per lane (path) of a batch: row `r`, lane `i`.
+///
+/// Rows are padded by a cache line: rows a multiple of 4 KiB apart would alias in the cache
+/// and in the store buffer when a step reads one row and writes another.
+#[derive(Clone, Debug)]
+pub struct Rows<T> {
+    data: Vec<T>,
+    stride: usize,
+    lanes: usize,
+}
+
+impl<T: Copy> Rows<T> {
+    /// `rows` rows of `lanes` values, each `fill`.
+    pub fn new(rows: usize, lanes: usize, fill: T) -> Self {
+        let pad = if lanes > 8 {
+            64 / size_of::<T>().max(1)
+        } else {
+            0
+        };
+        let stride = lanes + pad;
+        Rows {
+            data: vec![fill; rows * stride],
+            stride,
+            lanes,
+        }
+    }
+
+    /// Row `r`.
+    #[inline(always)]
+    pub fn row(&self, r: usize) -> &[T] {
+        &self.data[r * self.stride..r * self.stride + self.lanes]
+    }
+
+    /// Row `r`, to write.
+    #[inline(always)]
+    pub fn row_mut(&mut self, r: usize) -> &mut [T] {
+        &mut self.data[r * self.stride..r * self.stride + self.lanes]
+    }
+
+    /// Sets every value of every row.
+    pub fn fill(&mut self, v: T) {
+        self.data.fill(v);
+    }
+
+    /// Lane `i` of every row, in row order.
+    pub fn lane(&self, i: usize) -> impl Iterator<Item = T> + '_ {
+        self.data.iter().skip(i).step_by(self.stride).copied()
+    }
+}
+
+impl<T> std::ops::Index<(usize, usize)> for Rows<T> {
+    type Output = T;
+    #[inline(always)]
+    fn index(&self, (r, i): (usize, usize)) -> &T {
+        &self.data[r * self.stride + i]
+    }
+}
+
+impl<T> std::ops::IndexMut<(usize, usize)> for Rows<T> {
+    #[inline(always)]
+    fn index_mut(&mut self, (r, i): (usize, usize)) -> &mut T {
+        &mut self.data[r * self.stride + i]
+    }
+}
+
+/// What a batch of paths produced: [`PathOutput`]'s fields as rows (per period, entity, flow,
+/// tranche or cycle) of one value per lane, for the statistics to fold column by column.
+#[derive(Clone, Debug)]
+pub struct BatchOutput {
+    /// Lanes in use: paths `first..first + lanes` of the run.
+    pub lanes: usize,
+    /// Per period: company cash at its end.
+    pub cash: Rows<f64>,
+    /// Per period: company revenue.
+    pub revenue: Rows<f64>,
+    /// Per period: company costs.
+    pub costs: Rows<f64>,
+    /// Per lane: the period of default, if any.
+    pub default_period: Vec<Option<usize>>,
+    /// Per lane: rescues obtained.
+    pub rescues: Vec<u32>,
+    /// Per lane: company revenue over the target year.
+    pub target_revenue: Vec<f64>,
+    /// Per lane: lowest company cash before any rescue.
+    pub min_cash: Vec<f64>,
+    /// Per lane: the equity's value at the horizon.
+    pub company_value: Vec<f64>,
+    /// Per tranche: its outcome.
+    pub tranche_state: Rows<TrancheState>,
+    /// Per tranche: the amount it released.
+    pub tranche_amount: Rows<f64>,
+    /// Per entity: invested.
+    pub invested: Rows<f64>,
+    /// Per entity: received back from the company.
+    pub received: Rows<f64>,
+    /// Per lane: money from the company that reached the investors, each dollar once.
+    pub returned: Vec<f64>,
+    /// Per entity: gross margin earned.
+    pub margin: Rows<f64>,
+    /// Per entity: principal repaid and what its loans are worth at the horizon.
+    pub credit: Rows<f64>,
+    /// Per entity: stake at the horizon.
+    pub stake: Rows<f64>,
+    /// Per entity: first period in which received >= invested.
+    pub payback: Rows<Option<usize>>,
+    /// Per entity: unpaid contract value at a default.
+    pub stranded: Rows<f64>,
+    /// Per entity: contract value due after the horizon.
+    pub backlog: Rows<f64>,
+    /// Per entity: loan principal not recovered after a default.
+    pub unrecovered: Rows<f64>,
+    /// Per cycle: money that went round.
+    pub cycles: Rows<f64>,
+    /// Per flow: money moved over the horizon.
+    pub flow_total: Rows<f64>,
+}
+
+impl BatchOutput {
+    fn new(m: &Model, lanes: usize) -> Self {
+        let (e, f, n) = (m.entities, m.flows + 1, m.periods);
+        let rows = |r: usize| Rows::new(r, lanes, 0.0);
+        BatchOutput {
+            lanes,
+            cash: rows(n),
+            revenue: rows(n),
+            costs: rows(n),
+            default_period: vec![None; lanes],
+            rescues: vec![0; lanes],
+            target_revenue: vec![0.0; lanes],
+            min_cash: vec![0.0; lanes],
+            company_value: vec![0.0; lanes],
+            tranche_state: Rows::new(m.kinds.equity.len(), lanes, TrancheState::Pending),
+            tranche_amount: rows(m.kinds.equity.len()),
+            invested: rows(e),
+            received: rows(e),
+            returned: vec![0.0; lanes],
+            margin: rows(e),
+            credit: rows(e),
+            stake: rows(e),
+            payback: Rows::new(e, lanes, None),
+            stranded: rows(e),
+            backlog: rows(e),
+            unrecovered: rows(e),
+            cycles: rows(m.cycles.list.len()),
+            flow_total: rows(f),
+        }
+    }
+
+    /// The outputs of lane `i`, into `o` (shaped for the same model).
+    pub fn gather(&self, i: usize, o: &mut PathOutput) {
+        let copy = |dst: &mut Vec<f64>, src: &Rows<f64>| {
+            dst.clear();
+            dst.extend(src.lane(i));
+        };
+        copy(&mut o.cash, &self.cash);
+        copy(&mut o.revenue, &self.revenue);
+        copy(&mut o.costs, &self.costs);
+        o.default_period = self.default_period[i];
+        o.rescues = self.rescues[i];
+        o.target_revenue = self.target_revenue[i];
+        o.min_cash = self.min_cash[i];
+        o.company_value = self.company_value[i];
+        o.tranches.clear();
+        o.tranches
+            .extend(self.tranche_state.lane(i).zip(self.tranche_amount.lane(i)));
+        copy(&mut o.invested, &self.invested);
+        copy(&mut o.received, &self.received);
+        o.returned = self.returned[i];
+        copy(&mut o.margin, &self.margin);
+        copy(&mut o.credit, &self.credit);
+        copy(&mut o.stake, &self.stake);
+        o.payback.clear();
+        o.payback.extend(self.payback.lane(i));
+        copy(&mut o.stranded, &self.stranded);
+        copy(&mut o.backlog, &self.backlog);
+        copy(&mut o.unrecovered, &self.unrecovered);
+        copy(&mut o.cycles, &self.cycles);
+        copy(&mut o.flow_total, &self.flow_total);
+    }
+
+    /// True when lane `i`'s company had not defaulted by the end of `period`.
+    #[inline]
+    pub fn operating_at(&self, i: usize, period: usize) -> bool {
+        self.default_period[i].is_none_or(|d| d > period)
+    }
+}
+
+/// What every kind of flow shares on a batch of paths: cash, the end-of-period state
+/// conditions read, the accounts every payment updates, and the outputs, each with one value
+/// per lane. Kinds keep their own working state in their scratch (see [`crate::flows::Step`]).
 pub struct State {
-    draws: Vec<f64>,
-    cash: Vec<f64>,
-    flow_period: Vec<f64>,
-    spend_with: Vec<f64>,
-    /// The company's annualised run-rate at each period boundary (`periods + 1`), set by the
-    /// revenue step when the path starts.
-    pub(crate) run_rate: Vec<f64>,
+    lanes: usize,
+    /// The run's index of the path in lane 0.
+    first: u64,
+    draws: Rows<f64>,
+    cash: Rows<f64>,
+    flow_period: Rows<f64>,
+    spend_with: Rows<f64>,
+    /// The company's annualised run-rate at each period boundary (`periods + 1` rows), set by
+    /// the revenue step when the paths start.
+    pub(crate) run_rate: Rows<f64>,
     corr_z: Vec<f64>,
-    reached: Vec<bool>,
+    reached: Rows<bool>,
     /// Whether each milestone's condition held at the end of the previous period.
-    held: Vec<bool>,
+    held: Rows<bool>,
     /// Years of exposure each hazard milestone has had.
-    hazard_acc: Vec<f64>,
+    hazard_acc: Rows<f64>,
     /// Years of exposure at which it is reached (hazard), or its date (year).
-    threshold: Vec<f64>,
-    cum_invested: Vec<f64>,
-    /// Financing arriving in the current period: (fraction of the period, signed amount).
-    arrivals: Vec<(f64, f64)>,
+    threshold: Rows<f64>,
+    cum_invested: Rows<f64>,
+    /// Financing arriving in the current period, per lane: (fraction of the period, signed
+    /// amount).
+    arrivals: Vec<Vec<(f64, f64)>>,
     /// Interest the company paid in the current period.
-    interest: f64,
+    interest: Vec<f64>,
     /// Company cash at the start of the current period.
-    start_cash: f64,
+    start_cash: Vec<f64>,
     /// Money raised in rescues so far.
-    rescued: f64,
+    rescued: Vec<f64>,
+    /// Whether the company was operating when the current period started.
+    alive: Vec<bool>,
     /// The period being simulated.
     period: usize,
     /// The boundary whose run-rate the state shows (`p + 1` at the end of period `p`).
@@ -201,14 +416,17 @@ pub struct State {
     month: Month,
     /// Running the nominal path (see [`nominal`]) rather than a random one.
     nominal: bool,
-    /// The outputs of the last path run.
-    pub out: PathOutput,
+    /// The outputs of the last batch run.
+    pub out: BatchOutput,
 }
 
-/// Per-worker scratch state, reused across paths: the shared [`State`] and every kind's own.
+/// Per-worker scratch state, reused across batches: the shared [`State`] and every kind's own,
+/// for up to [`LANES`] paths at once (one for a single path).
 pub struct PathState {
     st: State,
     kinds: crate::flows::Scratch,
+    /// Lane 0 of the last batch, for [`PathState::out`].
+    path: PathOutput,
 }
 
 /// What each flow moves inside the horizon on the nominal path, and the conditional part of it.
@@ -231,56 +449,95 @@ pub fn nominal(m: &Model) -> Nominal {
     let mut conditional = vec![0.0; m.flows + 1];
     m.kinds.nominal_conditional(&state.st, &mut conditional);
     Nominal {
-        flows: state.st.out.flow_total.clone(),
+        flows: state.path.flow_total.clone(),
         conditional,
     }
 }
 
 impl PathState {
-    /// Scratch sized for a model.
+    /// Scratch for one path at a time.
     pub fn new(m: &Model) -> Self {
+        Self::with_lanes(m, 1)
+    }
+
+    /// Scratch for batches of up to [`LANES`] paths.
+    pub fn batch(m: &Model) -> Self {
+        Self::with_lanes(m, LANES)
+    }
+
+    fn with_lanes(m: &Model, lanes: usize) -> Self {
+        let st = State::new(m, lanes);
         PathState {
-            st: State::new(m),
-            kinds: m.kinds.scratch(m),
+            kinds: m.kinds.scratch(m, lanes),
+            path: PathOutput::new(m),
+            st,
         }
     }
 
     /// The value of per-path quantity `q` on the last path run.
     pub fn quantity(&self, q: usize) -> f64 {
-        self.st.draws[q]
+        self.st.draws[(q, 0)]
     }
 
-    /// The outputs of the last path run.
+    /// The outputs of the last path run with [`PathState::run`].
     pub fn out(&self) -> &PathOutput {
+        &self.path
+    }
+
+    /// The outputs of the last batch run with [`PathState::run_batch`].
+    pub fn batch_out(&self) -> &BatchOutput {
         &self.st.out
     }
 
     /// Runs path `path` of `seed`; results are in [`PathState::out`].
     pub fn run<T: Trace>(&mut self, m: &Model, seed: u64, path: u64, t: &mut T) {
+        self.run_batch(m, seed, path, 1, t);
+        self.st.out.gather(0, &mut self.path);
+    }
+
+    /// Runs paths `first..first + lanes` of `seed` (at most the lanes it was made for), each
+    /// step over all of them; results are in [`PathState::batch_out`]. Every path's
+    /// arithmetic is the same whatever batch it runs in. A trace sees lane 0.
+    pub fn run_batch<T: Trace>(
+        &mut self,
+        m: &Model,
+        seed: u64,
+        first: u64,
+        lanes: usize,
+        t: &mut T,
+    ) {
+        assert!(
+            lanes >= 1 && lanes <= self.st.cash.lanes,
+            "a batch of {lanes} paths"
+        );
         let (st, kinds) = (&mut self.st, &mut self.kinds);
-        st.reset(m, seed, path);
-        m.kinds.prepare(kinds, st, m, seed, path);
-        st.initial_state(m, seed, path);
+        st.set_lanes(lanes, first);
+        st.reset(m, seed);
+        m.kinds.prepare(kinds, st, m, seed);
+        st.initial_state(m, seed);
         let company = m.company;
         let h = &m.horizon;
-        t.start(&st.cash);
+        if T::ACTIVE {
+            t.start(&st.lane_cash(0));
+        }
         for p in 0..m.periods {
-            st.begin_period(m, seed, path, p);
-            let alive = st.operating();
+            st.begin_period(m, seed, p);
             m.kinds.operate(kinds, st, m, t, p);
             // The state at the end of the period.
             st.boundary = p + 1;
             st.month = h.period_end(p);
             if st.nominal {
                 m.kinds.finance(kinds, st, m, t, p);
-            } else if alive {
+            } else {
                 st.milestones(m, t, p);
                 m.kinds.finance(kinds, st, m, t, p);
-                st.insolvency(m, t, p, seed, path);
+                st.insolvency(m, t, p, seed);
             }
             st.opening_as_of(m, p);
             st.record(m, p, company);
-            t.end_period(p, &st.cash);
+            if T::ACTIVE {
+                t.end_period(p, &st.lane_cash(0));
+            }
         }
         st.value(m);
         m.kinds.finish(kinds, st, m);
@@ -288,64 +545,105 @@ impl PathState {
     }
 }
 
-impl State {
-    /// State sized for a model.
+impl PathOutput {
+    /// Outputs shaped for a model.
     fn new(m: &Model) -> Self {
+        let (e, f, n) = (m.entities, m.flows + 1, m.periods);
+        PathOutput {
+            cash: vec![0.0; n],
+            revenue: vec![0.0; n],
+            costs: vec![0.0; n],
+            default_period: None,
+            rescues: 0,
+            target_revenue: 0.0,
+            min_cash: 0.0,
+            company_value: 0.0,
+            tranches: vec![(TrancheState::Pending, 0.0); m.kinds.equity.len()],
+            invested: vec![0.0; e],
+            received: vec![0.0; e],
+            returned: 0.0,
+            margin: vec![0.0; e],
+            credit: vec![0.0; e],
+            stake: vec![0.0; e],
+            payback: vec![None; e],
+            stranded: vec![0.0; e],
+            backlog: vec![0.0; e],
+            unrecovered: vec![0.0; e],
+            cycles: vec![0.0; m.cycles.list.len()],
+            flow_total: vec![0.0; f],
+        }
+    }
+}
+
+impl State {
+    /// State sized for a model and a batch of `lanes` paths.
+    fn new(m: &Model, lanes: usize) -> Self {
         let e = m.entities;
         let f = m.flows + 1;
         let n = m.periods;
+        let ms = m.milestones.len();
+        let mut draws = Rows::new(m.quantities.len(), lanes, 0.0);
+        for (q, quantity) in m.quantities.iter().enumerate() {
+            draws.row_mut(q).fill(quantity.dist.mean());
+        }
         State {
-            draws: m.quantities.iter().map(|q| q.dist.mean()).collect(),
-            cash: vec![0.0; e],
-            flow_period: vec![0.0; f],
-            spend_with: vec![0.0; e],
-            run_rate: vec![0.0; n + 1],
+            lanes,
+            first: 0,
+            draws,
+            cash: Rows::new(e, lanes, 0.0),
+            flow_period: Rows::new(f, lanes, 0.0),
+            spend_with: Rows::new(e, lanes, 0.0),
+            run_rate: Rows::new(n + 1, lanes, 0.0),
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
-            reached: vec![false; m.milestones.len()],
-            held: vec![false; m.milestones.len()],
-            hazard_acc: vec![0.0; m.milestones.len()],
-            threshold: vec![0.0; m.milestones.len()],
-            cum_invested: vec![0.0; e],
-            arrivals: Vec::with_capacity(m.kinds.equity.len() + 1),
-            interest: 0.0,
-            start_cash: 0.0,
-            rescued: 0.0,
+            reached: Rows::new(ms, lanes, false),
+            held: Rows::new(ms, lanes, false),
+            hazard_acc: Rows::new(ms, lanes, 0.0),
+            threshold: Rows::new(ms, lanes, 0.0),
+            cum_invested: Rows::new(e, lanes, 0.0),
+            arrivals: (0..lanes)
+                .map(|_| Vec::with_capacity(m.kinds.equity.len() + 1))
+                .collect(),
+            interest: vec![0.0; lanes],
+            start_cash: vec![0.0; lanes],
+            rescued: vec![0.0; lanes],
+            alive: vec![true; lanes],
             period: 0,
             nominal: false,
             boundary: 0,
             month: m.horizon.start,
-            out: PathOutput {
-                cash: vec![0.0; n],
-                revenue: vec![0.0; n],
-                costs: vec![0.0; n],
-                default_period: None,
-                rescues: 0,
-                target_revenue: 0.0,
-                min_cash: 0.0,
-                company_value: 0.0,
-                tranches: vec![(TrancheState::Pending, 0.0); m.kinds.equity.len()],
-                invested: vec![0.0; e],
-                received: vec![0.0; e],
-                returned: 0.0,
-                margin: vec![0.0; e],
-                credit: vec![0.0; e],
-                stake: vec![0.0; e],
-                payback: vec![None; e],
-                stranded: vec![0.0; e],
-                backlog: vec![0.0; e],
-                unrecovered: vec![0.0; e],
-                cycles: vec![0.0; m.cycles.list.len()],
-                flow_total: vec![0.0; f],
-            },
+            out: BatchOutput::new(m, lanes),
         }
     }
 
-    /// The value of a number on this path.
+    fn set_lanes(&mut self, lanes: usize, first: u64) {
+        self.lanes = lanes;
+        self.first = first;
+        self.out.lanes = lanes;
+    }
+
+    /// Lanes in use in the current batch.
     #[inline(always)]
-    pub fn v(&self, v: Value) -> f64 {
+    pub fn lanes(&self) -> std::ops::Range<usize> {
+        0..self.lanes
+    }
+
+    /// The run's index of the path in lane `i`.
+    #[inline(always)]
+    pub fn path(&self, i: usize) -> u64 {
+        self.first + i as u64
+    }
+
+    /// Every entity's cash in lane `i`.
+    fn lane_cash(&self, i: usize) -> Vec<f64> {
+        self.cash.lane(i).collect()
+    }
+
+    /// The value of a number in lane `i`.
+    #[inline(always)]
+    pub fn v(&self, v: Value, i: usize) -> f64 {
         match v {
             Value::Const(c) => c,
-            Value::Random(q) => self.draws[q],
+            Value::Random(q) => self.draws[(q, i)],
         }
     }
 
@@ -354,36 +652,46 @@ impl State {
         self.nominal
     }
 
-    /// True while the company has not defaulted.
-    pub fn operating(&self) -> bool {
-        self.out.default_period.is_none()
-    }
-
-    /// True when `e` is the company and it has defaulted: it pays and receives nothing more.
-    #[inline]
-    pub fn stopped(&self, m: &Model, e: usize) -> bool {
-        e == m.company && self.out.default_period.is_some()
-    }
-
-    /// What flow `f` has moved so far in the current period.
-    #[inline]
-    pub fn paid(&self, f: usize) -> f64 {
-        self.flow_period[f]
-    }
-
-    /// Financing that reaches (or, negative, leaves) the company `at` this fraction of the
-    /// period, for the insolvency scan.
-    pub fn arrive(&mut self, at: f64, amount: f64) {
-        self.arrivals.push((at, amount));
-    }
-
-    /// The company's value in the current state: run-rate x multiple.
-    pub fn valuation(&self, m: &Model) -> f64 {
-        self.run_rate[self.boundary] * self.v(m.multiple)
-    }
-
-    /// Moves money on a flow, in its direction, with the flow's class.
+    /// True when lane `i`'s company was operating at the start of the period: financing runs
+    /// for it.
     #[inline(always)]
+    pub fn alive(&self, i: usize) -> bool {
+        self.alive[i]
+    }
+
+    /// True while lane `i`'s company has not defaulted.
+    #[inline(always)]
+    pub fn operating(&self, i: usize) -> bool {
+        self.out.default_period[i].is_none()
+    }
+
+    /// True when `e` is the company and it has defaulted in lane `i`: it pays and receives
+    /// nothing more.
+    #[inline(always)]
+    pub fn stopped(&self, m: &Model, e: usize, i: usize) -> bool {
+        e == m.company && self.out.default_period[i].is_some()
+    }
+
+    /// What flow `f` has moved so far in the current period in lane `i`.
+    #[inline(always)]
+    pub fn paid(&self, f: usize, i: usize) -> f64 {
+        self.flow_period[(f, i)]
+    }
+
+    /// Financing that reaches (or, negative, leaves) lane `i`'s company `at` this fraction of
+    /// the period, for the insolvency scan.
+    pub fn arrive(&mut self, i: usize, at: f64, amount: f64) {
+        self.arrivals[i].push((at, amount));
+    }
+
+    /// The company's value in lane `i` in the current state: run-rate x multiple.
+    pub fn valuation(&self, m: &Model, i: usize) -> f64 {
+        self.run_rate[(self.boundary, i)] * self.v(m.multiple, i)
+    }
+
+    /// Moves money on a flow, in its direction, with the flow's class, in lane `i`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub fn pay<T: Trace>(
         &mut self,
         m: &Model,
@@ -391,13 +699,14 @@ impl State {
         flow: usize,
         from: usize,
         to: usize,
+        i: usize,
         amount: f64,
     ) {
-        self.pay_as(m, t, flow, m.class[flow], from, to, amount);
+        self.pay_as(m, t, flow, m.class[flow], from, to, i, amount);
     }
 
-    /// Moves money on a flow as a payment of `class`, and keeps every account that depends on
-    /// it.
+    /// Moves money on a flow as a payment of `class` in lane `i`, and keeps every account that
+    /// depends on it.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn pay_as<T: Trace>(
@@ -408,147 +717,226 @@ impl State {
         class: PaymentClass,
         from: usize,
         to: usize,
+        i: usize,
         amount: f64,
     ) {
         if amount == 0.0 {
             return;
         }
-        self.cash[from] -= amount;
-        self.cash[to] += amount;
+        self.cash[(from, i)] -= amount;
+        self.cash[(to, i)] += amount;
         if class.is_debt_service() {
             // Money back from the company to a lender, against the flow's direction.
-            self.out.received[to] += amount;
-            self.out.returned += amount;
+            self.out.received[(to, i)] += amount;
+            self.out.returned[i] += amount;
             match class {
                 PaymentClass::Interest => {
-                    self.out.margin[to] += amount;
-                    self.interest += amount;
+                    self.out.margin[(to, i)] += amount;
+                    self.interest[i] += amount;
                 }
-                _ => self.out.credit[to] += amount,
+                _ => self.out.credit[(to, i)] += amount,
             }
         } else {
-            self.flow_period[flow] += amount;
-            self.out.flow_total[flow] += amount;
+            self.flow_period[(flow, i)] += amount;
+            self.out.flow_total[(flow, i)] += amount;
             if class.is_investment() {
-                self.out.invested[from] += amount;
-                self.cum_invested[from] += amount;
+                self.out.invested[(from, i)] += amount;
+                self.cum_invested[(from, i)] += amount;
             } else {
                 // Margins are fixed per path, so they are applied to the totals in `finish`.
                 if m.track_spend_with && from == m.company {
-                    self.spend_with[to] += amount;
+                    self.spend_with[(to, i)] += amount;
                 }
                 if m.from_company[flow] {
-                    self.out.received[to] += amount;
+                    self.out.received[(to, i)] += amount;
                 }
                 if m.returned[flow] {
-                    self.out.returned += amount;
+                    self.out.returned[i] += amount;
                 }
             }
         }
-        t.payment(self.period, flow, from, to, amount);
+        if T::ACTIVE {
+            t.payment(self.period, flow, from, to, amount);
+        }
     }
 
-    fn draw_per_path(&mut self, m: &Model, seed: u64, path: u64) {
-        if self.nominal {
-            for (d, q) in self.draws.iter_mut().zip(&m.quantities) {
-                *d = q.dist.mean();
+    /// Operating payments on a flow, `amounts[i]` in lane `i`: what [`State::pay`] does lane
+    /// by lane, with the class's branches taken once for the batch. With `company_stops`, lanes
+    /// whose company has defaulted pay nothing (the flow is the company's).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn pay_lanes<T: Trace>(
+        &mut self,
+        m: &Model,
+        t: &mut T,
+        flow: usize,
+        from: usize,
+        to: usize,
+        company_stops: bool,
+        amounts: &[f64],
+    ) {
+        let lanes = self.lanes;
+        let mut moves = [0.0; LANES];
+        for (i, mv) in moves[..lanes].iter_mut().enumerate() {
+            let stopped = company_stops && self.out.default_period[i].is_some();
+            *mv = if stopped { 0.0 } else { amounts[i] };
+        }
+        let moves = &moves[..lanes];
+        let class = m.class[flow];
+        if T::ACTIVE || class.is_debt_service() || class.is_investment() || from == to {
+            for (i, &a) in moves.iter().enumerate() {
+                self.pay_as(m, t, flow, class, from, to, i, a);
             }
             return;
         }
+        // A payment of 0 moves nothing (`x + 0.0` would turn a cash of -0.0 into +0.0).
+        let add = |dst: &mut [f64], sign: f64| {
+            for (d, &a) in dst.iter_mut().zip(moves) {
+                let moved = *d + sign * a;
+                *d = if a != 0.0 { moved } else { *d };
+            }
+        };
+        add(self.cash.row_mut(from), -1.0);
+        add(self.cash.row_mut(to), 1.0);
+        add(self.flow_period.row_mut(flow), 1.0);
+        add(self.out.flow_total.row_mut(flow), 1.0);
+        if m.track_spend_with && from == m.company {
+            add(self.spend_with.row_mut(to), 1.0);
+        }
+        if m.from_company[flow] {
+            add(self.out.received.row_mut(to), 1.0);
+        }
+        if m.returned[flow] {
+            add(&mut self.out.returned, 1.0);
+        }
+    }
+
+    fn draw_per_path(&mut self, m: &Model, seed: u64) {
+        if self.nominal {
+            for (q, quantity) in m.quantities.iter().enumerate() {
+                self.draws.row_mut(q).fill(quantity.dist.mean());
+            }
+            return;
+        }
+        let first = self.first;
         for &q in &m.per_path {
-            self.draws[q] = m.streams.draw(seed, path, m.quantities[q].key);
+            let key = m.quantities[q].key;
+            for (i, d) in self.draws.row_mut(q)[..self.lanes].iter_mut().enumerate() {
+                *d = m.streams.draw(seed, first + i as u64, key);
+            }
         }
         if let Some((members, chol)) = &m.correlation {
-            for (i, &q) in members.iter().enumerate() {
-                self.corr_z[i] = normal_quantile(self.draws[q]);
-            }
-            for (i, &q) in members.iter().enumerate() {
-                let z: f64 = (0..=i).map(|k| chol[i][k] * self.corr_z[k]).sum();
-                self.draws[q] = normal_cdf(z).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON);
-            }
-            // A held member keeps its quantile; the others are mixed with its latent draw.
-            for &q in members {
-                if let Some(u) = m.streams.held(m.quantities[q].key) {
-                    self.draws[q] = u;
+            for i in 0..self.lanes {
+                for (k, &q) in members.iter().enumerate() {
+                    self.corr_z[k] = normal_quantile(self.draws[(q, i)]);
+                }
+                for (r, &q) in members.iter().enumerate() {
+                    let z: f64 = (0..=r).map(|k| chol[r][k] * self.corr_z[k]).sum();
+                    self.draws[(q, i)] = normal_cdf(z).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON);
+                }
+                // A held member keeps its quantile; the others are mixed with its latent draw.
+                for &q in members {
+                    if let Some(u) = m.streams.held(m.quantities[q].key) {
+                        self.draws[(q, i)] = u;
+                    }
                 }
             }
         }
         for &q in &m.per_path {
-            self.draws[q] = m.quantities[q].quantile(self.draws[q]);
+            let quantity = &m.quantities[q];
+            for d in self.draws.row_mut(q)[..self.lanes].iter_mut() {
+                *d = quantity.quantile(*d);
+            }
         }
     }
 
-    fn metric(&self, m: &Model, metric: Metric) -> f64 {
+    fn metric(&self, m: &Model, metric: Metric, i: usize) -> f64 {
         match metric {
-            Metric::Revenue => self.run_rate[self.boundary],
-            Metric::Cash => self.cash[m.company],
-            Metric::Valuation => self.valuation(m),
-            Metric::Spend(f) => self.out.flow_total[f],
-            Metric::SpendWith(e) => self.spend_with[e],
+            Metric::Revenue => self.run_rate[(self.boundary, i)],
+            Metric::Cash => self.cash[(m.company, i)],
+            Metric::Valuation => self.valuation(m, i),
+            Metric::Spend(f) => self.out.flow_total[(f, i)],
+            Metric::SpendWith(e) => self.spend_with[(e, i)],
         }
     }
 
-    /// Whether a condition holds in the current state.
-    pub fn holds(&self, m: &Model, c: &Condition) -> bool {
+    /// Whether a condition holds in lane `i` in the current state.
+    pub fn holds(&self, m: &Model, c: &Condition, i: usize) -> bool {
         match c {
             Condition::Const(b) => *b,
-            Condition::Reached(ms) => self.reached[*ms],
+            Condition::Reached(ms) => self.reached[(*ms, i)],
             Condition::Compare {
                 metric,
                 cmp,
                 threshold,
-            } => cmp.test(self.metric(m, *metric), self.v(*threshold)),
+            } => cmp.test(self.metric(m, *metric, i), self.v(*threshold, i)),
             Condition::Date { cmp, month } => cmp.test(self.month, *month),
-            Condition::And(a, b) => self.holds(m, a) && self.holds(m, b),
-            Condition::Or(a, b) => self.holds(m, a) || self.holds(m, b),
-            Condition::Not(a) => !self.holds(m, a),
+            Condition::And(a, b) => self.holds(m, a, i) && self.holds(m, b, i),
+            Condition::Or(a, b) => self.holds(m, a, i) || self.holds(m, b, i),
+            Condition::Not(a) => !self.holds(m, a, i),
         }
     }
 
-    fn begin_period(&mut self, m: &Model, seed: u64, path: u64, p: usize) {
+    fn begin_period(&mut self, m: &Model, seed: u64, p: usize) {
         self.period = p;
-        self.start_cash = self.cash[m.company];
-        self.arrivals.clear();
-        self.interest = 0.0;
-        self.flow_period.iter_mut().for_each(|x| *x = 0.0);
-        for &q in m.per_period.iter().filter(|_| !self.nominal) {
-            let u = m
-                .streams
-                .uniform_at(seed, m.quantities[q].key, path, p as u64);
-            self.draws[q] = m.quantities[q].quantile(u);
+        let lanes = self.lanes;
+        for i in 0..lanes {
+            self.start_cash[i] = self.cash[(m.company, i)];
+            self.arrivals[i].clear();
+            self.alive[i] = self.nominal || self.operating(i);
+        }
+        self.interest.fill(0.0);
+        self.flow_period.fill(0.0);
+        if self.nominal {
+            return;
+        }
+        for &q in &m.per_period {
+            let quantity = &m.quantities[q];
+            for i in 0..lanes {
+                let path = self.first + i as u64;
+                let u = m.streams.uniform_at(seed, quantity.key, path, p as u64);
+                self.draws[(q, i)] = quantity.quantile(u);
+            }
         }
     }
 
     /// What the period leaves in the outputs.
     fn record(&mut self, m: &Model, p: usize, company: usize) {
-        let revenue: f64 = m.company_revenues.iter().map(|&f| self.paid(f)).sum();
-        let costs: f64 = m.company_costs.iter().map(|&f| self.paid(f)).sum();
-        self.out.cash[p] = self.cash[company];
-        self.out.min_cash = self.out.min_cash.min(self.cash[company] - self.rescued);
-        self.out.revenue[p] = revenue;
-        self.out.costs[p] = costs + self.interest;
+        for i in 0..self.lanes {
+            let revenue: f64 = m.company_revenues.iter().map(|&f| self.paid(f, i)).sum();
+            let costs: f64 = m.company_costs.iter().map(|&f| self.paid(f, i)).sum();
+            let cash = self.cash[(company, i)];
+            self.out.cash[(p, i)] = cash;
+            self.out.min_cash[i] = self.out.min_cash[i].min(cash - self.rescued[i]);
+            self.out.revenue[(p, i)] = revenue;
+            self.out.costs[(p, i)] = costs + self.interest[i];
+        }
         for &e in &m.investors {
-            if self.out.payback[e].is_none()
-                && self.cum_invested[e] > 0.0
-                && self.out.received[e] >= self.cum_invested[e]
-            {
-                self.out.payback[e] = Some(p);
+            for i in 0..self.lanes {
+                if self.out.payback[(e, i)].is_none()
+                    && self.cum_invested[(e, i)] > 0.0
+                    && self.out.received[(e, i)] >= self.cum_invested[(e, i)]
+                {
+                    self.out.payback[(e, i)] = Some(p);
+                }
             }
         }
     }
 
-    fn reset(&mut self, m: &Model, seed: u64, path: u64) {
-        self.draw_per_path(m, seed, path);
+    fn reset(&mut self, m: &Model, seed: u64) {
+        self.draw_per_path(m, seed);
         for (e, &cash) in m.opening_cash.iter().enumerate() {
-            self.cash[e] = self.v(cash);
+            for i in 0..self.lanes {
+                self.cash[(e, i)] = self.v(cash, i);
+            }
         }
-        self.spend_with.iter_mut().for_each(|x| *x = 0.0);
+        self.spend_with.fill(0.0);
         let o = &mut self.out;
-        o.default_period = None;
-        o.rescues = 0;
-        o.target_revenue = 0.0;
-        o.company_value = 0.0;
-        o.returned = 0.0;
+        o.default_period.fill(None);
+        o.rescues.fill(0);
+        o.target_revenue.fill(0.0);
+        o.company_value.fill(0.0);
+        o.returned.fill(0.0);
         for v in [
             &mut o.invested,
             &mut o.received,
@@ -560,72 +948,86 @@ impl State {
             &mut o.unrecovered,
             &mut o.flow_total,
         ] {
-            v.iter_mut().for_each(|x| *x = 0.0);
+            v.fill(0.0);
         }
-        o.payback.iter_mut().for_each(|x| *x = None);
-        self.cum_invested.iter_mut().for_each(|x| *x = 0.0);
+        o.payback.fill(None);
+        self.cum_invested.fill(0.0);
         for &(e, fraction, invested, _) in &m.opening {
-            self.out.stake[e] = self.v(fraction);
-            let inv = self.v(invested);
-            self.out.invested[e] += inv;
-            self.cum_invested[e] += inv;
+            for i in 0..self.lanes {
+                self.out.stake[(e, i)] = self.v(fraction, i);
+                let inv = self.v(invested, i);
+                self.out.invested[(e, i)] += inv;
+                self.cum_invested[(e, i)] += inv;
+            }
         }
-        self.out.min_cash = self.cash[m.company];
-        self.rescued = 0.0;
+        for i in 0..self.lanes {
+            self.out.min_cash[i] = self.cash[(m.company, i)];
+        }
+        self.rescued.fill(0.0);
     }
 
     /// The state at the horizon's start, for conditions read at the start of period 0, and
     /// each milestone's threshold.
-    fn initial_state(&mut self, m: &Model, seed: u64, path: u64) {
+    fn initial_state(&mut self, m: &Model, seed: u64) {
         self.boundary = 0;
         self.month = Month(m.horizon.start.0 - 1);
-        for (i, ms) in m.milestones.iter().enumerate() {
-            self.reached[i] = false;
-            self.hazard_acc[i] = 0.0;
-            let u = m.streams.draw(seed, path, ms.key);
-            self.threshold[i] = match ms.rule {
-                MilestoneRule::Rate(r) => exposure_to_reach(u, self.v(r)),
-                MilestoneRule::Chance(c) => exposure_to_reach(u, -(-self.v(c)).ln_1p()),
-                MilestoneRule::Year(y) => self.v(y),
-            };
+        for (k, ms) in m.milestones.iter().enumerate() {
+            for i in 0..self.lanes {
+                self.reached[(k, i)] = false;
+                self.hazard_acc[(k, i)] = 0.0;
+                let u = m.streams.draw(seed, self.path(i), ms.key);
+                self.threshold[(k, i)] = match ms.rule {
+                    MilestoneRule::Rate(r) => exposure_to_reach(u, self.v(r, i)),
+                    MilestoneRule::Chance(c) => exposure_to_reach(u, -(-self.v(c, i)).ln_1p()),
+                    MilestoneRule::Year(y) => self.v(y, i),
+                };
+            }
         }
-        for i in 0..m.milestones.len() {
-            self.held[i] = m.milestones[i]
-                .condition
-                .as_ref()
-                .is_none_or(|c| self.holds(m, c));
+        for k in 0..m.milestones.len() {
+            for i in 0..self.lanes {
+                self.held[(k, i)] = m.milestones[k]
+                    .condition
+                    .as_ref()
+                    .is_none_or(|c| self.holds(m, c, i));
+            }
         }
     }
 
     fn milestones<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize) {
         let end = m.horizon.period_start(p + 1).as_year_fraction();
-        for &i in &m.milestone_order {
-            if self.reached[i] {
-                continue;
-            }
-            let ms = &m.milestones[i];
-            let held = ms.condition.as_ref().is_none_or(|c| self.holds(m, c));
-            match ms.rule {
-                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
-                    let held_share =
-                        0.5 * (f64::from(u8::from(self.held[i])) + f64::from(u8::from(held)));
-                    let exposure = ms.exposure[p] * held_share;
-                    if exposure > 0.0 {
-                        self.hazard_acc[i] += exposure;
-                        if self.hazard_acc[i] >= self.threshold[i] {
-                            self.reached[i] = true;
-                            t.milestone(p, i);
+        for &k in &m.milestone_order {
+            let ms = &m.milestones[k];
+            for i in 0..self.lanes {
+                if !self.alive[i] || self.reached[(k, i)] {
+                    continue;
+                }
+                let held = ms.condition.as_ref().is_none_or(|c| self.holds(m, c, i));
+                match ms.rule {
+                    MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
+                        let held_share = 0.5
+                            * (f64::from(u8::from(self.held[(k, i)])) + f64::from(u8::from(held)));
+                        let exposure = ms.exposure[p] * held_share;
+                        if exposure > 0.0 {
+                            self.hazard_acc[(k, i)] += exposure;
+                            if self.hazard_acc[(k, i)] >= self.threshold[(k, i)] {
+                                self.reached[(k, i)] = true;
+                                if T::ACTIVE {
+                                    t.milestone(p, k);
+                                }
+                            }
+                        }
+                    }
+                    MilestoneRule::Year(_) => {
+                        if held && p >= ms.from && self.threshold[(k, i)] < end {
+                            self.reached[(k, i)] = true;
+                            if T::ACTIVE {
+                                t.milestone(p, k);
+                            }
                         }
                     }
                 }
-                MilestoneRule::Year(_) => {
-                    if held && p >= ms.from && self.threshold[i] < end {
-                        self.reached[i] = true;
-                        t.milestone(p, i);
-                    }
-                }
+                self.held[(k, i)] = held;
             }
-            self.held[i] = held;
         }
     }
 
@@ -633,7 +1035,9 @@ impl State {
     fn opening_as_of(&mut self, m: &Model, p: usize) {
         for &(e, fraction, _, at) in &m.opening {
             if at == Some(p) {
-                self.out.stake[e] = self.v(fraction);
+                for i in 0..self.lanes {
+                    self.out.stake[(e, i)] = self.v(fraction, i);
+                }
             }
         }
     }
@@ -645,63 +1049,71 @@ impl State {
     /// would cross zero, a rescue is tried there (attempt k uses draw k of the rescue, so more
     /// money never makes a path default earlier); without one, the company defaults in this
     /// period. The step only sets how often the state is read, not when cash runs out.
-    fn insolvency<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize, seed: u64, path: u64) {
+    fn insolvency<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize, seed: u64) {
         let company = m.company;
-        self.arrivals
-            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        let financing: f64 = self.arrivals.iter().map(|a| a.1).sum();
-        // Operating flows of the period, spread evenly over it.
-        let rate = self.cash[company] - self.start_cash - financing;
-        let (mut cash, mut at) = (self.start_cash, 0.0);
-        for i in 0..=self.arrivals.len() {
-            let (next, amount) = self.arrivals.get(i).copied().unwrap_or((1.0, 0.0));
-            // Checked when time moves on, and once more at the period's end.
-            if i == 0 || next > at || i == self.arrivals.len() {
-                cash += rate * (next - at);
-                while cash < 0.0 {
-                    match self.rescue(m, t, seed, path) {
-                        Some(raised) => cash += raised,
-                        None => {
-                            self.default(p);
-                            return;
+        for i in 0..self.lanes {
+            if !self.alive[i] {
+                continue;
+            }
+            let mut arrivals = std::mem::take(&mut self.arrivals[i]);
+            arrivals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let financing: f64 = arrivals.iter().map(|a| a.1).sum();
+            // Operating flows of the period, spread evenly over it.
+            let rate = self.cash[(company, i)] - self.start_cash[i] - financing;
+            let (mut cash, mut at) = (self.start_cash[i], 0.0);
+            'scan: for k in 0..=arrivals.len() {
+                let (next, amount) = arrivals.get(k).copied().unwrap_or((1.0, 0.0));
+                // Checked when time moves on, and once more at the period's end.
+                if k == 0 || next > at || k == arrivals.len() {
+                    cash += rate * (next - at);
+                    while cash < 0.0 {
+                        match self.rescue(m, t, seed, i) {
+                            Some(raised) => cash += raised,
+                            None => {
+                                self.default(m, p, i);
+                                break 'scan;
+                            }
                         }
                     }
                 }
+                cash += amount;
+                at = next;
             }
-            cash += amount;
-            at = next;
+            self.arrivals[i] = arrivals;
         }
     }
 
-    /// Tries the next rescue; the money raised, or `None` when there is none.
-    fn rescue<T: Trace>(&mut self, m: &Model, t: &mut T, seed: u64, path: u64) -> Option<f64> {
+    /// Tries lane `i`'s next rescue; the money raised, or `None` when there is none.
+    fn rescue<T: Trace>(&mut self, m: &Model, t: &mut T, seed: u64, i: usize) -> Option<f64> {
         let r = m.rescue.as_ref()?;
         // A rescue buys new shares at a pre-money valuation, so it never takes the whole
         // company; a company with no value cannot be rescued.
-        let pre = self.valuation(m) * (1.0 - self.v(r.discount));
-        let attempt = u64::from(self.out.rescues);
-        if self.out.rescues >= r.max
+        let pre = self.valuation(m, i) * (1.0 - self.v(r.discount, i));
+        let attempt = u64::from(self.out.rescues[i]);
+        if self.out.rescues[i] >= r.max
             || pre <= 0.0
-            || m.streams.uniform_at(seed, r.key, path, attempt) >= self.v(r.probability)
+            || m.streams.uniform_at(seed, r.key, self.path(i), attempt) >= self.v(r.probability, i)
         {
             return None;
         }
-        let amount = self.v(r.amount);
-        self.pay(m, t, m.flows, r.from, m.company, amount);
+        let amount = self.v(r.amount, i);
+        self.pay(m, t, m.flows, r.from, m.company, i, amount);
         let new = amount / (pre + amount);
-        self.out.stake.iter_mut().for_each(|s| *s *= 1.0 - new);
-        self.out.stake[r.from] += new;
-        self.out.rescues += 1;
-        self.rescued += amount;
+        for e in 0..m.entities {
+            self.out.stake[(e, i)] *= 1.0 - new;
+        }
+        self.out.stake[(r.from, i)] += new;
+        self.out.rescues[i] += 1;
+        self.rescued[i] += amount;
         Some(amount)
     }
 
-    fn default(&mut self, p: usize) {
-        self.out.default_period = Some(p);
-        for st in self.out.tranches.iter_mut() {
+    fn default(&mut self, m: &Model, p: usize, i: usize) {
+        self.out.default_period[i] = Some(p);
+        for k in 0..m.kinds.equity.len() {
             // A defaulted company receives no more equity, scheduled or conditional.
-            if st.0 == TrancheState::Pending {
-                st.0 = TrancheState::Lapsed(p, Lapse::Default);
+            if self.out.tranche_state[(k, i)] == TrancheState::Pending {
+                self.out.tranche_state[(k, i)] = TrancheState::Lapsed(p, Lapse::Default);
             }
         }
     }
@@ -710,45 +1122,50 @@ impl State {
     /// the end (a defaulted company keeps the one it had when it defaulted) x multiple, times
     /// the recovery after a default.
     fn value(&mut self, m: &Model) {
-        self.boundary = self.out.default_period.map_or(m.periods, |d| d + 1);
-        let recovered = if self.out.default_period.is_some() {
-            self.v(m.recovery)
-        } else {
-            1.0
-        };
-        self.out.company_value = self.valuation(m) * recovered;
+        self.boundary = m.periods;
+        for i in 0..self.lanes {
+            let (boundary, recovered) = match self.out.default_period[i] {
+                Some(d) => (d + 1, self.v(m.recovery, i)),
+                None => (m.periods, 1.0),
+            };
+            let valuation = self.run_rate[(boundary, i)] * self.v(m.multiple, i);
+            self.out.company_value[i] = valuation * recovered;
+        }
     }
 
     fn finish(&mut self, m: &Model) {
-        for f in 0..m.flows {
-            if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
-                let to = m.flow_to[f];
-                self.out.margin[to] += self.out.flow_total[f] * self.v(margin);
+        for i in 0..self.lanes {
+            for f in 0..m.flows {
+                if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
+                    let to = m.flow_to[f];
+                    self.out.margin[(to, i)] += self.out.flow_total[(f, i)] * self.v(margin, i);
+                }
             }
-        }
-        self.out.target_revenue = match &m.target {
-            Some((periods, _)) => self.out.revenue[periods.clone()].iter().sum(),
-            None => 0.0,
-        };
-        for (c, cycle) in m.cycles.list.iter().enumerate() {
-            self.out.cycles[c] = cycle
-                .steps
-                .iter()
-                .map(|links| {
-                    links
-                        .iter()
-                        .map(|l| match *l {
-                            Link::Flow(f) => self.out.flow_total[f],
-                            // An opening stake was paid before the horizon: what went in then.
-                            Link::Stake(e) => m
-                                .opening
-                                .iter()
-                                .find(|o| o.0 == e)
-                                .map_or(0.0, |o| self.v(o.2)),
-                        })
-                        .sum::<f64>()
-                })
-                .fold(f64::INFINITY, f64::min);
+            self.out.target_revenue[i] = match &m.target {
+                Some((periods, _)) => periods.clone().map(|p| self.out.revenue[(p, i)]).sum(),
+                None => 0.0,
+            };
+            for (c, cycle) in m.cycles.list.iter().enumerate() {
+                self.out.cycles[(c, i)] = cycle
+                    .steps
+                    .iter()
+                    .map(|links| {
+                        links
+                            .iter()
+                            .map(|l| match *l {
+                                Link::Flow(f) => self.out.flow_total[(f, i)],
+                                // An opening stake was paid before the horizon: what went in
+                                // then.
+                                Link::Stake(e) => m
+                                    .opening
+                                    .iter()
+                                    .find(|o| o.0 == e)
+                                    .map_or(0.0, |o| self.v(o.2, i)),
+                            })
+                            .sum::<f64>()
+                    })
+                    .fold(f64::INFINITY, f64::min);
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date, number};
@@ -307,57 +307,58 @@ pub struct ContractC {
     pub weights: Option<ContractWeights>,
 }
 
-/// Each contract's payment per unit of weight and its weights, on the current path.
+/// Each contract's payment per unit of weight and its weights, on the batch's paths.
 #[derive(Clone, Debug)]
 pub struct ContractScratch {
-    scale: Vec<f64>,
+    /// Row `k`: contract `k`'s payment per unit of weight.
+    scale: Rows<f64>,
+    /// Contract `k`'s weights, shared by every lane when its duration is fixed, else lane
+    /// `i`'s at `k * lanes + i`.
     weights: Vec<ContractWeights>,
+    lanes: usize,
+}
+
+impl ContractScratch {
+    fn weights<'a>(&'a self, items: &'a [ContractC], k: usize, i: usize) -> &'a ContractWeights {
+        match &items[k].weights {
+            Some(w) => w,
+            None => &self.weights[k * self.lanes + i],
+        }
+    }
 }
 
 impl Step for ContractC {
     type Scratch = ContractScratch;
 
-    fn scratch(items: &[Self], _: &Model) -> ContractScratch {
+    fn scratch(items: &[Self], _: &Model, lanes: usize) -> ContractScratch {
         ContractScratch {
-            scale: vec![0.0; items.len()],
-            weights: items
-                .iter()
-                .map(|c| c.weights.clone().unwrap_or_default())
-                .collect(),
+            scale: Rows::new(items.len(), lanes, 0.0),
+            weights: vec![ContractWeights::default(); items.len() * lanes],
+            lanes,
         }
     }
 
-    fn prepare(
-        items: &[Self],
-        own: &mut ContractScratch,
-        st: &mut State,
-        m: &Model,
-        _: u64,
-        _: u64,
-    ) {
+    fn prepare(items: &[Self], own: &mut ContractScratch, st: &mut State, m: &Model, _: u64) {
         for (k, c) in items.iter().enumerate() {
-            let duration = st.v(c.duration);
-            if c.weights.is_none() {
-                contract_weights(
-                    &c.profile,
-                    c.start,
-                    duration,
-                    &m.horizon,
-                    &mut own.weights[k],
-                );
-            }
-            own.scale[k] = match c.size {
-                // The stated value is the total, spread by the profile's weights.
-                ContractSize::Value(v) => {
-                    let total = own.weights[k].total;
-                    if total > 0.0 { st.v(v) / total } else { 0.0 }
+            for i in st.lanes() {
+                let duration = st.v(c.duration, i);
+                if c.weights.is_none() {
+                    let w = &mut own.weights[k * own.lanes + i];
+                    contract_weights(&c.profile, c.start, duration, &m.horizon, w);
                 }
-                // Capacity is paid for each month it is in service.
-                ContractSize::Capacity {
-                    gw,
-                    price_per_gw_year,
-                } => st.v(gw) * st.v(price_per_gw_year) / 12.0,
-            };
+                own.scale[(k, i)] = match c.size {
+                    // The stated value is the total, spread by the profile's weights.
+                    ContractSize::Value(v) => {
+                        let total = own.weights(items, k, i).total;
+                        if total > 0.0 { st.v(v, i) / total } else { 0.0 }
+                    }
+                    // Capacity is paid for each month it is in service.
+                    ContractSize::Capacity {
+                        gw,
+                        price_per_gw_year,
+                    } => st.v(gw, i) * st.v(price_per_gw_year, i) / 12.0,
+                };
+            }
         }
     }
 
@@ -369,12 +370,22 @@ impl Step for ContractC {
         t: &mut T,
         p: usize,
     ) {
+        let mut amounts = [0.0; LANES];
         for (k, c) in items.iter().enumerate() {
-            if st.stopped(m, c.from) {
-                continue;
+            match &c.weights {
+                Some(w) => {
+                    let weight = w.periods[p];
+                    for (a, &scale) in amounts.iter_mut().zip(own.scale.row(k)) {
+                        *a = scale * weight;
+                    }
+                }
+                None => {
+                    for i in st.lanes() {
+                        amounts[i] = own.scale[(k, i)] * own.weights(items, k, i).periods[p];
+                    }
+                }
             }
-            let amount = own.scale[k] * own.weights[k].periods[p];
-            st.pay(m, t, c.flow, c.from, c.to, amount);
+            st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, &amounts);
         }
     }
 
@@ -384,12 +395,14 @@ impl Step for ContractC {
             if c.from != m.company {
                 continue;
             }
-            let (scale, w) = (own.scale[k], &own.weights[k]);
-            if st.out.default_period.is_some() {
-                let unpaid = scale * (w.total - w.before) - st.out.flow_total[c.flow];
-                st.out.stranded[c.to] += unpaid.max(0.0);
-            } else {
-                st.out.backlog[c.to] += scale * w.after;
+            for i in st.lanes() {
+                let (scale, w) = (own.scale[(k, i)], own.weights(items, k, i));
+                if st.out.default_period[i].is_some() {
+                    let unpaid = scale * (w.total - w.before) - st.out.flow_total[(c.flow, i)];
+                    st.out.stranded[(c.to, i)] += unpaid.max(0.0);
+                } else {
+                    st.out.backlog[(c.to, i)] += scale * w.after;
+                }
             }
         }
     }

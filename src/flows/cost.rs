@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Kind, PaymentClass, Step};
 use crate::engine::explain::{Explain, offset, value};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::engine::{Model, model::Curve};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
@@ -154,38 +154,47 @@ pub struct CostC {
     pub curve: Option<Curve>,
 }
 
-/// The integral of each cost's fixed-part growth over each period, on the current path.
+/// The integral of each cost's fixed-part growth over each period, on the batch's paths.
 #[derive(Clone, Debug)]
 pub struct CostScratch {
-    /// `periods` per cost.
-    growth: Vec<f64>,
+    /// Row `k * periods + p`: cost `k`'s growth integral over period `p`.
+    growth: Rows<f64>,
     levels: Vec<f64>,
+    integrals: Vec<f64>,
 }
 
 impl Step for CostC {
     type Scratch = CostScratch;
 
-    fn scratch(items: &[Self], m: &Model) -> CostScratch {
+    fn scratch(items: &[Self], m: &Model, lanes: usize) -> CostScratch {
         let n = m.periods;
-        let mut growth = vec![0.0; items.len() * n];
+        let mut growth = Rows::new(items.len() * n, lanes, 0.0);
         for (k, c) in items.iter().enumerate() {
             if let Some(curve) = &c.curve {
-                growth[k * n..(k + 1) * n].copy_from_slice(&curve.integrals);
+                for (p, &x) in curve.integrals.iter().enumerate() {
+                    growth.row_mut(k * n + p).fill(x);
+                }
             }
         }
         CostScratch {
             growth,
             levels: vec![0.0; n + 1],
+            integrals: vec![0.0; n],
         }
     }
 
-    fn prepare(items: &[Self], own: &mut CostScratch, st: &mut State, m: &Model, _: u64, _: u64) {
+    fn prepare(items: &[Self], own: &mut CostScratch, st: &mut State, m: &Model, _: u64) {
         let (n, dt) = (m.periods, m.dt);
         for (k, c) in items.iter().enumerate() {
-            if c.curve.is_none() {
-                let g = Growth::new(st.v(c.growth), st.v(c.decay));
-                let out = &mut own.growth[k * n..(k + 1) * n];
-                growth_path(g, dt, c.origin, &mut own.levels, out);
+            if c.curve.is_some() {
+                continue;
+            }
+            for i in st.lanes() {
+                let g = Growth::new(st.v(c.growth, i), st.v(c.decay, i));
+                growth_path(g, dt, c.origin, &mut own.levels, &mut own.integrals);
+                for (p, &x) in own.integrals.iter().enumerate() {
+                    own.growth[(k * n + p, i)] = x;
+                }
             }
         }
     }
@@ -199,15 +208,19 @@ impl Step for CostC {
         p: usize,
     ) {
         let n = m.periods;
+        let mut amounts = [0.0; LANES];
         for (k, c) in items.iter().enumerate() {
-            if c.window[p] == 0.0 && c.until_share[p] == 0.0 || st.stopped(m, c.from) {
+            if c.window[p] == 0.0 && c.until_share[p] == 0.0 {
                 continue;
             }
-            // Revenue is paid first in the period, so its flows hold this period's amounts.
-            let revenue: f64 = c.revenue_sources.iter().map(|&r| st.paid(r)).sum();
-            let fixed = st.v(c.fixed) * own.growth[k * n + p] * c.until_share[p];
-            let amount = fixed + st.v(c.share) * revenue * c.window[p];
-            st.pay(m, t, c.flow, c.from, c.to, amount);
+            let growth = own.growth.row(k * n + p);
+            for i in st.lanes() {
+                // Revenue is paid first in the period, so its flows hold this period's amounts.
+                let revenue: f64 = c.revenue_sources.iter().map(|&r| st.paid(r, i)).sum();
+                let fixed = st.v(c.fixed, i) * growth[i] * c.until_share[p];
+                amounts[i] = fixed + st.v(c.share, i) * revenue * c.window[p];
+            }
+            st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, &amounts);
         }
     }
 

@@ -281,20 +281,24 @@ pub struct TrancheC {
 }
 
 impl Step for TrancheC {
-    /// The tranches released in the current period.
+    /// The tranches released in the current period, in the lane being priced.
     type Scratch = Vec<usize>;
 
-    fn scratch(items: &[Self], _: &Model) -> Vec<usize> {
+    fn scratch(items: &[Self], _: &Model, _: usize) -> Vec<usize> {
         Vec::with_capacity(items.len())
     }
 
-    fn prepare(items: &[Self], _: &mut Vec<usize>, st: &mut State, _: &Model, _: u64, _: u64) {
+    fn prepare(items: &[Self], _: &mut Vec<usize>, st: &mut State, _: &Model, _: u64) {
         for (k, tr) in items.iter().enumerate() {
-            st.out.tranches[k] = if st.v(tr.amount) > 0.0 {
-                (TrancheState::Pending, 0.0)
-            } else {
-                (TrancheState::Empty, 0.0)
-            };
+            for i in st.lanes() {
+                let state = if st.v(tr.amount, i) > 0.0 {
+                    TrancheState::Pending
+                } else {
+                    TrancheState::Empty
+                };
+                st.out.tranche_state[(k, i)] = state;
+                st.out.tranche_amount[(k, i)] = 0.0;
+            }
         }
     }
 
@@ -306,84 +310,17 @@ impl Step for TrancheC {
         t: &mut T,
         p: usize,
     ) {
-        round.clear();
-        // Which tranches are released, all on the same state.
-        for (k, tr) in items.iter().enumerate() {
-            if st.out.tranches[k].0 != TrancheState::Pending {
-                continue;
+        for i in st.lanes() {
+            if st.alive(i) {
+                finance_lane(items, round, st, m, t, p, i);
             }
-            match &tr.when {
-                TrancheWhen::Scheduled(at, _) => {
-                    if *at == p {
-                        round.push(k);
-                    }
-                }
-                TrancheWhen::Conditional {
-                    condition,
-                    from,
-                    until,
-                } => {
-                    let holds = if st.is_nominal() {
-                        p == *from
-                    } else {
-                        p >= *from && p <= *until && st.holds(m, condition)
-                    };
-                    if holds {
-                        round.push(k);
-                    } else if p >= *until {
-                        st.out.tranches[k].0 = TrancheState::Lapsed(p, Lapse::Expired);
-                    }
-                }
-            }
-        }
-        if round.is_empty() {
-            return;
-        }
-        // Priced together: "market" tranches form one round at the company's value as
-        // pre-money; a post-money below what the period's tranches put in is raised to it.
-        let value = st.valuation(m);
-        let (mut total, mut market) = (0.0, 0.0);
-        for &k in round.iter() {
-            let amount = st.v(items[k].amount);
-            total += amount;
-            if matches!(items[k].post_money, PostMoney::Market) {
-                market += amount;
-            }
-        }
-        let post_money = |st: &State, k: usize| {
-            match items[k].post_money {
-                PostMoney::Stated(v) => st.v(v),
-                PostMoney::Market => value + market,
-            }
-            .max(total)
-        };
-        // Earlier holders are diluted once by all the period's new shares.
-        let issued: f64 = round
-            .iter()
-            .map(|&k| st.v(items[k].amount) / post_money(st, k))
-            .sum();
-        let keep = (1.0 - issued).max(0.0);
-        st.out.stake.iter_mut().for_each(|s| *s *= keep);
-        for &k in round.iter() {
-            let tr = &items[k];
-            let amount = st.v(tr.amount);
-            st.out.stake[tr.investor] += amount / post_money(st, k);
-            st.pay(m, t, tr.flow, tr.investor, m.company, amount);
-            st.out.tranches[k] = (TrancheState::Released(p), amount);
-            // A scheduled tranche arrives at the start of its month, a conditional one at the
-            // end of the period in which its condition held.
-            let at = match tr.when {
-                TrancheWhen::Scheduled(_, at) => at,
-                TrancheWhen::Conditional { .. } => 1.0,
-            };
-            st.arrive(at, amount);
         }
     }
 
     fn nominal_conditional(items: &[Self], st: &State, out: &mut [f64]) {
         for t in items {
             if matches!(t.when, TrancheWhen::Conditional { .. }) {
-                out[t.flow] += st.v(t.amount);
+                out[t.flow] += st.v(t.amount, 0);
             }
         }
     }
@@ -424,5 +361,92 @@ impl Step for TrancheC {
             );
             out.equity.push(line);
         }
+    }
+}
+
+/// The equity step of period `p` in lane `i`.
+fn finance_lane<T: Trace>(
+    items: &[TrancheC],
+    round: &mut Vec<usize>,
+    st: &mut State,
+    m: &Model,
+    t: &mut T,
+    p: usize,
+    i: usize,
+) {
+    round.clear();
+    // Which tranches are released, all on the same state.
+    for (k, tr) in items.iter().enumerate() {
+        if st.out.tranche_state[(k, i)] != TrancheState::Pending {
+            continue;
+        }
+        match &tr.when {
+            TrancheWhen::Scheduled(at, _) => {
+                if *at == p {
+                    round.push(k);
+                }
+            }
+            TrancheWhen::Conditional {
+                condition,
+                from,
+                until,
+            } => {
+                let holds = if st.is_nominal() {
+                    p == *from
+                } else {
+                    p >= *from && p <= *until && st.holds(m, condition, i)
+                };
+                if holds {
+                    round.push(k);
+                } else if p >= *until {
+                    st.out.tranche_state[(k, i)] = TrancheState::Lapsed(p, Lapse::Expired);
+                }
+            }
+        }
+    }
+    if round.is_empty() {
+        return;
+    }
+    // Priced together: "market" tranches form one round at the company's value as
+    // pre-money; a post-money below what the period's tranches put in is raised to it.
+    let value = st.valuation(m, i);
+    let (mut total, mut market) = (0.0, 0.0);
+    for &k in round.iter() {
+        let amount = st.v(items[k].amount, i);
+        total += amount;
+        if matches!(items[k].post_money, PostMoney::Market) {
+            market += amount;
+        }
+    }
+    let post_money = |st: &State, k: usize| {
+        match items[k].post_money {
+            PostMoney::Stated(v) => st.v(v, i),
+            PostMoney::Market => value + market,
+        }
+        .max(total)
+    };
+    // Earlier holders are diluted once by all the period's new shares.
+    let issued: f64 = round
+        .iter()
+        .map(|&k| st.v(items[k].amount, i) / post_money(st, k))
+        .sum();
+    let keep = (1.0 - issued).max(0.0);
+    for e in 0..m.entities {
+        st.out.stake[(e, i)] *= keep;
+    }
+    for &k in round.iter() {
+        let tr = &items[k];
+        let amount = st.v(tr.amount, i);
+        st.out.stake[(tr.investor, i)] += amount / post_money(st, k);
+        st.pay(m, t, tr.flow, tr.investor, m.company, i, amount);
+        st.out.tranche_state[(k, i)] = TrancheState::Released(p);
+        st.out.tranche_amount[(k, i)] = amount;
+        // A scheduled tranche arrives at the start of its month, a conditional one at the
+        // end of the period in which its condition held.
+        let at = match tr.when {
+            TrancheWhen::Scheduled(_, at) => at,
+            TrancheWhen::Conditional { .. } => 1.0,
+        };
+        st.arrive(i, at, amount);
     }
 }

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, count, date, string};
@@ -436,29 +436,31 @@ enum Commitment {
 /// What each loan owes on the current path.
 #[derive(Clone, Debug)]
 pub struct LoanScratch {
-    /// Principal outstanding.
-    outstanding: Vec<f64>,
-    commitment: Vec<Commitment>,
+    /// Row `k`: loan `k`'s principal outstanding in each lane.
+    outstanding: Rows<f64>,
+    commitment: Rows<Commitment>,
 }
 
 impl Step for LoanC {
     type Scratch = LoanScratch;
 
-    fn scratch(items: &[Self], _: &Model) -> LoanScratch {
+    fn scratch(items: &[Self], _: &Model, lanes: usize) -> LoanScratch {
         LoanScratch {
-            outstanding: vec![0.0; items.len()],
-            commitment: vec![Commitment::Pending; items.len()],
+            outstanding: Rows::new(items.len(), lanes, 0.0),
+            commitment: Rows::new(items.len(), lanes, Commitment::Pending),
         }
     }
 
-    fn prepare(items: &[Self], own: &mut LoanScratch, st: &mut State, _: &Model, _: u64, _: u64) {
+    fn prepare(items: &[Self], own: &mut LoanScratch, st: &mut State, _: &Model, _: u64) {
         for (k, l) in items.iter().enumerate() {
-            own.outstanding[k] = 0.0;
-            own.commitment[k] = if st.v(l.principal) > 0.0 {
-                Commitment::Pending
-            } else {
-                Commitment::Lapsed
-            };
+            for i in st.lanes() {
+                own.outstanding[(k, i)] = 0.0;
+                own.commitment[(k, i)] = if st.v(l.principal, i) > 0.0 {
+                    Commitment::Pending
+                } else {
+                    Commitment::Lapsed
+                };
+            }
         }
     }
 
@@ -470,34 +472,36 @@ impl Step for LoanC {
         t: &mut T,
         p: usize,
     ) {
-        if st.stopped(m, m.company) {
-            return;
-        }
         let h = &m.horizon;
         let first = h.period_start(p);
         let months = h.step.months();
         for (k, l) in items.iter().enumerate() {
-            let (principal, rate) = (st.v(l.principal), st.v(l.rate));
-            let mut interest = 0.0;
-            for i in 0..months {
-                let mo = Month(first.0 + i);
-                let drawn = l.drawn_in(principal, mo);
-                if drawn > 0.0 {
-                    own.outstanding[k] += drawn;
-                    st.pay(m, t, l.flow, l.lender, m.company, drawn);
-                    st.arrive(f64::from(i) / f64::from(months), drawn);
+            for i in st.lanes() {
+                if st.stopped(m, m.company, i) {
+                    continue;
                 }
-                interest += own.outstanding[k] * rate / 12.0;
-                let repaid = l.repaid_in(own.outstanding[k], mo);
-                if repaid > 0.0 {
-                    own.outstanding[k] -= repaid;
-                    let class = PaymentClass::Repayment;
-                    st.pay_as(m, t, l.flow, class, m.company, l.lender, repaid);
-                    st.arrive(f64::from(i + 1) / f64::from(months), -repaid);
+                let (principal, rate) = (st.v(l.principal, i), st.v(l.rate, i));
+                let mut interest = 0.0;
+                for j in 0..months {
+                    let mo = Month(first.0 + j);
+                    let drawn = l.drawn_in(principal, mo);
+                    if drawn > 0.0 {
+                        own.outstanding[(k, i)] += drawn;
+                        st.pay(m, t, l.flow, l.lender, m.company, i, drawn);
+                        st.arrive(i, f64::from(j) / f64::from(months), drawn);
+                    }
+                    interest += own.outstanding[(k, i)] * rate / 12.0;
+                    let repaid = l.repaid_in(own.outstanding[(k, i)], mo);
+                    if repaid > 0.0 {
+                        own.outstanding[(k, i)] -= repaid;
+                        let class = PaymentClass::Repayment;
+                        st.pay_as(m, t, l.flow, class, m.company, l.lender, i, repaid);
+                        st.arrive(i, f64::from(j + 1) / f64::from(months), -repaid);
+                    }
                 }
+                let class = PaymentClass::Interest;
+                st.pay_as(m, t, l.flow, class, m.company, l.lender, i, interest);
             }
-            let class = PaymentClass::Interest;
-            st.pay_as(m, t, l.flow, class, m.company, l.lender, interest);
         }
     }
 
@@ -518,59 +522,64 @@ impl Step for LoanC {
             else {
                 continue;
             };
-            if own.commitment[k] != Commitment::Pending {
-                continue;
-            }
-            let holds = if st.is_nominal() {
-                p == *from
-            } else {
-                p >= *from && p <= *until && st.holds(m, condition)
-            };
-            if holds {
-                let principal = st.v(l.principal);
-                own.outstanding[k] += principal;
-                own.commitment[k] = Commitment::Drawn;
-                st.pay(m, t, l.flow, l.lender, m.company, principal);
-                st.arrive(1.0, principal);
-            } else if p >= *until {
-                own.commitment[k] = Commitment::Lapsed;
+            for i in st.lanes() {
+                if !st.alive(i) || own.commitment[(k, i)] != Commitment::Pending {
+                    continue;
+                }
+                let holds = if st.is_nominal() {
+                    p == *from
+                } else {
+                    p >= *from && p <= *until && st.holds(m, condition, i)
+                };
+                if holds {
+                    let principal = st.v(l.principal, i);
+                    own.outstanding[(k, i)] += principal;
+                    own.commitment[(k, i)] = Commitment::Drawn;
+                    st.pay(m, t, l.flow, l.lender, m.company, i, principal);
+                    st.arrive(i, 1.0, principal);
+                } else if p >= *until {
+                    own.commitment[(k, i)] = Commitment::Lapsed;
+                }
             }
         }
     }
 
     /// The claims on the company's value, by seniority, before equity.
     fn finish(items: &[Self], own: &mut LoanScratch, st: &mut State, _: &Model) {
-        let mut value = st.out.company_value;
-        for rank in [Seniority::Senior, Seniority::Subordinated] {
-            let owed: f64 = items
-                .iter()
-                .zip(&own.outstanding)
-                .filter(|(l, _)| l.seniority == rank)
-                .map(|(_, o)| o)
-                .sum();
-            if owed <= 0.0 {
-                continue;
-            }
-            let paid = value.min(owed);
-            for (l, &o) in items.iter().zip(&own.outstanding) {
-                if l.seniority != rank {
+        for i in st.lanes() {
+            let mut value = st.out.company_value[i];
+            for rank in [Seniority::Senior, Seniority::Subordinated] {
+                let owed: f64 = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.seniority == rank)
+                    .map(|(k, _)| own.outstanding[(k, i)])
+                    .sum();
+                if owed <= 0.0 {
                     continue;
                 }
-                let recovered = paid * (o / owed);
-                st.out.credit[l.lender] += recovered;
-                if st.out.default_period.is_some() {
-                    st.out.unrecovered[l.lender] += o - recovered;
+                let paid = value.min(owed);
+                for (k, l) in items.iter().enumerate() {
+                    if l.seniority != rank {
+                        continue;
+                    }
+                    let o = own.outstanding[(k, i)];
+                    let recovered = paid * (o / owed);
+                    st.out.credit[(l.lender, i)] += recovered;
+                    if st.out.default_period[i].is_some() {
+                        st.out.unrecovered[(l.lender, i)] += o - recovered;
+                    }
                 }
+                value -= paid;
             }
-            value -= paid;
+            st.out.company_value[i] = value;
         }
-        st.out.company_value = value;
     }
 
     fn nominal_conditional(items: &[Self], st: &State, out: &mut [f64]) {
         for l in items {
             if matches!(l.draw, LoanDraw::Conditional { .. }) {
-                out[l.flow] += st.v(l.principal);
+                out[l.flow] += st.v(l.principal, 0);
             }
         }
     }

@@ -145,24 +145,19 @@ pub(crate) trait Kind: Sized + Clone + Debug {
 }
 
 /// A kind's compiled form and its part of every period. Each hook runs over all the flows of
-/// the kind at once, with the kind's own per-path scratch and the path's shared [`State`]; it
-/// moves money only through [`State::pay`], which keeps the accounting exact.
+/// the kind at once and over every path (lane) of a batch, with the kind's own scratch and
+/// the batch's shared [`State`]; it moves money only through [`State::pay`] (or
+/// [`State::pay_lanes`]), which keeps the accounting exact. A path's arithmetic must not
+/// depend on the other lanes, so a path gives the same bits in any batch.
 pub trait Step: Sized + Clone + Debug {
-    /// Per-path working state of all the kind's flows.
+    /// Working state of all the kind's flows, for every lane.
     type Scratch: Clone + Debug;
 
-    /// Scratch sized for the model.
-    fn scratch(items: &[Self], m: &Model) -> Self::Scratch;
+    /// Scratch sized for the model and `lanes` paths.
+    fn scratch(items: &[Self], m: &Model, lanes: usize) -> Self::Scratch;
 
-    /// When a path starts, with every per-path quantity drawn.
-    fn prepare(
-        _items: &[Self],
-        _own: &mut Self::Scratch,
-        _st: &mut State,
-        _m: &Model,
-        _seed: u64,
-        _path: u64,
-    ) {
+    /// When the batch's paths start, with every per-path quantity drawn.
+    fn prepare(_items: &[Self], _own: &mut Self::Scratch, _st: &mut State, _m: &Model, _seed: u64) {
     }
 
     /// The operating flows of period `p` (step 2 of the period).
@@ -176,7 +171,8 @@ pub trait Step: Sized + Clone + Debug {
     ) {
     }
 
-    /// Financing in period `p`, on the state at its end (step 5; the company is operating).
+    /// Financing in period `p`, on the state at its end (step 5), in the lanes whose company
+    /// is operating ([`State::alive`]).
     fn finance<T: Trace>(
         _items: &[Self],
         _own: &mut Self::Scratch,
@@ -345,16 +341,16 @@ macro_rules! kinds {
                 c
             }
 
-            /// Scratch for one worker.
-            pub fn scratch(&self, m: &Model) -> Scratch {
+            /// Scratch for one worker's batches of `lanes` paths.
+            pub fn scratch(&self, m: &Model, lanes: usize) -> Scratch {
                 Scratch {
-                    $( $module: Step::scratch(&self.$module, m), )*
+                    $( $module: Step::scratch(&self.$module, m, lanes), )*
                 }
             }
 
             /// Every kind's [`Step::prepare`].
-            pub fn prepare(&self, k: &mut Scratch, st: &mut State, m: &Model, seed: u64, path: u64) {
-                $( Step::prepare(&self.$module, &mut k.$module, st, m, seed, path); )*
+            pub fn prepare(&self, k: &mut Scratch, st: &mut State, m: &Model, seed: u64) {
+                $( Step::prepare(&self.$module, &mut k.$module, st, m, seed); )*
             }
 
             /// Every kind's [`Step::operate`], in the list's order.

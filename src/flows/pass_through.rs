@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, value};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{LANES, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
@@ -140,7 +140,7 @@ pub struct PassC {
 impl Step for PassC {
     type Scratch = ();
 
-    fn scratch(_: &[Self], _: &Model) {}
+    fn scratch(_: &[Self], _: &Model, _: usize) {}
 
     fn operate<T: Trace>(
         items: &[Self],
@@ -150,9 +150,12 @@ impl Step for PassC {
         t: &mut T,
         _: usize,
     ) {
+        let mut amounts = [0.0; LANES];
         for ps in items {
-            let amount = st.v(ps.share) * st.paid(ps.of);
-            st.pay(m, t, ps.flow, ps.from, ps.to, amount);
+            for i in st.lanes() {
+                amounts[i] = st.v(ps.share, i) * st.paid(ps.of, i);
+            }
+            st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, &amounts);
         }
     }
 

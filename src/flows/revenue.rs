@@ -12,7 +12,7 @@ use super::{Ends, Kind, PaymentClass, Step};
 use crate::dist::normal_quantile;
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::model::{InputKind, RandomInput};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::engine::rng::name_key;
 use crate::engine::{Model, model::Curve};
 use crate::scenario::build::Builder;
@@ -142,14 +142,14 @@ pub struct RevenueC {
     pub shock_key: u64,
 }
 
-/// Each process's revenue in each period and run-rate at each boundary, on the current path.
+/// Each process's revenue in each period and run-rate at each boundary, on the batch's paths.
 #[derive(Clone, Debug)]
 pub struct RevenueScratch {
-    /// Revenue booked by each process in each period (`periods` per process), before any
-    /// default: computed when the path starts, since every input is drawn by then.
-    amount: Vec<f64>,
-    /// Run-rate of each process at each period boundary (`periods + 1` per process).
-    rate: Vec<f64>,
+    /// Revenue booked by each process in each period (row `k * periods + p`), before any
+    /// default: computed when the paths start, since every input is drawn by then.
+    amount: Rows<f64>,
+    /// Run-rate of each process at each period boundary (row `k * (periods + 1) + b`).
+    rate: Rows<f64>,
     /// A growth curve for inputs drawn per path.
     levels: Vec<f64>,
     integrals: Vec<f64>,
@@ -158,75 +158,76 @@ pub struct RevenueScratch {
 impl Step for RevenueC {
     type Scratch = RevenueScratch;
 
-    fn scratch(items: &[Self], m: &Model) -> RevenueScratch {
+    fn scratch(items: &[Self], m: &Model, lanes: usize) -> RevenueScratch {
         let n = m.periods;
         RevenueScratch {
-            amount: vec![0.0; items.len() * n],
-            rate: vec![0.0; items.len() * (n + 1)],
+            amount: Rows::new(items.len() * n, lanes, 0.0),
+            rate: Rows::new(items.len() * (n + 1), lanes, 0.0),
             levels: vec![0.0; n + 1],
             integrals: vec![0.0; n],
         }
     }
 
-    fn prepare(
-        items: &[Self],
-        own: &mut RevenueScratch,
-        st: &mut State,
-        m: &Model,
-        seed: u64,
-        path: u64,
-    ) {
+    fn prepare(items: &[Self], own: &mut RevenueScratch, st: &mut State, m: &Model, seed: u64) {
         let (n, dt) = (m.periods, m.dt);
-        for (k, r) in items.iter().enumerate() {
-            let initial = st.v(r.initial);
-            let sigma = if st.is_nominal() {
-                0.0
-            } else {
-                st.v(r.volatility)
-            };
-            let (levels, integrals) = match &r.curve {
-                Some(c) => (&c.levels, &c.integrals),
-                None => {
-                    let g = Growth::new(st.v(r.growth), st.v(r.decay));
-                    growth_path(g, dt, r.origin, &mut own.levels, &mut own.integrals);
-                    (&own.levels, &own.integrals)
-                }
-            };
-            let amounts = &mut own.amount[k * n..(k + 1) * n];
-            let rates = &mut own.rate[k * (n + 1)..(k + 1) * (n + 1)];
-            amounts.fill(0.0);
-            rates.fill(0.0);
-            let first = r.origin.period.min(n);
-            rates[first] = initial * levels[first];
-            let mut shock = 1.0;
-            let mut pair = [0.0; 2];
-            for p in first..n {
-                let len = if p == first { dt - r.origin.offset } else { dt };
-                let next = if sigma > 0.0 {
-                    // Two draws per block: fetch a block on even periods (or the first).
-                    let i = p as u64;
-                    if p == first || i & 1 == 0 {
-                        pair = m.streams.uniform_pair(seed, r.shock_key, path, i >> 1);
-                    }
-                    let z = normal_quantile(pair[(i & 1) as usize]);
-                    let var = sigma * sigma * len;
-                    shock * (var.sqrt() * z - 0.5 * var).exp()
+        for i in st.lanes() {
+            let path = st.path(i);
+            for (k, r) in items.iter().enumerate() {
+                let initial = st.v(r.initial, i);
+                let sigma = if st.is_nominal() {
+                    0.0
                 } else {
-                    1.0
+                    st.v(r.volatility, i)
                 };
-                amounts[p] = initial * integrals[p] * 0.5 * (shock + next);
-                rates[p + 1] = initial * levels[p + 1] * next;
-                shock = next;
+                let (levels, integrals) = match &r.curve {
+                    Some(c) => (&c.levels, &c.integrals),
+                    None => {
+                        let g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
+                        growth_path(g, dt, r.origin, &mut own.levels, &mut own.integrals);
+                        (&own.levels, &own.integrals)
+                    }
+                };
+                let (amount, rate) = (k * n, k * (n + 1));
+                for p in 0..n {
+                    own.amount[(amount + p, i)] = 0.0;
+                }
+                for b in 0..=n {
+                    own.rate[(rate + b, i)] = 0.0;
+                }
+                let first = r.origin.period.min(n);
+                own.rate[(rate + first, i)] = initial * levels[first];
+                let mut shock = 1.0;
+                let mut pair = [0.0; 2];
+                for p in first..n {
+                    let len = if p == first { dt - r.origin.offset } else { dt };
+                    let next = if sigma > 0.0 {
+                        // Two draws per block: fetch a block on even periods (or the first).
+                        let j = p as u64;
+                        if p == first || j & 1 == 0 {
+                            pair = m.streams.uniform_pair(seed, r.shock_key, path, j >> 1);
+                        }
+                        let z = normal_quantile(pair[(j & 1) as usize]);
+                        let var = sigma * sigma * len;
+                        shock * (var.sqrt() * z - 0.5 * var).exp()
+                    } else {
+                        1.0
+                    };
+                    own.amount[(amount + p, i)] = initial * integrals[p] * 0.5 * (shock + next);
+                    own.rate[(rate + p + 1, i)] = initial * levels[p + 1] * next;
+                    shock = next;
+                }
             }
         }
         // The company's run-rate at each boundary: what conditions, prices and values read.
         for b in 0..=n {
-            st.run_rate[b] = items
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.to == m.company)
-                .map(|(k, _)| own.rate[k * (n + 1) + b])
-                .sum();
+            for i in st.lanes() {
+                st.run_rate[(b, i)] = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.to == m.company)
+                    .map(|(k, _)| own.rate[(k * (n + 1) + b, i)])
+                    .sum();
+            }
         }
     }
 
@@ -239,11 +240,8 @@ impl Step for RevenueC {
         p: usize,
     ) {
         for (k, r) in items.iter().enumerate() {
-            if st.stopped(m, r.to) {
-                continue;
-            }
-            let amount = own.amount[k * m.periods + p];
-            st.pay(m, t, r.flow, r.from, r.to, amount);
+            let amounts = own.amount.row(k * m.periods + p);
+            st.pay_lanes(m, t, r.flow, r.from, r.to, r.to == m.company, amounts);
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{LANES, State, Trace};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{Fields, array};
@@ -142,7 +142,7 @@ pub struct RevShareC {
 impl Step for RevShareC {
     type Scratch = ();
 
-    fn scratch(_: &[Self], _: &Model) {}
+    fn scratch(_: &[Self], _: &Model, _: usize) {}
 
     fn operate<T: Trace>(
         items: &[Self],
@@ -152,14 +152,25 @@ impl Step for RevShareC {
         t: &mut T,
         p: usize,
     ) {
+        let mut amounts = [0.0; LANES];
         for rs in items {
-            if rs.window[p] == 0.0 || st.stopped(m, rs.from) {
+            if rs.window[p] == 0.0 {
                 continue;
             }
-            // Revenue is paid first in the period, so its flows hold this period's amounts.
-            let base: f64 = rs.base.iter().map(|&r| st.paid(r)).sum();
-            let amount = st.v(rs.rate) * base * rs.window[p];
-            st.pay(m, t, rs.flow, rs.from, rs.to, amount);
+            for i in st.lanes() {
+                // Revenue is paid first in the period, so its flows hold this period's amounts.
+                let base: f64 = rs.base.iter().map(|&r| st.paid(r, i)).sum();
+                amounts[i] = st.v(rs.rate, i) * base * rs.window[p];
+            }
+            st.pay_lanes(
+                m,
+                t,
+                rs.flow,
+                rs.from,
+                rs.to,
+                rs.from == m.company,
+                &amounts,
+            );
         }
     }
 
