@@ -88,6 +88,11 @@ struct Store {
 }
 
 impl Store {
+    /// No counts, keeping the range covered (and its memory).
+    fn clear(&mut self) {
+        self.counts.fill(0);
+    }
+
     #[inline(always)]
     fn add(&mut self, key: i32, n: u64) {
         let i = key.wrapping_sub(self.offset) as u32 as usize;
@@ -370,6 +375,17 @@ impl Sketch {
         store.add(key_of(a), 1);
     }
 
+    /// Empty again, keeping the memory of its buckets: a sketch reused for the next chunk
+    /// does not grow its stores again.
+    pub fn clear(&mut self) {
+        self.negative.clear();
+        self.positive.clear();
+        self.zero = 0;
+        self.exact = Exact::default();
+        self.min = f64::INFINITY;
+        self.max = f64::NEG_INFINITY;
+    }
+
     /// Merges another sketch; the result does not depend on the order of merges.
     pub fn merge(&mut self, o: &Sketch) {
         self.negative.merge(&o.negative);
@@ -511,6 +527,16 @@ impl Stat {
         self.sum += d;
         self.sum_sq += d * d;
         self.sketch.push(x);
+    }
+
+    /// Empty again, keeping the sketch's memory (see [`Sketch::clear`]).
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.shift = 0.0;
+        self.sum = 0.0;
+        self.sum_sq = 0.0;
+        self.sealed = None;
+        self.sketch.clear();
     }
 
     /// All values so far, as exactly mergeable moments.
@@ -681,6 +707,10 @@ impl Counts {
     #[inline]
     pub fn add(&mut self, i: usize) {
         self.counts[i] += 1;
+    }
+    /// No counts.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
     }
     /// Adds another histogram.
     pub fn merge(&mut self, o: &Counts) {

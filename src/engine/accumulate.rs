@@ -273,6 +273,56 @@ impl Accumulator {
         }
     }
 
+    /// Empty again, keeping every store's memory: the engine reuses a chunk's statistics for
+    /// a later chunk once they are folded, so stores stop growing after the first chunks.
+    pub fn clear(&mut self) {
+        self.paths = 0;
+        self.target_hits = 0;
+        for stats in [
+            &mut self.cash,
+            &mut self.revenue,
+            &mut self.costs,
+            &mut self.net_income,
+            &mut self.annual_revenue,
+            &mut self.annual_costs,
+            &mut self.annual_net_income,
+            &mut self.tranche_amount,
+            &mut self.stranded,
+            &mut self.backlog,
+            &mut self.cycles,
+            &mut self.flow_total,
+        ] {
+            stats.iter_mut().for_each(Stat::clear);
+        }
+        for s in [
+            &mut self.rescues,
+            &mut self.target_revenue,
+            &mut self.min_cash,
+            &mut self.company_value,
+            &mut self.circularity,
+        ] {
+            s.clear();
+        }
+        self.default_period.clear();
+        self.tranche_outcome.iter_mut().for_each(Counts::clear);
+        for s in &mut self.investors {
+            for stat in [
+                &mut s.invested,
+                &mut s.received,
+                &mut s.round_trip,
+                &mut s.margin,
+                &mut s.stake,
+                &mut s.equity_value,
+                &mut s.net_position,
+                &mut s.debt_value,
+                &mut s.unrecovered,
+            ] {
+                stat.clear();
+            }
+            s.payback.clear();
+        }
+    }
+
     /// The lengths of every list, which must agree with [`Accumulator::new`]'s for the model
     /// before a part file's statistics are merged or summarised.
     pub fn shape(&self) -> Vec<usize> {

@@ -148,6 +148,7 @@ pub fn simulate_blocks(
         metrics,
         opts,
         first: range.start,
+        spare: std::sync::Mutex::new(Vec::new()),
         done: AtomicU64::new(0),
         progress,
     };
@@ -178,6 +179,9 @@ struct Job<'a> {
     opts: &'a RunOptions,
     /// The first block run.
     first: u64,
+    /// Statistics of chunks already folded, cleared for reuse: a chunk's stores keep the
+    /// memory they grew to, so later chunks neither allocate nor grow them.
+    spare: std::sync::Mutex<Vec<Part>>,
     /// Paths finished so far, for the progress callback.
     done: AtomicU64,
     progress: &'a (dyn Fn(u64) + Sync),
@@ -197,6 +201,9 @@ impl Job<'_> {
                     a.merge(b);
                 }
                 paired.merge(&part.1);
+                if let Ok(mut spare) = self.spare.lock() {
+                    spare.push(part);
+                }
             },
         )
     }
@@ -204,8 +211,18 @@ impl Job<'_> {
     fn run_chunk(&self, chunk: u64) -> Part {
         let (models, metrics, opts) = (self.models, self.metrics, self.opts);
         let mut states: Vec<PathState> = models.iter().map(PathState::batch).collect();
-        let mut accs: Vec<Accumulator> = models.iter().map(Accumulator::new).collect();
-        let mut paired = PairedAccumulator::new(metrics, models.len());
+        let reused = self.spare.lock().ok().and_then(|mut s| s.pop());
+        let (mut accs, mut paired) = match reused {
+            Some((mut accs, mut paired)) => {
+                accs.iter_mut().for_each(Accumulator::clear);
+                paired.clear();
+                (accs, paired)
+            }
+            None => (
+                models.iter().map(Accumulator::new).collect(),
+                PairedAccumulator::new(metrics, models.len()),
+            ),
+        };
         let mut outs: Vec<PathOutput> = Vec::new();
         if !metrics.is_empty() {
             outs = states.iter().map(|s| s.out().clone()).collect();

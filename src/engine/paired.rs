@@ -164,6 +164,13 @@ impl PairedAccumulator {
         }
     }
 
+    /// Empty again, keeping the memory (see [`Stat::clear`]).
+    pub fn clear(&mut self) {
+        for v in self.values.iter_mut().chain(&mut self.diffs) {
+            v.iter_mut().for_each(Stat::clear);
+        }
+    }
+
     /// Merges the statistics of the chunks that follow (in a fixed order).
     pub fn merge(&mut self, o: &PairedAccumulator) {
         for (a, b) in self.values.iter_mut().zip(&o.values) {

@@ -818,12 +818,10 @@ impl State {
             }
             return;
         }
-        let first = self.first;
         for &q in &m.per_path {
-            let key = m.quantities[q].key;
-            for (i, d) in self.draws.row_mut(q)[..self.lanes].iter_mut().enumerate() {
-                *d = m.streams.draw(seed, first + i as u64, key);
-            }
+            let row = &mut self.draws.row_mut(q)[..self.lanes];
+            m.streams
+                .uniform_lanes(seed, m.quantities[q].key, self.first, 0, row);
         }
         if let Some((members, chol)) = &m.correlation {
             for i in 0..self.lanes {
@@ -892,24 +890,35 @@ impl State {
         }
         for &q in &m.per_period {
             let quantity = &m.quantities[q];
-            for i in 0..lanes {
-                let path = self.first + i as u64;
-                let u = m.streams.uniform_at(seed, quantity.key, path, p as u64);
-                self.draws[(q, i)] = quantity.quantile(u);
+            let row = &mut self.draws.row_mut(q)[..lanes];
+            m.streams
+                .uniform_lanes(seed, quantity.key, self.first, p as u64, row);
+            for d in row.iter_mut() {
+                *d = quantity.quantile(*d);
             }
         }
     }
 
     /// What the period leaves in the outputs.
     fn record(&mut self, m: &Model, p: usize, company: usize) {
-        for i in 0..self.lanes {
-            let revenue: f64 = m.company_revenues.iter().map(|&f| self.paid(f, i)).sum();
-            let costs: f64 = m.company_costs.iter().map(|&f| self.paid(f, i)).sum();
+        let lanes = self.lanes;
+        // Sums over flows, lane by lane in the flows' order, from -0.0 as `Iterator::sum`.
+        let sum = |flows: &[usize], out: &mut [f64]| {
+            out.fill(-0.0);
+            for &f in flows {
+                for (s, &x) in out.iter_mut().zip(self.flow_period.row(f)) {
+                    *s += x;
+                }
+            }
+        };
+        sum(&m.company_revenues, self.out.revenue.row_mut(p));
+        let mut costs = [0.0; LANES];
+        sum(&m.company_costs, &mut costs[..lanes]);
+        for (i, &cost) in costs[..lanes].iter().enumerate() {
             let cash = self.cash[(company, i)];
             self.out.cash[(p, i)] = cash;
             self.out.min_cash[i] = self.out.min_cash[i].min(cash - self.rescued[i]);
-            self.out.revenue[(p, i)] = revenue;
-            self.out.costs[(p, i)] = costs + self.interest[i];
+            self.out.costs[(p, i)] = cost + self.interest[i];
         }
         for &e in &m.investors {
             for i in 0..self.lanes {
@@ -971,11 +980,13 @@ impl State {
     fn initial_state(&mut self, m: &Model, seed: u64) {
         self.boundary = 0;
         self.month = Month(m.horizon.start.0 - 1);
+        let mut draws = [0.0; LANES];
         for (k, ms) in m.milestones.iter().enumerate() {
-            for i in 0..self.lanes {
+            m.streams
+                .uniform_lanes(seed, ms.key, self.first, 0, &mut draws[..self.lanes]);
+            for (i, &u) in draws[..self.lanes].iter().enumerate() {
                 self.reached[(k, i)] = false;
                 self.hazard_acc[(k, i)] = 0.0;
-                let u = m.streams.draw(seed, self.path(i), ms.key);
                 self.threshold[(k, i)] = match ms.rule {
                     MilestoneRule::Rate(r) => exposure_to_reach(u, self.v(r, i)),
                     MilestoneRule::Chance(c) => exposure_to_reach(u, -(-self.v(c, i)).ln_1p()),

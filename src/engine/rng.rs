@@ -122,6 +122,23 @@ impl Streams {
         self.uniform_at(seed, key, path, 0)
     }
 
+    /// Draw `index` of the quantity keyed `key` on paths `first..first + out.len()`, as
+    /// [`Streams::uniform_at`] gives each: the stream is looked up once for the batch, and the
+    /// cipher runs over consecutive counters in a loop without branches.
+    pub fn uniform_lanes(&self, seed: u64, key: u64, first: u64, index: u64, out: &mut [f64]) {
+        let seed = match self.switched.iter().find(|(k, _)| *k == key) {
+            None => seed,
+            Some((_, Stream::Seed(other))) => *other,
+            Some((_, Stream::Held(u))) => {
+                out.fill(*u);
+                return;
+            }
+        };
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = uniform_at(seed, key, first + i as u64, index);
+        }
+    }
+
     /// The probability a held stream is held at.
     pub fn held(&self, key: u64) -> Option<f64> {
         self.switched.iter().find_map(|(k, s)| match s {

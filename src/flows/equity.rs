@@ -310,6 +310,14 @@ impl Step for TrancheC {
         t: &mut T,
         p: usize,
     ) {
+        // Before its window (or date) a tranche neither pays nor lapses.
+        let acts = |tr: &TrancheC| match tr.when {
+            TrancheWhen::Scheduled(at, _) => at == p,
+            TrancheWhen::Conditional { from, .. } => p >= from,
+        };
+        if !items.iter().any(acts) {
+            return;
+        }
         for i in st.lanes() {
             if st.alive(i) {
                 finance_lane(items, round, st, m, t, p, i);
