@@ -88,9 +88,12 @@ struct Store {
 }
 
 impl Store {
-    /// No counts, keeping the range covered (and its memory).
+    /// No counts and no range, as when new, keeping the memory: the range a store covers is
+    /// part of what a part file holds, so a reused store must not carry the range of the
+    /// chunk it held before (which chunk that was depends on the threads' timing).
     fn clear(&mut self) {
-        self.counts.fill(0);
+        self.counts.clear();
+        self.offset = 0;
     }
 
     #[inline(always)]
@@ -375,8 +378,8 @@ impl Sketch {
         store.add(key_of(a), 1);
     }
 
-    /// Empty again, keeping the memory of its buckets: a sketch reused for the next chunk
-    /// does not grow its stores again.
+    /// Empty again, as when new, keeping the memory of its buckets: a sketch reused for the
+    /// next chunk does not allocate its stores again.
     pub fn clear(&mut self) {
         self.negative.clear();
         self.positive.clear();

@@ -83,6 +83,14 @@ pub enum Stream {
     Held(f64),
 }
 
+/// Where one quantity's draws come from.
+enum Source {
+    /// The cipher under this seed.
+    Seed(u64),
+    /// Every draw is this probability.
+    Held(f64),
+}
+
 /// The draws a model uses: [`uniform_pair`] of the run's seed, except for the streams an
 /// analysis switched. Empty in every ordinary run, where it costs one predictable branch.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -103,10 +111,18 @@ impl Streams {
         if self.switched.is_empty() {
             return uniform_pair(seed, key, path, pair);
         }
+        match self.source(seed, key) {
+            Source::Seed(seed) => uniform_pair(seed, key, path, pair),
+            Source::Held(u) => [u, u],
+        }
+    }
+
+    /// Where the quantity keyed `key` takes its draws from.
+    fn source(&self, seed: u64, key: u64) -> Source {
         match self.switched.iter().find(|(k, _)| *k == key) {
-            None => uniform_pair(seed, key, path, pair),
-            Some((_, Stream::Seed(other))) => uniform_pair(*other, key, path, pair),
-            Some((_, Stream::Held(u))) => [*u, *u],
+            None => Source::Seed(seed),
+            Some((_, Stream::Seed(other))) => Source::Seed(*other),
+            Some((_, Stream::Held(u))) => Source::Held(*u),
         }
     }
 
@@ -126,11 +142,10 @@ impl Streams {
     /// [`Streams::uniform_at`] gives each: the stream is looked up once for the batch, and the
     /// cipher runs over consecutive counters in a loop without branches.
     pub fn uniform_lanes(&self, seed: u64, key: u64, first: u64, index: u64, out: &mut [f64]) {
-        let seed = match self.switched.iter().find(|(k, _)| *k == key) {
-            None => seed,
-            Some((_, Stream::Seed(other))) => *other,
-            Some((_, Stream::Held(u))) => {
-                out.fill(*u);
+        let seed = match self.source(seed, key) {
+            Source::Seed(seed) => seed,
+            Source::Held(u) => {
+                out.fill(u);
                 return;
             }
         };

@@ -123,10 +123,11 @@ fn one_three_four_and_seven_shards_merged_in_any_order_equal_one_process() {
 #[test]
 fn a_part_does_not_depend_on_threads_and_the_environment_names_the_same_shard() {
     let dir = workdir();
+    // Enough blocks per shard (17) that workers reuse the statistics of folded chunks.
     let run = |extra: &[&str], part: &str, env: &[(&str, &str)]| {
         let mut cmd = cfsim();
         cmd.current_dir(dir.path())
-            .args(["run", "baseline.toml", "--paths", "20000", "--part", part])
+            .args(["run", "baseline.toml", "--paths", "200000", "--part", part])
             .args(extra);
         for (k, v) in env {
             cmd.env(k, v);
