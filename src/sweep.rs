@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::Summary;
 use crate::report::compare::Estimate;
+use crate::report::summary::Measure;
 
 /// The most values one swept param may take.
 pub const MAX_AXIS_POINTS: usize = 201;
@@ -125,6 +126,8 @@ pub fn set_value(v: f64) -> String {
 pub struct PointMetric {
     /// The metric, named as `compare` names it.
     pub metric: String,
+    /// What it is measured in, and over what (`share of paths`, `$B at the horizon's end`).
+    pub unit: String,
     /// Its mean (a probability for P(...)), 95% interval and the paths it describes.
     #[serde(flatten)]
     pub estimate: Estimate,
@@ -135,17 +138,25 @@ pub struct PointMetric {
 /// circularity.
 pub fn key_metrics(s: &Summary) -> Vec<PointMetric> {
     let mut out = Vec::new();
-    let mut push = |metric: String, mean: f64, ci95: [f64; 2], count: u64| {
+    let mut push = |metric: String, measure: Measure, mean: f64, ci95: [f64; 2], count: u64| {
         out.push(PointMetric {
             metric,
+            unit: s.unit_of(measure),
             estimate: Estimate { mean, ci95, count },
         })
     };
     if let Some(t) = &s.target {
-        push("P(target)".into(), t.probability, t.ci95, s.paths);
+        push(
+            "P(target)".into(),
+            Measure::Share,
+            t.probability,
+            t.ci95,
+            s.paths,
+        );
     }
     push(
         "P(insolvency)".into(),
+        Measure::Share,
         s.insolvency.probability,
         s.insolvency.ci95,
         s.paths,
@@ -153,6 +164,7 @@ pub fn key_metrics(s: &Summary) -> Vec<PointMetric> {
     for t in s.tranches.iter().filter(|t| t.conditional) {
         push(
             format!("P(released {})", t.id),
+            Measure::Share,
             t.release_probability,
             t.ci95,
             s.paths,
@@ -164,15 +176,15 @@ pub fn key_metrics(s: &Summary) -> Vec<PointMetric> {
     };
     for i in &s.investors {
         let (m, ci, n) = mean(&i.net_position);
-        push(format!("{} net position", i.id), m, ci, n);
+        push(format!("{} net position", i.id), Measure::AtEnd, m, ci, n);
         if let Some(r) = &i.round_trip {
             let (m, ci, n) = mean(r);
-            push(format!("{} round trip", i.id), m, ci, n);
+            push(format!("{} round trip", i.id), Measure::Ratio, m, ci, n);
         }
     }
     if let Some(c) = &s.circularity {
         let (m, ci, n) = mean(c);
-        push("circularity".into(), m, ci, n);
+        push("circularity".into(), Measure::Ratio, m, ci, n);
     }
     out
 }
@@ -225,7 +237,8 @@ impl Sweep {
     pub fn csv(&self) -> String {
         let mut header = vec!["scenario".to_string()];
         header.extend(self.params.iter().map(|a| a.name.clone()));
-        header.extend(["metric", "mean", "ci95_low", "ci95_high", "count"].map(String::from));
+        header
+            .extend(["metric", "unit", "mean", "ci95_low", "ci95_high", "count"].map(String::from));
         let mut rows = vec![header];
         for s in &self.scenarios {
             for p in &s.points {
@@ -233,6 +246,7 @@ impl Sweep {
                     let mut row = vec![crate::text::spreadsheet_cell(&s.label).into_owned()];
                     row.extend(p.values.iter().map(|v| v.to_string()));
                     row.push(crate::text::spreadsheet_cell(&m.metric).into_owned());
+                    row.push(m.unit.clone());
                     let e = m.estimate;
                     row.extend([e.mean, e.ci95[0], e.ci95[1]].map(|v| v.to_string()));
                     row.push(e.count.to_string());

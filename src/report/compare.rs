@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::engine::Extract;
 use crate::engine::{ManyResult, MetricKind, Model, PairedMetric};
 use crate::format::percent;
 use crate::report::Summary;
+use crate::report::summary::Measure;
 use crate::scenario::Scenario;
 use crate::stats::{Stat, wilson};
 
@@ -46,6 +48,8 @@ pub struct MetricRow {
     /// True for a tranche's release.
     #[serde(skip)]
     pub release: bool,
+    /// What its values are measured in, and over what (`$B in total over the horizon`).
+    pub unit: String,
     /// Per scenario, the reference first (null where the metric does not exist).
     pub values: Vec<Option<Estimate>>,
     /// Per scenario, the difference against the reference (null for the reference itself).
@@ -87,6 +91,18 @@ pub struct Comparison {
     pub metrics: Vec<MetricRow>,
 }
 
+/// What a compared metric measures.
+fn measure(e: Extract) -> Measure {
+    match e {
+        Extract::TargetHit | Extract::Insolvent | Extract::Released(_) => Measure::Share,
+        Extract::Circularity | Extract::RoundTrip(_) => Measure::Ratio,
+        Extract::PeakCashNeed => Measure::Largest,
+        Extract::Invested(_) | Extract::Received(_) => Measure::Total,
+        Extract::NetPosition(_) => Measure::AtEnd,
+        Extract::TargetRevenue => Measure::TargetYear,
+    }
+}
+
 fn estimate(s: &Stat, probability: bool) -> Option<Estimate> {
     let m = s.moments();
     if m.n == 0 {
@@ -115,6 +131,21 @@ impl Comparison {
         run: &ManyResult,
         seed: u64,
     ) -> Comparison {
+        let scenarios: Vec<ComparedScenario> = scenarios
+            .iter()
+            .zip(models)
+            .zip(labels)
+            .zip(&run.stats)
+            .map(
+                |(((s, m), (label, file, overrides)), stats)| ComparedScenario {
+                    label: label.clone(),
+                    file: file.clone(),
+                    overrides: overrides.clone(),
+                    summary: Summary::new(s, m, stats, seed),
+                },
+            )
+            .collect();
+        let reference_summary = &scenarios[0].summary;
         let rows = metrics
             .iter()
             .enumerate()
@@ -148,25 +179,17 @@ impl Comparison {
                 MetricRow {
                     name: metric.name.clone(),
                     kind: metric.kind(),
+                    unit: metric
+                        .per_scenario
+                        .iter()
+                        .flatten()
+                        .next()
+                        .map_or_else(String::new, |&e| reference_summary.unit_of(measure(e))),
                     release: metric.is_release(),
                     values,
                     diff_vs_reference: diffs,
                 }
             })
-            .collect();
-        let scenarios = scenarios
-            .iter()
-            .zip(models)
-            .zip(labels)
-            .zip(&run.stats)
-            .map(
-                |(((s, m), (label, file, overrides)), stats)| ComparedScenario {
-                    label: label.clone(),
-                    file: file.clone(),
-                    overrides: overrides.clone(),
-                    summary: Summary::new(s, m, stats, seed),
-                },
-            )
             .collect();
         Comparison {
             schema_version: SCHEMA_VERSION,
@@ -290,9 +313,10 @@ impl Comparison {
         out
     }
 
-    /// `comparison.csv`: one row per metric and scenario.
+    /// `comparison.csv`, tidy: one row per metric and scenario, with the metric's unit and the
+    /// number of paths its mean describes.
     pub fn csv(&self) -> String {
-        let header = "metric,kind,scenario,mean,ci95_low,ci95_high,diff,diff_ci95_paired_low,diff_ci95_paired_high,diff_ci95_unpaired_low,diff_ci95_unpaired_high"
+        let header = "metric,kind,unit,scenario,paths,mean,ci95_low,ci95_high,diff,diff_ci95_paired_low,diff_ci95_paired_high,diff_ci95_unpaired_low,diff_ci95_unpaired_high"
             .split(',')
             .map(String::from)
             .collect();
@@ -302,11 +326,17 @@ impl Comparison {
                 let mut row = vec![
                     crate::text::spreadsheet_cell(&m.name).into_owned(),
                     m.kind.to_string(),
+                    m.unit.clone(),
                     crate::text::spreadsheet_cell(&self.scenarios[s].label).into_owned(),
                 ];
                 match v {
-                    Some(v) => row.extend([v.mean, v.ci95[0], v.ci95[1]].map(|x| x.to_string())),
-                    None => row.extend(std::iter::repeat_n(String::new(), 3)),
+                    Some(v) => {
+                        row.push(v.count.to_string());
+                        row.extend([v.mean, v.ci95[0], v.ci95[1]].map(|x| x.to_string()));
+                    }
+                    None => {
+                        row.extend(["0".to_string(), String::new(), String::new(), String::new()])
+                    }
                 }
                 match d {
                     Some(d) => row.extend(

@@ -53,33 +53,61 @@ pub fn pretty_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ReportErro
     Ok(bytes)
 }
 
-/// `periods.csv`: one row per period with the share of paths still operating, the bands of cash,
-/// revenue, costs and net income among them (empty cells when none is), and P(insolvent by
-/// then).
+/// `periods.csv`, tidy: one row per period, series and statistic, with the value's unit and
+/// the paths it describes. `operating` (share of all paths not in default at the period's end)
+/// and `insolvent_by` (share of all paths in default by then) describe every path; the bands of
+/// `cash` (at the period's end), `revenue`, `costs` and `net_income` (each over the period, not
+/// annualised) describe the paths operating at its end, and their value is empty when there are
+/// none.
 pub fn periods_csv(s: &Summary) -> String {
-    let mut header = vec!["period".to_string(), "operating".to_string()];
-    for series in ["cash", "revenue", "costs", "net_income"] {
-        for stat in ["mean", "p5", "p25", "p50", "p75", "p95"] {
-            header.push(format!("{series}_{stat}"));
-        }
-    }
-    header.push("p_insolvent_by".to_string());
+    const STATS: [&str; 6] = ["mean", "p5", "p25", "p50", "p75", "p95"];
+    let header = ["period", "series", "statistic", "value", "unit", "paths"];
     let p = &s.periods;
-    let rows = p.labels.iter().enumerate().map(|(i, label)| {
-        let mut row = vec![crate::text::spreadsheet_cell(label).into_owned()];
-        row.push(p.operating[i].to_string());
-        for series in [&p.cash, &p.revenue, &p.costs, &p.net_income] {
-            match &series[i] {
-                Some(x) => {
-                    row.extend([x.mean, x.p5, x.p25, x.p50, x.p75, x.p95].map(|v| v.to_string()))
-                }
-                None => row.extend(std::iter::repeat_n(String::new(), 6)),
+    let per_period = s.money_unit(&format!("per {}", s.horizon.step));
+    let at_end = s.money_unit("at the period's end");
+    let mut rows = vec![header.map(String::from).to_vec()];
+    for (i, label) in p.labels.iter().enumerate() {
+        let label = crate::text::spreadsheet_cell(label);
+        let mut row = |series: &str, statistic: &str, value: Option<f64>, unit: &str, paths| {
+            rows.push(vec![
+                label.clone().into_owned(),
+                series.to_string(),
+                statistic.to_string(),
+                value.map_or_else(String::new, |v| v.to_string()),
+                unit.to_string(),
+                String::from(paths),
+            ]);
+        };
+        const ALL: &str = "all";
+        const OPERATING: &str = "operating at the period's end";
+        row(
+            "operating",
+            "share",
+            Some(p.operating[i]),
+            "share of paths",
+            ALL,
+        );
+        for (series, values, unit) in [
+            ("cash", &p.cash, &at_end),
+            ("revenue", &p.revenue, &per_period),
+            ("costs", &p.costs, &per_period),
+            ("net_income", &p.net_income, &per_period),
+        ] {
+            let x = values[i].as_ref();
+            let stats = x.map(|x| [x.mean, x.p5, x.p25, x.p50, x.p75, x.p95]);
+            for (k, statistic) in STATS.iter().enumerate() {
+                row(series, statistic, stats.map(|v| v[k]), unit, OPERATING);
             }
         }
-        row.push(p.insolvent_by[i].to_string());
-        row
-    });
-    csv_text(std::iter::once(header).chain(rows))
+        row(
+            "insolvent_by",
+            "share",
+            Some(p.insolvent_by[i]),
+            "share of paths",
+            ALL,
+        );
+    }
+    csv_text(rows)
 }
 
 /// Rows as CSV through the csv crate (quoting and doubled quotes as RFC 4180 has them). Text

@@ -583,6 +583,44 @@ impl Summary {
     pub fn money(&self, x: f64) -> String {
         crate::format::money(x, &self.unit.currency, &self.unit.scale)
     }
+
+    /// The unit of an amount, with what it covers: `$B per quarter`, `$B at the horizon's end`.
+    /// The CSV files' `unit` columns are written with it.
+    pub fn money_unit(&self, basis: &str) -> String {
+        format!("{}{} {basis}", self.unit.currency, self.unit.scale)
+    }
+
+    /// The unit of a key metric, as `comparison.csv` and `sweep.csv` state it.
+    pub fn unit_of(&self, measure: Measure) -> String {
+        match measure {
+            Measure::Share => "share of paths".into(),
+            Measure::Ratio => "ratio (received / invested)".into(),
+            Measure::Total => self.money_unit("in total over the horizon"),
+            Measure::AtEnd => self.money_unit("at the horizon's end"),
+            Measure::Largest => self.money_unit("at its largest over the horizon"),
+            Measure::TargetYear => match &self.target {
+                Some(t) => self.money_unit(&format!("over the year {}", t.year)),
+                None => self.money_unit("over the target year"),
+            },
+        }
+    }
+}
+
+/// What a key metric measures, which its unit states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// A share of paths (a probability).
+    Share,
+    /// Money received back over money invested.
+    Ratio,
+    /// Money summed over the horizon (invested, received).
+    Total,
+    /// Money at the horizon's end (a net position).
+    AtEnd,
+    /// The largest amount over the horizon (the peak cash need).
+    Largest,
+    /// Money over the target year (its revenue).
+    TargetYear,
 }
 
 /// What the summary's sections are built from: the scenario, its model and the run's statistics.

@@ -108,8 +108,12 @@ fn compares_the_shipped_alternatives_end_to_end() {
     }
     let out = dir.path().join("out");
     let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
-    assert!(csv.starts_with("metric,kind,scenario,mean,ci95_low,ci95_high,diff,"));
-    assert!(csv.contains("\nP(insolvency),probability,no-round,"));
+    assert!(csv.starts_with("metric,kind,unit,scenario,paths,mean,ci95_low,ci95_high,diff,"));
+    assert!(csv.contains("\nP(insolvency),probability,share of paths,no-round,"));
+    assert!(csv.contains("\namazon invested,amount,$B in total over the horizon,baseline,"));
+    assert!(csv.contains("\namazon net position,amount,$B at the horizon's end,baseline,"));
+    assert!(csv.contains("\npeak cash need,amount,$B at its largest over the horizon,baseline,"));
+    assert!(csv.contains("\ncircularity,ratio,ratio (received / invested),baseline,"));
     for chart in [
         "compare_metrics",
         "compare_cash",

@@ -57,10 +57,7 @@ fn run_prints_the_answers_and_writes_the_documented_files() {
         }
     }
     assert!(s["circularity"]["mean"].is_number());
-    let csv = std::fs::read_to_string(out.join("periods.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 29);
-    assert!(csv.starts_with("period,operating,cash_mean,"));
-    assert!(csv.lines().nth(1).unwrap().starts_with("2024-Q1,"));
+    periods_csv_is_tidy_and_agrees_with_the_summary(&out.join("periods.csv"), &s);
     let leftovers: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -323,4 +320,54 @@ fn report_md_has_the_headline_figures_charts_and_sources_and_html_stands_alone()
     // The same folder again, without --html: the set is replaced whole.
     run(&["--set", "amazon_contingent=20"]);
     assert!(out.join("report.md").exists() && !out.join("report.html").exists());
+}
+
+/// `periods.csv` is long: one row per period, series and statistic, each with its unit and the
+/// paths it describes; its values are the summary's, and nothing is missing or repeated.
+fn periods_csv_is_tidy_and_agrees_with_the_summary(file: &Path, s: &serde_json::Value) {
+    let mut reader = csv::Reader::from_path(file).unwrap();
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["period", "series", "statistic", "value", "unit", "paths"]
+    );
+    let periods = &s["periods"];
+    let labels = periods["labels"].as_array().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        rows += 1;
+        let (period, series, statistic, value, unit, paths) =
+            (&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]);
+        assert!(seen.insert((
+            period.to_string(),
+            series.to_string(),
+            statistic.to_string()
+        )));
+        let i = labels.iter().position(|l| l == period).unwrap();
+        let expected = match series {
+            "operating" | "insolvent_by" => {
+                assert_eq!((statistic, unit, paths), ("share", "share of paths", "all"));
+                &periods[series][i]
+            }
+            "cash" | "revenue" | "costs" | "net_income" => {
+                let want = if series == "cash" {
+                    "$B at the period's end"
+                } else {
+                    "$B per quarter"
+                };
+                assert_eq!(unit, want, "{series}");
+                assert_eq!(paths, "operating at the period's end");
+                &periods[series][i][statistic]
+            }
+            other => panic!("unexpected series {other}"),
+        };
+        // The shortest text that reads back as the same double, as serde_json writes it.
+        assert_eq!(
+            value.parse::<f64>().unwrap(),
+            expected.as_f64().unwrap(),
+            "{period} {series} {statistic}"
+        );
+    }
+    assert_eq!(rows, labels.len() * (2 + 4 * 6));
 }

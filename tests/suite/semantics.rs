@@ -349,7 +349,10 @@ fn per_period_figures_describe_the_paths_still_operating() {
         .assert()
         .success();
     let csv = std::fs::read_to_string(out.join("periods.csv")).unwrap();
-    assert!(csv.starts_with("period,operating,cash_mean"));
+    assert!(csv.starts_with("period,series,statistic,value,unit,paths\n"));
+    // Revenue is per period (a quarter here), not annualised, and the CSV says so.
+    assert!(csv.contains("\n2024-Q1,revenue,p50,"));
+    assert!(csv.contains(",$B per quarter,operating at the period's end\n"));
 }
 
 fn by_id_year(years: &Json, year: i64) -> &Json {

@@ -144,6 +144,17 @@ fn a_two_param_sweep_covers_the_grid_and_the_csv_is_tidy() {
             .iter()
             .all(|r| r[1].parse::<f64>().is_ok() && r[2].parse::<f64>().is_ok())
     );
+    // Every metric states its unit.
+    assert_eq!(&header[3], "metric");
+    assert_eq!(&header[4], "unit");
+    for r in &records {
+        let want = match &r[3] {
+            m if m.starts_with("P(") => "share of paths",
+            m if m.ends_with("net position") => "$B at the horizon's end",
+            _ => "ratio (received / invested)",
+        };
+        assert_eq!(&r[4], want, "{}", &r[3]);
+    }
 }
 
 #[test]
