@@ -172,7 +172,7 @@ pub fn table(s: &Summary, throughput: Option<(f64, usize, f64)>) -> String {
     );
     let _ = writeln!(
         out,
-        "{} paths, seed {}, {} to {} by {}; amounts in {}{}; ranges are 5th-95th percentiles, [..] are 95% intervals",
+        "{} paths, seed {}, {} to {} by {}; amounts in {}{}\nranges are 5th-95th percentiles, [..] are 95% intervals",
         s.paths,
         s.seed,
         s.horizon.start,
@@ -260,7 +260,7 @@ fn years_table(out: &mut String, s: &Summary) {
     if !s.years.is_empty() {
         let _ = writeln!(
             out,
-            "\nCompany accounts by year (operating: share of all paths not in default at the year's end; the rest are medians over those paths)"
+            "\nCompany accounts by year (operating: share of all paths not in default at the year's end;\nthe rest are medians over those paths)"
         );
         let years: Vec<String> = s.years.iter().map(|y| y.year.to_string()).collect();
         let mut header = vec!["year"];
@@ -382,9 +382,10 @@ fn investors_table(out: &mut String, s: &Summary) {
     if s.investors.is_empty() {
         return;
     }
+    // Two tables rather than one 140 columns wide: money in and out, then the position at the end.
     let _ = writeln!(
         out,
-        "\nInvestors (over all paths; a round trip over the paths where the investor put money in)"
+        "\nInvestors: money in and out (over all paths; a round trip over the paths where the\ninvestor put money in)"
     );
     let mut t = new_table(&[
         "investor",
@@ -392,11 +393,6 @@ fn investors_table(out: &mut String, s: &Summary) {
         "received\nmean",
         "round trip\nmean",
         "margin\nmean",
-        "stake\nmean",
-        "equity value\nmean",
-        "net position\nmean",
-        "net position\nmedian",
-        "net position\n5-95%",
         "paid back\nby the end",
     ]);
     for i in &s.investors {
@@ -409,12 +405,30 @@ fn investors_table(out: &mut String, s: &Summary) {
                 None => "-".into(),
             },
             m(i.margin_earned.mean),
+            percent(i.payback_probability),
+        ]);
+    }
+    let _ = writeln!(out, "{}", render(&t));
+    let _ = writeln!(
+        out,
+        "\nInvestors: position at the horizon's end (over all paths)"
+    );
+    let mut t = new_table(&[
+        "investor",
+        "stake\nmean",
+        "equity value\nmean",
+        "net position\nmean",
+        "net position\nmedian",
+        "net position\n5-95%",
+    ]);
+    for i in &s.investors {
+        t.add_row(vec![
+            i.id.clone(),
             percent(i.stake.mean),
             m(i.equity_value.mean),
             m(i.net_position.mean),
             m(i.net_position.p50),
             format!("{} to {}", m(i.net_position.p5), m(i.net_position.p95)),
-            percent(i.payback_probability),
         ]);
     }
     let _ = writeln!(out, "{}", render(&t));
@@ -454,7 +468,7 @@ fn returns_table(out: &mut String, s: &Summary) {
     if let Some(c) = &s.circularity {
         let _ = writeln!(
             out,
-            "\nCircularity (money from the company that reached the investors, each dollar once / money they invested): mean {:.3} (95% half-width {:.3}), median {:.2}, 5-95% {:.2} to {:.2}",
+            "\nCircularity: mean {:.3} (95% half-width {:.3}), median {:.2}, 5-95% {:.2} to {:.2}\n  (money from the company that reached the investors, each dollar once / money they invested)",
             c.mean,
             1.96 * c.std_error,
             c.p50,

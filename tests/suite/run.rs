@@ -33,6 +33,14 @@ fn run_prints_the_answers_and_writes_the_documented_files() {
     ] {
         assert!(stdout.contains(needle), "no `{needle}` in:\n{stdout}");
     }
+    // The table reads in a 100-column terminal or a report page without wrapping.
+    for line in stdout.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["scenario"], "baseline");
