@@ -51,7 +51,8 @@ fn every_chart_is_a_non_blank_png_of_the_stated_size() {
                 .unwrap();
             let expected = charts::run_chart_size(chart_kind, &s, charts::Style::Web);
             assert_eq!((w, h), expected, "{name} {chart}");
-            if chart != "tranches" {
+            // Tranches and investors are rows: their charts are as tall as the rows need.
+            if chart != "tranches" && chart != "investors" {
                 assert_eq!(
                     (w, h),
                     charts::image_size(charts::Style::Web),
@@ -95,7 +96,7 @@ fn a_whisker_cut_by_the_axis_shows_its_value_and_overrides_show_in_the_footer() 
     let svg = std::fs::read_to_string(out.join("investors.svg")).unwrap();
     // Microsoft's net position reaches far above the medians the axis follows.
     let top = s.investors[0].net_position.p95;
-    let label = format!("{} \u{2191}", cfsim::format::money(top, "$", "B"));
+    let label = format!("\n{}\n", cfsim::format::money(top, "$", "B"));
     assert!(svg.contains(&label), "no `{label}` in investors.svg");
     for chart in charts::RunChart::ALL.map(charts::RunChart::file) {
         let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
@@ -343,7 +344,7 @@ fn long_names_and_eight_investors_show_names_and_size_the_tranches_to_their_rows
         .assert()
         .success();
     let investors = std::fs::read_to_string(out.join("investors.svg")).unwrap();
-    // Names (wrapped, shortened when they must be), never the raw ids.
+    // Names (shortened when they must be), never the raw ids.
     assert!(investors.contains("Hyperscale"), "names are shown");
     assert!(!investors.contains("hyperscale_cloud_provider_one"));
     let tranches = std::fs::read_to_string(out.join("tranches.svg")).unwrap();
@@ -356,6 +357,34 @@ fn long_names_and_eight_investors_show_names_and_size_the_tranches_to_their_rows
     assert!(h8 > h1 + 250, "six rows {h8} px, one row {h1} px");
     let flows = std::fs::read_to_string(out.join("flows.svg")).unwrap();
     assert!(flows.contains("the company") && flows.contains("investor only"));
+    // Investors are rows, so their chart grows with them too (eight here, five in the baseline).
+    let (_, i8, _) = inspect_png(&out.join("investors.png"));
+    let (_, i5, _) = inspect_png(&one.join("investors.png"));
+    assert!(i8 > i5 + 250, "eight investors {i8} px, five {i5} px");
+}
+
+#[test]
+fn eight_long_names_read_in_a_report_column() {
+    let dir = Dir::new();
+    let out = dir.path().join("out");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/eight-investors.toml");
+    cfsim()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "2000", "-q", "--svg", "--style", "report", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(out.join("investors.svg")).unwrap();
+    let s: cfsim::report::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // On a one-column canvas each investor's name keeps at least its first 24 characters (it
+    // was two or three letters when investors were columns), and every investor is drawn.
+    for i in &s.investors {
+        let start: String = i.name.chars().take(24).collect();
+        assert!(svg.contains(&format!("\n{start}")), "{} is cut short", i.name);
+    }
+    assert!(!svg.contains("more investors"));
 }
 
 #[test]

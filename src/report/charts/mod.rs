@@ -307,12 +307,15 @@ fn write_charts(
 fn canvas(chart: Chart, look: style::Look) -> (u32, u32) {
     match chart {
         Chart::Run(RunChart::Tranches, s) => (look.size.0, tranches_height(s, look)),
+        Chart::Run(RunChart::Investors, s) => (look.size.0, investors_height(s, look)),
         _ => look.size,
     }
 }
 
 /// The image size, in pixels, of a run's chart in a style.
 pub fn run_chart_size(chart: RunChart, s: &Summary, style: Style) -> (u32, u32) {
+    // Sizes set by content measure text, in the fonts the charts are drawn with.
+    register_fonts();
     let look = style.look();
     look.pixels(canvas(Chart::Run(chart, s), look))
 }
@@ -515,7 +518,7 @@ fn draw<DB: DrawingBackend>(
             RunChart::Revenue => revenue(s, &body),
             RunChart::Target => target(s, &body),
             RunChart::Tranches => tranches(s, &body, look),
-            RunChart::Investors => investors(s, &body),
+            RunChart::Investors => investors(s, &body, look),
             RunChart::Flows => flows(s, &body),
         },
         Chart::Compare(chart, c) => match chart {
@@ -1260,174 +1263,245 @@ fn tranches<DB: DrawingBackend>(
     swatch_legend(area, &legend, (left, y + 20), right)
 }
 
-fn investors<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
+/// An investor's block in `investors.png`: its label line, each of its three bars, the gap
+/// below it.
+fn investor_block(look: style::Look) -> (i32, i32, i32) {
+    let f = 24f64.max(look.min_font);
+    ((f * 1.5) as i32, (f * 0.8) as i32, (f * 0.7) as i32)
+}
+
+/// The measures `investors.png` shows per investor: label, colour, (p5, p50, p95).
+type InvestorMeasure = (
+    &'static str,
+    RGBColor,
+    fn(&data::InvestorBars) -> (f64, f64, f64),
+);
+const INVESTOR_MEASURES: [InvestorMeasure; 3] = [
+    ("invested", BLUE, |r| r.invested),
+    ("received back", ORANGE, |r| r.received),
+    ("net position", GREEN, |r| r.net_position),
+];
+
+fn investor_legend() -> Vec<(RGBColor, String)> {
+    let mut legend: Vec<(RGBColor, String)> = INVESTOR_MEASURES
+        .iter()
+        .map(|(l, c, _)| (*c, l.to_string()))
+        .collect();
+    // A white swatch: an explanatory entry, not a series.
+    legend.push((WHITE, "bars: medians, whiskers: 5-95% of paths".into()));
+    legend.push((WHITE, "round trip: median received / invested".into()));
+    legend
+}
+
+/// Rows of the x axis under `investors.png`: tick labels and the axis title.
+fn investor_axis_height(look: style::Look) -> i32 {
+    (24f64.max(look.min_font) * 3.2) as i32
+}
+
+/// The canvas height `investors.png` needs: a block per investor (a row each, so any number
+/// of names reads on a narrow canvas), the legend above and the axis below.
+fn investors_height(s: &Summary, look: style::Look) -> u32 {
+    let rows = data::investors(s).len().max(1) as i32;
+    let (label, bar, gap) = investor_block(look);
+    let lines = legend_lines(&investor_legend(), look.size.0 as i32 - 80, |t| {
+        axis_text_width(t, look)
+    });
+    let line_h = (24f64.max(look.min_font) * 1.5) as i32;
+    let body =
+        lines * line_h + 30 + rows * (label + 3 * bar + gap) + investor_axis_height(look) + 40;
+    let (title, footer) = heading(Chart::Run(RunChart::Investors, s));
+    let (top, foot) = frame_heights(&title, &footer, look.size.0, look);
+    (top + body + foot).clamp(look.size.1 as i32 / 2, look.size.0 as i32 * 2) as u32
+}
+
+/// `investors.png`: per investor, a label line (name, median round trip) and three horizontal
+/// bars (invested, received back, net position: medians) with 5-95% whiskers. The axis follows
+/// the medians; a whisker it cuts ends in an arrow with its value.
+fn investors<DB: DrawingBackend>(
+    s: &Summary,
+    area: &DrawingArea<DB, Shift>,
+    look: style::Look,
+) -> Result {
     let rows = data::investors(s);
     if rows.is_empty() {
         return message(area, "This scenario has no investors.");
     }
     // Whiskers can be far wider than the bars; the axis follows the medians and clips them.
-    let medians = rows
-        .iter()
-        .flat_map(|r| [r.invested.1, r.received.1, r.net_position.1]);
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
-    for v in medians {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    let whiskers = rows
-        .iter()
-        .flat_map(|r| [r.invested, r.received, r.net_position]);
-    let (mut wlo, mut whi) = (lo, hi);
-    for (a, _, b) in whiskers {
-        wlo = wlo.min(a);
-        whi = whi.max(b);
+    let (mut wlo, mut whi) = (0.0f64, 0.0f64);
+    for r in &rows {
+        for (_, _, pick) in &INVESTOR_MEASURES {
+            let (a, mid, b) = pick(r);
+            lo = lo.min(mid);
+            hi = hi.max(mid);
+            wlo = wlo.min(a);
+            whi = whi.max(b);
+        }
     }
     let span = hi - lo;
-    let lo = wlo.max(lo - 0.6 * span);
-    let hi = whi.min(hi + 0.6 * span);
-    let (lo, hi) = padded(lo, hi);
-    let n = rows.len();
-    type Pick = fn(&data::InvestorBars) -> (f64, f64, f64);
-    let measures: [(&str, RGBColor, Pick); 3] = [
-        ("invested", BLUE, |r| r.invested),
-        ("received back", ORANGE, |r| r.received),
-        ("net position", GREEN, |r| r.net_position),
-    ];
-    // A band above the plot holds the legend and the round-trip ratios, clear of the whiskers.
-    let mut legend: Vec<(RGBColor, String)> = measures
-        .iter()
-        .map(|(l, c, _)| (*c, l.to_string()))
-        .collect();
-    legend.push((WHITE, "bars: medians, whiskers: 5-95% of paths".into()));
-    legend.push((WHITE, "above: median round trip".into()));
-    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 3 / 2;
-    let right = area.dim_in_pixel().0 as i32 - 20;
+    let (lo, hi) = padded(wlo.max(lo - 0.6 * span), whi.min(hi + 0.6 * span));
+    let font = axis_font();
+    let bold = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
+    let legend = investor_legend();
+    let line_h = area.estimate_text_size("Ag", &font).map_err(err)?.1 as i32 * 3 / 2;
+    let right = area.dim_in_pixel().0 as i32 - 40;
     let lines = legend_lines(&legend, right - 40, |t| {
-        area.estimate_text_size(t, &axis_font())
+        area.estimate_text_size(t, &font)
             .map_or(0, |(w, _)| w as i32)
     });
-    let (band, area) = area.split_vertically(lines * line_h + line_h + 20);
+    let (band, area) = area.split_vertically(lines * line_h + 30);
+    swatch_legend(&band, &legend, (40, 8), right)?;
     let area = &area;
-    // Names under the groups, in up to two lines each.
-    let label_h = 2 * line_h + 10;
-    let y_label_w = area
-        .estimate_text_size(&m(s, lo.min(-hi.abs())), &axis_font())
+    let (label_h, bar_h, gap) = investor_block(look);
+    let pitch = label_h + 3 * bar_h + gap;
+    let axis_h = investor_axis_height(look);
+    // The canvas is sized to the blocks up to a limit; investors beyond it are counted.
+    let room = (area.dim_in_pixel().1 as i32 - axis_h - 40 - line_h) / pitch;
+    let shown = if rows.len() as i32 * pitch + axis_h + 40 <= area.dim_in_pixel().1 as i32 {
+        rows.len()
+    } else {
+        room.max(1) as usize
+    };
+    let plot_w = area.dim_in_pixel().0 as i32 - 80;
+    let tick_w = area
+        .estimate_text_size(&m(s, -hi.abs().max(lo.abs())), &font)
         .map_err(err)?
-        .0 as i32
-        + 60;
+        .0 as i32;
     let mut chart = ChartBuilder::on(area)
-        .margin(20)
-        .x_label_area_size(label_h)
-        .y_label_area_size(y_label_w)
-        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .margin_left(40)
+        .margin_right(40)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(axis_h)
+        .build_cartesian_2d(lo..hi, 0.0..1.0)
         .map_err(err)?;
     chart
         .configure_mesh()
-        .y_labels(y_ticks(area))
-        .disable_x_mesh()
+        .x_labels((plot_w / (tick_w + 20)).clamp(5, 12) as usize)
+        .y_labels(0)
+        .disable_y_mesh()
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
-        .y_desc(format!("{}{}", s.unit.currency, s.unit.scale))
-        .x_labels(n + 1)
-        .x_label_formatter(&|_| String::new())
-        .y_label_formatter(&ticks(s, lo, hi))
-        .label_style(axis_font())
+        .x_desc(format!("{}{}", s.unit.currency, s.unit.scale))
+        .x_label_formatter(&ticks(s, lo, hi))
+        .label_style(font.clone())
         .axis_desc_style(label_font())
         .draw()
         .map_err(err)?;
-    let group_w = {
-        let a = chart.backend_coord(&(0.0, lo)).0;
-        let b = chart.backend_coord(&(1.0, lo)).0;
-        b - a - 10
-    };
     let (ax, ay) = area.get_base_pixel();
-    for (i, r) in rows.iter().enumerate() {
-        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, lo));
-        let lines = wrap(area, &r.name, &axis_font(), group_w, 2)?;
-        for (k, line) in lines.into_iter().enumerate() {
-            area.draw(&Text::new(
-                line,
-                (x - ax, y - ay + 12 + k as i32 * line_h * 2 / 3),
-                axis_font().pos(Pos::new(HPos::Center, VPos::Top)),
-            ))
+    let px = |x: f64| chart.backend_coord(&(x.clamp(lo, hi), 0.0)).0 - ax;
+    let top = chart.backend_coord(&(lo, 1.0)).1 - ay;
+    let (left, right) = (px(lo), px(hi));
+    // A canvas at its smallest can have room to spare: the blocks sit in its middle.
+    let spare = (chart.backend_coord(&(lo, 0.0)).1 - ay - top - 16 - shown as i32 * pitch).max(0);
+    let top = top + spare / 2;
+    let small = ("sans-serif", 21).into_font().color(&INK);
+    for (i, r) in rows[..shown].iter().enumerate() {
+        let y = top + 8 + i as i32 * pitch;
+        // The label line: the name on the left, the median round trip on the right.
+        let trip = r
+            .round_trip
+            .map(|t| format!("round trip {t:.2}x"))
+            .unwrap_or_default();
+        let trip_w = area.estimate_text_size(&trip, &font).map_err(err)?.0 as i32;
+        area.draw(&Text::new(
+            trip,
+            (right - 6, y),
+            font.clone().pos(Pos::new(HPos::Right, VPos::Top)),
+        ))
+        .map_err(err)?;
+        let name = fit(area, &r.name, &bold, right - left - trip_w - 40)?;
+        area.draw(&Text::new(name, (left + 6, y), bold.clone()))
             .map_err(err)?;
-        }
-    }
-    let width = 0.22;
-    for (k, (label, colour, pick)) in measures.iter().enumerate() {
-        let colour = *colour;
-        let offset = 0.5 + (k as f64 - 1.0) * (width + 0.03);
-        chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
-                let (_, mid, _) = pick(r);
-                let x = i as f64 + offset;
-                Rectangle::new(
-                    [(x - width / 2.0, 0.0), (x + width / 2.0, mid.clamp(lo, hi))],
-                    colour.filled(),
-                )
-            }))
-            .map_err(err)?;
-        let _ = label;
-        chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
-                let (a, _, b) = pick(r);
-                let x = i as f64 + offset;
-                PathElement::new(
-                    vec![(x, a.clamp(lo, hi)), (x, b.clamp(lo, hi))],
-                    INK.stroke_width(2),
-                )
-            }))
-            .map_err(err)?;
-        // A whisker cut by the axis ends in an arrow with its value, so a long tail is never
-        // read as a short one.
-        for (i, r) in rows.iter().enumerate() {
-            let (a, _, b) = pick(r);
-            let x = i as f64 + offset;
-            // The last column's value reads leftwards, clear of the plot's edge.
-            let (side, dx) = if i + 1 == n {
-                (HPos::Right, -10)
-            } else {
-                (HPos::Left, 10)
-            };
-            let font = ("sans-serif", 18).into_font().color(&INK);
-            // Neighbouring groups' labels sit at two heights, so they do not run into each other.
-            let drop = if i % 2 == 1 { line_h } else { 0 };
-            if b > hi {
-                let font = font.pos(Pos::new(side, VPos::Top));
-                let arrow = EmptyElement::at((x, hi))
-                    + Polygon::new(vec![(-8, 12), (8, 12), (0, 0)], INK.filled())
-                    + Text::new(format!("{} \u{2191}", m(s, b)), (dx, 2 + drop), font);
-                chart.plotting_area().draw(&arrow).map_err(err)?;
-            }
-            if a < lo {
-                let font = font.pos(Pos::new(side, VPos::Bottom));
-                let arrow = EmptyElement::at((x, lo))
-                    + Polygon::new(vec![(-8, -12), (8, -12), (0, 0)], INK.filled())
-                    + Text::new(format!("{} \u{2193}", m(s, a)), (dx, -2 - drop), font);
-                chart.plotting_area().draw(&arrow).map_err(err)?;
-            }
-        }
-    }
-    chart
-        .draw_series(LineSeries::new(
-            vec![(0.0, 0.0), (n as f64, 0.0)],
+        // The zero line runs beside the bars, not through the label.
+        let bars = y + label_h;
+        area.draw(&PathElement::new(
+            vec![(px(0.0), bars - 4), (px(0.0), bars + 3 * bar_h + 1)],
             INK.stroke_width(2),
         ))
         .map_err(err)?;
-    swatch_legend(&band, &legend, (40, 8), right)?;
-    for (i, r) in rows.iter().enumerate() {
-        if let Some(rt) = r.round_trip {
-            let (px, _) = chart.backend_coord(&(i as f64 + 0.5, hi));
-            let px = px - band.get_base_pixel().0;
-            let style = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
-            let text = fit(&band, &format!("{rt:.2}x"), &style, group_w)?;
-            band.draw(&Text::new(
-                text,
-                (px, lines * line_h + 12),
-                style.pos(Pos::new(HPos::Center, VPos::Top)),
+        for (k, (_, colour, pick)) in INVESTOR_MEASURES.iter().enumerate() {
+            let (a, mid, b) = pick(r);
+            let y0 = y + label_h + k as i32 * bar_h;
+            let (y1, yc) = (y0 + bar_h - 3, y0 + (bar_h - 3) / 2);
+            let (x0, x1) = (px(0.0).min(px(mid)), px(0.0).max(px(mid)));
+            area.draw(&Rectangle::new(
+                [(x0, y0), (x1.max(x0 + 1), y1)],
+                colour.filled(),
             ))
             .map_err(err)?;
+            area.draw(&PathElement::new(
+                vec![(px(a), yc), (px(b), yc)],
+                INK.stroke_width(2),
+            ))
+            .map_err(err)?;
+            let half = (bar_h / 3).max(4);
+            for (end, cut) in [(a, a < lo), (b, b > hi)] {
+                if !cut {
+                    area.draw(&PathElement::new(
+                        vec![(px(end), yc - half), (px(end), yc + half)],
+                        INK.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            // A whisker cut by the axis ends in an arrow with its value, so a long tail is
+            // never read as a short one.
+            if b > hi {
+                let text = m(s, b);
+                let (w, h) = area.estimate_text_size(&text, &small).map_err(err)?;
+                let (x, w, h) = (right - 14, w as i32, h as i32);
+                area.draw(&Rectangle::new(
+                    [(x - w - 4, yc - h / 2 - 1), (x - 2, yc + h / 2 + 1)],
+                    WHITE.filled(),
+                ))
+                .map_err(err)?;
+                area.draw(&Text::new(
+                    text,
+                    (x - 3, yc),
+                    small.clone().pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
+                .map_err(err)?;
+                area.draw(&Polygon::new(
+                    vec![(right - 12, yc - 8), (right - 12, yc + 8), (right, yc)],
+                    INK.filled(),
+                ))
+                .map_err(err)?;
+            }
+            if a < lo {
+                let text = m(s, a);
+                let (w, h) = area.estimate_text_size(&text, &small).map_err(err)?;
+                let (x, w, h) = (left + 14, w as i32, h as i32);
+                area.draw(&Rectangle::new(
+                    [(x + 2, yc - h / 2 - 1), (x + w + 4, yc + h / 2 + 1)],
+                    WHITE.filled(),
+                ))
+                .map_err(err)?;
+                area.draw(&Text::new(
+                    text,
+                    (x + 3, yc),
+                    small.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+                area.draw(&Polygon::new(
+                    vec![(left + 12, yc - 8), (left + 12, yc + 8), (left, yc)],
+                    INK.filled(),
+                ))
+                .map_err(err)?;
+            }
         }
+    }
+    let bottom = top + 8 + shown as i32 * pitch;
+    if shown < rows.len() {
+        area.draw(&Text::new(
+            format!(
+                "and {} more investors: see summary.json",
+                rows.len() - shown
+            ),
+            (left + 6, bottom),
+            font.clone(),
+        ))
+        .map_err(err)?;
     }
     Ok(())
 }
