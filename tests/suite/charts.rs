@@ -309,9 +309,16 @@ fn the_report_style_prints_every_text_at_seven_points_or_more_in_one_column() {
             charts += 1;
             let (width, sizes) = svg_font_sizes(&std::fs::read_to_string(&path).unwrap());
             assert!(!sizes.is_empty(), "{path:?} has no text");
+            // The network is a page-wide figure (6.5 inches); every other chart one column.
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            let page_wide = charts::RunChart::ALL
+                .into_iter()
+                .any(|c| c.file() == stem && charts::is_page_wide(c));
+            assert_eq!(page_wide, stem == "flows", "{stem}");
+            let inches = if page_wide { 6.5 } else { 3.25 };
             for size in sizes {
-                // An SVG font-size is the em; printed 3.25 inches wide, in points.
-                let points = size / width * 3.25 * 72.0;
+                // An SVG font-size is the em; printed `inches` wide, in points.
+                let points = size / width * inches * 72.0;
                 assert!(points >= 7.0, "{path:?}: text of {points:.2} pt");
             }
         }
@@ -382,9 +389,28 @@ fn eight_long_names_read_in_a_report_column() {
     // was two or three letters when investors were columns), and every investor is drawn.
     for i in &s.investors {
         let start: String = i.name.chars().take(24).collect();
-        assert!(svg.contains(&format!("\n{start}")), "{} is cut short", i.name);
+        assert!(
+            svg.contains(&format!("\n{start}")),
+            "{} is cut short",
+            i.name
+        );
     }
     assert!(!svg.contains("more investors"));
+    // The network is page-wide in a report, and its legends sit below every node.
+    let flows = std::fs::read_to_string(out.join("flows.svg")).unwrap();
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let lowest = flows
+        .split("<circle")
+        .skip(1)
+        .filter(|c| c.contains("r=\"58\""))
+        .map(|c| attr(c, "cy") + attr(c, "r"))
+        .fold(0.0, f64::max);
+    let legend = flows.find("\nmoney on a cycle").unwrap();
+    let text = &flows[flows[..legend].rfind("<text").unwrap()..legend];
+    assert!(lowest < attr(text, "y"), "a node reaches into the legend");
 }
 
 #[test]
@@ -432,6 +458,18 @@ fn every_cycle_closes_on_the_flow_chart_and_compare_metrics_shows_paired_differe
     assert!(svg.contains("minus the reference") && svg.contains("pt\n"));
     // No-round has no Amazon tranche: n/a in both panels.
     assert_eq!(svg.matches("\nn/a\n").count(), 2, "{svg}");
+    // The legend shows each line as it is drawn: the third scenario's line is dashed, so its
+    // legend mark is three dashes, the second's one solid stroke.
+    let cash = std::fs::read_to_string(cmp.join("compare_cash.svg")).unwrap();
+    let mark_before = |label: &str| {
+        let at = cash.find(&format!("\n{label}\n")).unwrap();
+        let before = &cash[..at];
+        let text = before.rfind("<text").unwrap();
+        let previous_text = before[..text].rfind("</text>").unwrap_or(0);
+        before[previous_text..text].matches("<polyline").count()
+    };
+    assert_eq!(mark_before("no-round"), 3, "dashed");
+    assert_eq!(mark_before("consumption-linked"), 1, "solid");
 }
 
 #[test]

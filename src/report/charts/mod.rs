@@ -257,16 +257,7 @@ fn write_charts(
             Chart::Heatmap(s, k, ..) => format!("heatmap-{}", file_safe(&s.scenarios[k].label)),
         };
         let png = dir.join(format!("{name}.png"));
-        // Grids of panels (sweeps, sensitivity) are page-wide figures in a report.
-        let grid = matches!(
-            chart,
-            Chart::SweepLines(..) | Chart::Heatmap(..) | Chart::Sensitivity(..)
-        );
-        let look = if grid {
-            options.style.page_look()
-        } else {
-            options.style.look()
-        };
+        let look = look_of(chart, options.style);
         let pixels = look.pixels(canvas(chart, look));
         // The encoder picks the format from the extension, so the temporary name ends in .png.
         let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
@@ -303,6 +294,30 @@ fn write_charts(
     Ok(written)
 }
 
+/// The canvas `chart` is drawn on in `style`. Grids of panels (sweeps, sensitivity) and the
+/// money-flow network are page-wide figures in a report: neither holds 7-pt text in one column
+/// (the network's nodes and names would overlap).
+fn look_of(chart: Chart, style: Style) -> style::Look {
+    if page_wide(chart) {
+        style.page_look()
+    } else {
+        style.look()
+    }
+}
+
+fn page_wide(chart: Chart) -> bool {
+    match chart {
+        Chart::SweepLines(..) | Chart::Heatmap(..) | Chart::Sensitivity(..) => true,
+        Chart::Run(c, _) => is_page_wide(c),
+        Chart::Compare(..) => false,
+    }
+}
+
+/// True for a run chart that a report prints page-wide (6.5 inches), not in one column.
+pub fn is_page_wide(chart: RunChart) -> bool {
+    chart == RunChart::Flows
+}
+
 /// The logical size of `chart`'s canvas: the style's, except where the content sets it.
 fn canvas(chart: Chart, look: style::Look) -> (u32, u32) {
     match chart {
@@ -316,7 +331,7 @@ fn canvas(chart: Chart, look: style::Look) -> (u32, u32) {
 pub fn run_chart_size(chart: RunChart, s: &Summary, style: Style) -> (u32, u32) {
     // Sizes set by content measure text, in the fonts the charts are drawn with.
     register_fonts();
-    let look = style.look();
+    let look = look_of(Chart::Run(chart, s), style);
     look.pixels(canvas(Chart::Run(chart, s), look))
 }
 
@@ -981,15 +996,18 @@ fn tranche_row(look: style::Look) -> (i32, i32, i32) {
 }
 
 /// The legend of `tranches.png`: a colour and a label per entry.
-fn tranche_legend(years: &[i32]) -> Vec<(RGBColor, String)> {
-    let mut entries: Vec<(RGBColor, String)> = years
+fn tranche_legend(years: &[i32]) -> Vec<(Mark, String)> {
+    let mut entries: Vec<(Mark, String)> = years
         .iter()
         .enumerate()
-        .map(|(k, y)| (year_colour(k, years.len()), format!("released in {y}")))
+        .map(|(k, y)| {
+            let colour = year_colour(k, years.len());
+            (Mark::Block(colour), format!("released in {y}"))
+        })
         .collect();
-    entries.push((GREY, "lapsed: window ended".into()));
-    entries.push((VERMILLION, "lapsed: company defaulted".into()));
-    entries.push((LIGHT, "pending at the horizon".into()));
+    entries.push((Mark::Block(GREY), "lapsed: window ended".into()));
+    entries.push((Mark::Block(VERMILLION), "lapsed: company defaulted".into()));
+    entries.push((Mark::Block(LIGHT), "pending at the horizon".into()));
     entries
 }
 
@@ -1004,8 +1022,54 @@ fn release_years(rows: &[data::TrancheRow]) -> Vec<i32> {
     y
 }
 
+/// How a legend entry shows what it stands for: as the chart draws it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mark {
+    /// A filled block: bars and bands.
+    Block(RGBColor),
+    /// A solid line.
+    Line(RGBColor),
+    /// A dashed line.
+    Dashed(RGBColor),
+    /// None: an explanatory entry.
+    Note,
+}
+
+/// Draws `mark` in the 28-pixel-wide slot starting at `x`, centred on `y`.
+fn draw_mark<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    mark: Mark,
+    (x, y): (i32, i32),
+) -> Result {
+    match mark {
+        Mark::Block(colour) => area
+            .draw(&Rectangle::new(
+                [(x, y - 12), (x + 28, y + 12)],
+                colour.filled(),
+            ))
+            .map_err(err),
+        Mark::Line(colour) => area
+            .draw(&PathElement::new(
+                vec![(x, y), (x + 28, y)],
+                colour.stroke_width(5),
+            ))
+            .map_err(err),
+        Mark::Dashed(colour) => {
+            for (a, b) in [(0, 8), (12, 20), (24, 28)] {
+                area.draw(&PathElement::new(
+                    vec![(x + a, y), (x + b, y)],
+                    colour.stroke_width(5),
+                ))
+                .map_err(err)?;
+            }
+            Ok(())
+        }
+        Mark::Note => Ok(()),
+    }
+}
+
 /// Lines a legend of `entries` takes across `width` (swatch, label, gap per entry).
-fn legend_lines(entries: &[(RGBColor, String)], width: i32, measure: impl Fn(&str) -> i32) -> i32 {
+fn legend_lines(entries: &[(Mark, String)], width: i32, measure: impl Fn(&str) -> i32) -> i32 {
     let (mut x, mut lines) = (0, 1);
     for (_, label) in entries {
         let w = 36 + measure(label) + 30;
@@ -1120,25 +1184,21 @@ fn wrap<DB: DrawingBackend>(
 /// Draws a legend of swatches and labels from `(x, y)`, wrapping at `right`.
 fn swatch_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    entries: &[(RGBColor, String)],
+    entries: &[(Mark, String)],
     (left, y): (i32, i32),
     right: i32,
 ) -> Result {
     let font = axis_font();
     let line_h = area.estimate_text_size("Ag", &font).map_err(err)?.1 as i32 * 3 / 2;
     let (mut x, mut y) = (left, y);
-    for (colour, label) in entries {
+    for (mark, label) in entries {
         let (w, h) = area.estimate_text_size(label, &font).map_err(err)?;
         let (w, h) = (w as i32, h as i32);
         if x > left && x + 36 + w > right {
             x = left;
             y += line_h;
         }
-        area.draw(&Rectangle::new(
-            [(x, y + h / 2 - 12), (x + 28, y + h / 2 + 12)],
-            colour.filled(),
-        ))
-        .map_err(err)?;
+        draw_mark(area, *mark, (x, y + h / 2))?;
         area.draw(&Text::new(label.clone(), (x + 36, y), font.clone()))
             .map_err(err)?;
         x += 36 + w + 30;
@@ -1282,14 +1342,13 @@ const INVESTOR_MEASURES: [InvestorMeasure; 3] = [
     ("net position", GREEN, |r| r.net_position),
 ];
 
-fn investor_legend() -> Vec<(RGBColor, String)> {
-    let mut legend: Vec<(RGBColor, String)> = INVESTOR_MEASURES
+fn investor_legend() -> Vec<(Mark, String)> {
+    let mut legend: Vec<(Mark, String)> = INVESTOR_MEASURES
         .iter()
-        .map(|(l, c, _)| (*c, l.to_string()))
+        .map(|(l, c, _)| (Mark::Block(*c), l.to_string()))
         .collect();
-    // A white swatch: an explanatory entry, not a series.
-    legend.push((WHITE, "bars: medians, whiskers: 5-95% of paths".into()));
-    legend.push((WHITE, "round trip: median received / invested".into()));
+    legend.push((Mark::Note, "bars: medians, whiskers: 5-95% of paths".into()));
+    legend.push((Mark::Note, "round trip: median received / invested".into()));
     legend
 }
 
@@ -1520,10 +1579,22 @@ fn node_colour(n: &data::FlowNode) -> RGBColor {
     }
 }
 
+/// The share of the width the outside world's nodes spread over, along the bottom.
+const OUTSIDE_SPREAD: f64 = 0.3;
+
 fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Result {
     let d = data::flows(s);
     let (w, h) = area.dim_in_pixel();
-    let (cx, cy) = (w as f64 / 2.0, h as f64 * 0.42);
+    // The legends take a band along the bottom that the network stays above, so no name or
+    // node runs into them at any text size.
+    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 4 / 3;
+    let mut colours: Vec<RGBColor> = d.nodes.iter().map(node_colour).collect();
+    colours.sort_by_key(|c| (c.0, c.1, c.2));
+    colours.dedup();
+    let flow_entries = 3 + usize::from(d.arrows.iter().any(|a| a.stake));
+    let legend_rows = flow_entries.max(colours.len()) as i32;
+    let net_h = (h as i32 - 20 - line_h * legend_rows).max(h as i32 / 2) as f64;
+    let (cx, cy) = (w as f64 / 2.0, net_h * 0.42);
     // The company in the middle, inside entities on an ellipse, the outside world at the bottom.
     let inside: Vec<usize> = (0..d.nodes.len())
         .filter(|&i| !d.nodes[i].company && !d.nodes[i].external)
@@ -1532,7 +1603,7 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         .filter(|&i| d.nodes[i].external)
         .collect();
     let mut pos = vec![(cx, cy); d.nodes.len()];
-    let (rx, ry) = (w as f64 * 0.36, h as f64 * 0.31);
+    let (rx, ry) = (w as f64 * 0.36, net_h * 0.31);
     for (k, &i) in inside.iter().enumerate() {
         // Spread over the top three quarters of the ellipse (one entity: straight above); the
         // bottom quarter stays clear for the arrows to and from the outside world.
@@ -1547,8 +1618,8 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
     // The outside world along the bottom, under the company, so its arrows run between the
     // inside entities instead of across them.
     for (k, &i) in outside.iter().enumerate() {
-        let x = w as f64 * (0.40 + 0.2 * (k as f64 + 0.5) / outside.len() as f64);
-        pos[i] = (x, h as f64 - 75.0);
+        let x = w as f64 * (0.35 + OUTSIDE_SPREAD * (k as f64 + 0.5) / outside.len() as f64);
+        pos[i] = (x, net_h - 75.0);
     }
     let max = d
         .arrows
@@ -1688,11 +1759,17 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
             .map_err(err)?;
         area.draw(&Circle::new((x, y), radius as i32, INK.stroke_width(2)))
             .map_err(err)?;
+        // Names of the outside world sit side by side: each keeps to its share of the row.
+        let room = if n.external {
+            (w as f64 * OUTSIDE_SPREAD / outside.len() as f64) as i32 - 12
+        } else {
+            w as i32 / 5
+        };
         let name = fit(
             area,
             &n.name,
             &(FONT, 22, FontStyle::Bold).into_font().color(&INK),
-            (w as i32 / 5).max(2 * radius as i32),
+            room.max(2 * radius as i32),
         )?;
         let style = (FONT, 22, FontStyle::Bold).into_font().color(&INK);
         let (tw, th) = area.estimate_text_size(&name, &style).map_err(err)?;
@@ -1720,28 +1797,39 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         "money on a cycle (returns to its payer)"
     };
     let mut legend = vec![
-        (VERMILLION, on_cycle.to_string()),
-        (BLUE, "other flows".to_string()),
+        (Some((VERMILLION, false)), on_cycle.to_string()),
+        (Some((BLUE, false)), "other flows".to_string()),
         (
-            PURPLE,
-            "width and labels: median money moved over the horizon".to_string(),
+            None,
+            "widths and labels: median over the horizon".to_string(),
         ),
     ];
     if d.arrows.iter().any(|a| a.stake) {
-        legend.push((WHITE, "dashed: stake bought before the horizon".to_string()));
+        legend.push((
+            Some((INK, true)),
+            "stake bought before the horizon".to_string(),
+        ));
     }
-    let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 4 / 3;
     let top = h as i32 - 10 - line_h * legend.len() as i32;
-    for (k, (colour, text)) in legend.iter().enumerate() {
+    let legend_w = w as i32 / 2 - 110;
+    for (k, (mark, text)) in legend.iter().enumerate() {
         let y = top + line_h * k as i32;
-        if k < 2 {
-            area.draw(&PathElement::new(
-                vec![(30, y + line_h / 3), (80, y + line_h / 3)],
-                colour.stroke_width(8),
-            ))
-            .map_err(err)?;
+        if let Some((colour, dashed)) = *mark {
+            // Dashes as the stake arrows have them.
+            let parts: &[(i32, i32)] = if dashed {
+                &[(30, 42), (50, 62), (70, 80)]
+            } else {
+                &[(30, 80)]
+            };
+            for &(a, b) in parts {
+                area.draw(&PathElement::new(
+                    vec![(a, y + line_h / 3), (b, y + line_h / 3)],
+                    colour.stroke_width(8),
+                ))
+                .map_err(err)?;
+            }
         }
-        let text = fit(area, text, &axis_font(), w as i32 / 2 - 110)?;
+        let text = fit(area, text, &axis_font(), legend_w)?;
         area.draw(&Text::new(text, (95, y), axis_font()))
             .map_err(err)?;
     }
@@ -1800,9 +1888,10 @@ fn scenario_colour(i: usize) -> RGBColor {
 fn scenario_legend<DB: DrawingBackend>(
     c: &Comparison,
     area: &DrawingArea<DB, Shift>,
-    extra: &[(RGBColor, &str)],
+    mark: fn(usize) -> Mark,
+    extra: &[(Mark, &str)],
 ) -> Result<DrawingArea<DB, Shift>> {
-    let mut entries: Vec<(RGBColor, String)> = c
+    let mut entries: Vec<(Mark, String)> = c
         .scenarios
         .iter()
         .enumerate()
@@ -1812,10 +1901,10 @@ fn scenario_legend<DB: DrawingBackend>(
             } else {
                 s.label.clone()
             };
-            (scenario_colour(i), label)
+            (mark(i), label)
         })
         .collect();
-    entries.extend(extra.iter().map(|(c, t)| (*c, t.to_string())));
+    entries.extend(extra.iter().map(|(m, t)| (*m, t.to_string())));
     let right = area.dim_in_pixel().0 as i32 - 20;
     let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 3 / 2;
     let lines = legend_lines(&entries, right - 40, |t| {
@@ -1857,7 +1946,11 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
     let area = &scenario_legend(
         c,
         area,
-        &[(WHITE, "lines: 95% intervals, paired for the differences")],
+        |i| Mark::Block(scenario_colour(i)),
+        &[(
+            Mark::Note,
+            "lines: 95% intervals, paired for the differences",
+        )],
     )?;
     let k = c.scenarios.len();
     // Each metric is a group of one row per scenario, with a blank row between groups.
@@ -2036,9 +2129,24 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
     Ok(())
 }
 
+/// How `compare_cash.png` draws scenario `i`'s line: every other one after the reference
+/// dashed, so equal lines still show as two.
+fn cash_line_mark(i: usize) -> Mark {
+    if i % 2 == 0 && i > 0 {
+        Mark::Dashed(scenario_colour(i))
+    } else {
+        Mark::Line(scenario_colour(i))
+    }
+}
+
 fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
     let band = format!("{}: 25-75% of paths", c.scenarios[0].label);
-    let area = &scenario_legend(c, area, &[(tint(scenario_colour(0), 0.18), &band)])?;
+    let area = &scenario_legend(
+        c,
+        area,
+        cash_line_mark,
+        &[(Mark::Block(tint(scenario_colour(0), 0.18)), &band)],
+    )?;
     let series: Vec<data::CashChart> = c.scenarios.iter().map(|s| data::cash(&s.summary)).collect();
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for d in &series {
@@ -2098,7 +2206,7 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
             .copied()
             .zip(d.cash.p50.iter().copied())
             .collect();
-        if i % 2 == 0 && i > 0 {
+        if let Mark::Dashed(_) = cash_line_mark(i) {
             chart
                 .draw_series(DashedLineSeries::new(points, 14, 8, colour.stroke_width(4)))
                 .map_err(err)?;
@@ -2129,7 +2237,7 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
     let Some(reference) = charts[0].as_ref() else {
         return message(area, "The reference sets no revenue target.");
     };
-    let area = &scenario_legend(c, area, &[])?;
+    let area = &scenario_legend(c, area, |i| Mark::Line(scenario_colour(i)), &[])?;
     let t = &reference.target;
     let x_hi = charts
         .iter()
@@ -2231,7 +2339,7 @@ fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, 
     if ids.is_empty() {
         return message(area, "No investors to compare.");
     }
-    let area = &scenario_legend(c, area, &[])?;
+    let area = &scenario_legend(c, area, |i| Mark::Block(scenario_colour(i)), &[])?;
     let find = |s: usize, id: &str| {
         c.scenarios[s]
             .summary

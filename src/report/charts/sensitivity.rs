@@ -47,22 +47,48 @@ fn short(name: &str) -> String {
     }
 }
 
-/// The name of the input whose row is centred at `v` (row k from the top sits at
-/// `n - k - 0.5`); empty between rows.
-fn row_label(rows: &[&crate::sensitivity::InputEffect], v: f64) -> String {
-    let n = rows.len() as f64;
+/// The label of the row centred at `v` (row k from the top sits at `n - k - 0.5`); empty
+/// between rows.
+fn row_label(labels: &[String], v: f64) -> String {
+    let n = labels.len() as f64;
     let k = (n - v - 0.5).round();
     if (n - v - 0.5 - k).abs() < 1e-6 && k >= 0.0 && k < n {
-        short(&rows[k as usize].input)
+        labels[k as usize].clone()
     } else {
         String::new()
     }
 }
 
+/// The rows' input names as the panel shows them, and the width of the label area that holds
+/// the longest: at most 45% of the panel, a longer name shortened with an ellipsis.
+fn row_labels<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    rows: &[&crate::sensitivity::InputEffect],
+) -> Result<(Vec<String>, i32)> {
+    let font = axis_font();
+    let max_w = panel.dim_in_pixel().0 as i32 * 45 / 100;
+    let labels = rows
+        .iter()
+        .map(|e| super::fit(panel, &short(&e.input), &font, max_w))
+        .collect::<Result<Vec<_>>>()?;
+    let mut widest = 0;
+    for l in &labels {
+        widest = widest.max(panel.estimate_text_size(l, &font).map_err(err)?.0 as i32);
+    }
+    // Room for the tick marks and a gap beside the text.
+    Ok((labels, widest + 24))
+}
+
 fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, items: &[(RGBColor, &str)]) -> Result {
     let mut x = 30;
     for (colour, text) in items {
-        area.draw(&Rectangle::new([(x, 12), (x + 30, 36)], colour.filled()))
+        // Black stands for a line on the charts (the mean, an interval): a line, not a block.
+        let swatch = if *colour == INK {
+            [(x + 13, 8), (x + 17, 40)]
+        } else {
+            [(x, 12), (x + 30, 36)]
+        };
+        area.draw(&Rectangle::new(swatch, colour.filled()))
             .map_err(err)?;
         let (w, _) = area.estimate_text_size(text, &axis_font()).map_err(err)?;
         area.draw(&Text::new(text.to_string(), (x + 38, 10), axis_font()))
@@ -89,7 +115,7 @@ pub fn tornado<DB: DrawingBackend>(
         &[
             (BLUE, "input at its 5th percentile"),
             (ORANGE, "input at its 95th percentile"),
-            (INK, "| mean with every input drawn"),
+            (INK, "mean with every input drawn"),
         ],
     )?;
     let (rows, cols) = grid_of(outputs.len());
@@ -110,11 +136,14 @@ pub fn tornado<DB: DrawingBackend>(
         }
         let n = top.len();
         let caption = format!("{} (mean {})", o.output, value_label(o, base, unit));
+        let (labels, label_w) = row_labels(&panel, &top)?;
         let mut chart = ChartBuilder::on(&panel)
             .margin(14)
+            // Room for the last tick label, centred on the plot's right edge.
+            .margin_right(36)
             .caption(caption, (super::FONT, 26).into_font().color(&INK))
             .x_label_area_size(44)
-            .y_label_area_size(300)
+            .y_label_area_size(label_w)
             .build_cartesian_2d(lo..hi, 0.0..n as f64)
             .map_err(err)?;
         chart
@@ -125,7 +154,7 @@ pub fn tornado<DB: DrawingBackend>(
             .x_labels(5)
             .x_label_formatter(&|v| value_label(o, *v, unit))
             .y_labels(2 * n + 1)
-            .y_label_formatter(&|v| row_label(&top, *v))
+            .y_label_formatter(&|v| row_label(&labels, *v))
             .label_style(axis_font())
             .draw()
             .map_err(err)?;
@@ -165,7 +194,7 @@ pub fn sobol<DB: DrawingBackend>(s: &Sensitivity, area: &DrawingArea<DB, Shift>)
         &[
             (BLUE, "first-order index (alone)"),
             (SKY, "total index (with interactions)"),
-            (INK, "| 95% bootstrap interval"),
+            (INK, "95% bootstrap interval"),
         ],
     )?;
     let (rows, cols) = grid_of(outputs.len());
@@ -185,11 +214,14 @@ pub fn sobol<DB: DrawingBackend>(s: &Sensitivity, area: &DrawingArea<DB, Shift>)
             })
             .fold(1.0f64, f64::max)
             .min(1.5);
+        let (labels, label_w) = row_labels(&panel, &top)?;
         let mut chart = ChartBuilder::on(&panel)
             .margin(14)
+            // Room for the last tick label, centred on the plot's right edge.
+            .margin_right(36)
             .caption(o.output.clone(), (super::FONT, 26).into_font().color(&INK))
             .x_label_area_size(44)
-            .y_label_area_size(300)
+            .y_label_area_size(label_w)
             .build_cartesian_2d(-0.05..hi, 0.0..n as f64)
             .map_err(err)?;
         chart
@@ -200,7 +232,7 @@ pub fn sobol<DB: DrawingBackend>(s: &Sensitivity, area: &DrawingArea<DB, Shift>)
             .x_labels(6)
             .x_label_formatter(&|v| format!("{v:.1}"))
             .y_labels(2 * n + 1)
-            .y_label_formatter(&|v| row_label(&top, *v))
+            .y_label_formatter(&|v| row_label(&labels, *v))
             .label_style(axis_font())
             .draw()
             .map_err(err)?;
@@ -226,4 +258,44 @@ pub fn sobol<DB: DrawingBackend>(s: &Sensitivity, area: &DrawingArea<DB, Shift>)
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn effect(input: &str) -> crate::sensitivity::InputEffect {
+        crate::sensitivity::InputEffect {
+            input: input.into(),
+            first_order: Default::default(),
+            total: Default::default(),
+            swing: Default::default(),
+            rank_correlation: None,
+            rank_regression: None,
+        }
+    }
+
+    #[test]
+    fn the_label_area_holds_the_longest_name_and_shortens_none_that_fits() {
+        super::super::register_fonts();
+        let mut svg = String::new();
+        // A panel of a report-style tornado: half of the 1600-pixel page-wide canvas.
+        let panel = SVGBackend::with_string(&mut svg, (800, 400)).into_drawing_area();
+        let effects = [effect("rescue"), effect("revenue_run_rate_2024")];
+        let rows: Vec<&_> = effects.iter().collect();
+        let (labels, width) = row_labels(&panel, &rows).unwrap();
+        assert_eq!(labels, ["rescue", "revenue_run_rate_2024"]);
+        let font = axis_font();
+        let widest = panel.estimate_text_size(&labels[1], &font).unwrap().0 as i32;
+        assert!(
+            width > widest,
+            "{width} <= {widest}: the name would be clipped"
+        );
+        // A name wider than 45% of the panel is shortened to fit, never clipped.
+        let long = [effect("an_input_with_a_name_far_too_long_for_any_panel")];
+        let rows: Vec<&_> = long.iter().collect();
+        let (labels, width) = row_labels(&panel, &rows).unwrap();
+        assert!(labels[0].ends_with('\u{2026}'));
+        assert!(width <= 800 * 45 / 100 + 24);
+    }
 }
