@@ -247,7 +247,7 @@ fn compare_investors_shows_means_as_its_table_and_marks_a_missing_investor() {
         .assert()
         .success();
     let svg = std::fs::read_to_string(out.join("compare_investors.svg")).unwrap();
-    assert!(svg.contains("mean (bars, as in the table)"));
+    assert!(svg.contains("bars: means (as in the table)"));
     // No-round has no Amazon, Nvidia or SoftBank money: n/a, not an empty slot read as 0.
     assert_eq!(svg.matches("\nn/a\n").count(), 3, "three investors missing");
 }
@@ -324,6 +324,32 @@ fn the_report_style_prints_every_text_at_seven_points_or_more_in_one_column() {
         }
     }
     assert_eq!(charts, 10, "six run charts and four comparison charts");
+    // compare_metrics.png grows with its rows: texts stacked at one x (the n/a marks, the metric
+    // names' lines) are a line apart, not drawn over each other.
+    let svg = std::fs::read_to_string(cmp.join("compare_metrics.svg")).unwrap();
+    let num = |tag: &str, key: &str| -> f64 {
+        let at = tag.find(&format!(" {key}=\"")).unwrap() + key.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let texts: Vec<(f64, f64, f64)> = svg
+        .split("<text")
+        .skip(1)
+        .map(|t| (num(t, "x"), num(t, "y"), num(t, "font-size")))
+        .collect();
+    assert!(texts.iter().filter(|t| t.0 > 0.0).count() > 20);
+    for (i, a) in texts.iter().enumerate() {
+        for b in &texts[i + 1..] {
+            if a.0 == b.0 {
+                assert!(
+                    (a.1 - b.1).abs() >= a.2.min(b.2),
+                    "texts at x {} overlap: y {} and {}",
+                    a.0,
+                    a.1,
+                    b.1
+                );
+            }
+        }
+    }
     // The web style keeps its smaller text: the check above would catch a style that is ignored.
     let web = dir.path().join("web");
     cfsim()

@@ -6,6 +6,7 @@
 //! title and the seed, path count and cfsim version in its footer.
 
 pub mod data;
+mod rows;
 pub mod sensitivity;
 pub mod style;
 pub mod sweep;
@@ -323,6 +324,10 @@ fn canvas(chart: Chart, look: style::Look) -> (u32, u32) {
     match chart {
         Chart::Run(RunChart::Tranches, s) => (look.size.0, tranches_height(s, look)),
         Chart::Run(RunChart::Investors, s) => (look.size.0, investors_height(s, look)),
+        Chart::Compare(CompareChart::Metrics, c) => (look.size.0, compare_metrics_height(c, look)),
+        Chart::Compare(CompareChart::Investors, c) => {
+            (look.size.0, compare_investors_height(c, look))
+        }
         _ => look.size,
     }
 }
@@ -540,7 +545,7 @@ fn draw<DB: DrawingBackend>(
             CompareChart::Metrics => compare_metrics(c, &body),
             CompareChart::Cash => compare_cash(c, &body),
             CompareChart::Target => compare_target(c, &body),
-            CompareChart::Investors => compare_investors(c, &body),
+            CompareChart::Investors => compare_investors(c, &body, look),
         },
     }
 }
@@ -1192,6 +1197,8 @@ fn swatch_legend<DB: DrawingBackend>(
     let line_h = area.estimate_text_size("Ag", &font).map_err(err)?.1 as i32 * 3 / 2;
     let (mut x, mut y) = (left, y);
     for (mark, label) in entries {
+        // An entry wider than the whole line is shortened, never drawn past the edge.
+        let label = &fit(area, label, &font, right - left - 36)?;
         let (w, h) = area.estimate_text_size(label, &font).map_err(err)?;
         let (w, h) = (w as i32, h as i32);
         if x > left && x + 36 + w > right {
@@ -1323,13 +1330,6 @@ fn tranches<DB: DrawingBackend>(
     swatch_legend(area, &legend, (left, y + 20), right)
 }
 
-/// An investor's block in `investors.png`: its label line, each of its three bars, the gap
-/// below it.
-fn investor_block(look: style::Look) -> (i32, i32, i32) {
-    let f = 24f64.max(look.min_font);
-    ((f * 1.5) as i32, (f * 0.8) as i32, (f * 0.7) as i32)
-}
-
 /// The measures `investors.png` shows per investor: label, colour, (p5, p50, p95).
 type InvestorMeasure = (
     &'static str,
@@ -1352,217 +1352,56 @@ fn investor_legend() -> Vec<(Mark, String)> {
     legend
 }
 
-/// Rows of the x axis under `investors.png`: tick labels and the axis title.
-fn investor_axis_height(look: style::Look) -> i32 {
-    (24f64.max(look.min_font) * 3.2) as i32
+/// `investors.png`'s rows: per investor, its name, its median round trip, and its three
+/// measures' medians with 5-95% whiskers.
+fn investor_groups(s: &Summary) -> Vec<rows::Group> {
+    data::investors(s)
+        .iter()
+        .map(|r| rows::Group {
+            name: r.name.clone(),
+            note: r
+                .round_trip
+                .map(|t| format!("round trip {t:.2}x"))
+                .unwrap_or_default(),
+            bars: INVESTOR_MEASURES
+                .iter()
+                .map(|(_, colour, pick)| {
+                    let (a, mid, b) = pick(r);
+                    Some(rows::Bar {
+                        colour: *colour,
+                        value: mid,
+                        whisker: (a, b),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The canvas height `investors.png` needs: a block per investor (a row each, so any number
 /// of names reads on a narrow canvas), the legend above and the axis below.
 fn investors_height(s: &Summary, look: style::Look) -> u32 {
-    let rows = data::investors(s).len().max(1) as i32;
-    let (label, bar, gap) = investor_block(look);
-    let lines = legend_lines(&investor_legend(), look.size.0 as i32 - 80, |t| {
-        axis_text_width(t, look)
-    });
-    let line_h = (24f64.max(look.min_font) * 1.5) as i32;
-    let body =
-        lines * line_h + 30 + rows * (label + 3 * bar + gap) + investor_axis_height(look) + 40;
-    let (title, footer) = heading(Chart::Run(RunChart::Investors, s));
-    let (top, foot) = frame_heights(&title, &footer, look.size.0, look);
-    (top + body + foot).clamp(look.size.1 as i32 / 2, look.size.0 as i32 * 2) as u32
+    rows::height(
+        &investor_groups(s),
+        &investor_legend(),
+        Chart::Run(RunChart::Investors, s),
+        look,
+    )
 }
 
 /// `investors.png`: per investor, a label line (name, median round trip) and three horizontal
-/// bars (invested, received back, net position: medians) with 5-95% whiskers. The axis follows
-/// the medians; a whisker it cuts ends in an arrow with its value.
+/// bars (invested, received back, net position: medians) with 5-95% whiskers.
 fn investors<DB: DrawingBackend>(
     s: &Summary,
     area: &DrawingArea<DB, Shift>,
     look: style::Look,
 ) -> Result {
-    let rows = data::investors(s);
-    if rows.is_empty() {
+    let groups = investor_groups(s);
+    if groups.is_empty() {
         return message(area, "This scenario has no investors.");
     }
-    // Whiskers can be far wider than the bars; the axis follows the medians and clips them.
-    let (mut lo, mut hi) = (0.0f64, 0.0f64);
-    let (mut wlo, mut whi) = (0.0f64, 0.0f64);
-    for r in &rows {
-        for (_, _, pick) in &INVESTOR_MEASURES {
-            let (a, mid, b) = pick(r);
-            lo = lo.min(mid);
-            hi = hi.max(mid);
-            wlo = wlo.min(a);
-            whi = whi.max(b);
-        }
-    }
-    let span = hi - lo;
-    let (lo, hi) = padded(wlo.max(lo - 0.6 * span), whi.min(hi + 0.6 * span));
-    let font = axis_font();
-    let bold = (FONT, 24, FontStyle::Bold).into_font().color(&INK);
-    let legend = investor_legend();
-    let line_h = area.estimate_text_size("Ag", &font).map_err(err)?.1 as i32 * 3 / 2;
-    let right = area.dim_in_pixel().0 as i32 - 40;
-    let lines = legend_lines(&legend, right - 40, |t| {
-        area.estimate_text_size(t, &font)
-            .map_or(0, |(w, _)| w as i32)
-    });
-    let (band, area) = area.split_vertically(lines * line_h + 30);
-    swatch_legend(&band, &legend, (40, 8), right)?;
-    let area = &area;
-    let (label_h, bar_h, gap) = investor_block(look);
-    let pitch = label_h + 3 * bar_h + gap;
-    let axis_h = investor_axis_height(look);
-    // The canvas is sized to the blocks up to a limit; investors beyond it are counted.
-    let room = (area.dim_in_pixel().1 as i32 - axis_h - 40 - line_h) / pitch;
-    let shown = if rows.len() as i32 * pitch + axis_h + 40 <= area.dim_in_pixel().1 as i32 {
-        rows.len()
-    } else {
-        room.max(1) as usize
-    };
-    let plot_w = area.dim_in_pixel().0 as i32 - 80;
-    let tick_w = area
-        .estimate_text_size(&m(s, -hi.abs().max(lo.abs())), &font)
-        .map_err(err)?
-        .0 as i32;
-    let mut chart = ChartBuilder::on(area)
-        .margin_left(40)
-        .margin_right(40)
-        .margin_top(10)
-        .margin_bottom(10)
-        .x_label_area_size(axis_h)
-        .build_cartesian_2d(lo..hi, 0.0..1.0)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_labels((plot_w / (tick_w + 20)).clamp(5, 12) as usize)
-        .y_labels(0)
-        .disable_y_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(LIGHT)
-        .x_desc(format!("{}{}", s.unit.currency, s.unit.scale))
-        .x_label_formatter(&ticks(s, lo, hi))
-        .label_style(font.clone())
-        .axis_desc_style(label_font())
-        .draw()
-        .map_err(err)?;
-    let (ax, ay) = area.get_base_pixel();
-    let px = |x: f64| chart.backend_coord(&(x.clamp(lo, hi), 0.0)).0 - ax;
-    let top = chart.backend_coord(&(lo, 1.0)).1 - ay;
-    let (left, right) = (px(lo), px(hi));
-    // A canvas at its smallest can have room to spare: the blocks sit in its middle.
-    let spare = (chart.backend_coord(&(lo, 0.0)).1 - ay - top - 16 - shown as i32 * pitch).max(0);
-    let top = top + spare / 2;
-    let small = ("sans-serif", 21).into_font().color(&INK);
-    for (i, r) in rows[..shown].iter().enumerate() {
-        let y = top + 8 + i as i32 * pitch;
-        // The label line: the name on the left, the median round trip on the right.
-        let trip = r
-            .round_trip
-            .map(|t| format!("round trip {t:.2}x"))
-            .unwrap_or_default();
-        let trip_w = area.estimate_text_size(&trip, &font).map_err(err)?.0 as i32;
-        area.draw(&Text::new(
-            trip,
-            (right - 6, y),
-            font.clone().pos(Pos::new(HPos::Right, VPos::Top)),
-        ))
-        .map_err(err)?;
-        let name = fit(area, &r.name, &bold, right - left - trip_w - 40)?;
-        area.draw(&Text::new(name, (left + 6, y), bold.clone()))
-            .map_err(err)?;
-        // The zero line runs beside the bars, not through the label.
-        let bars = y + label_h;
-        area.draw(&PathElement::new(
-            vec![(px(0.0), bars - 4), (px(0.0), bars + 3 * bar_h + 1)],
-            INK.stroke_width(2),
-        ))
-        .map_err(err)?;
-        for (k, (_, colour, pick)) in INVESTOR_MEASURES.iter().enumerate() {
-            let (a, mid, b) = pick(r);
-            let y0 = y + label_h + k as i32 * bar_h;
-            let (y1, yc) = (y0 + bar_h - 3, y0 + (bar_h - 3) / 2);
-            let (x0, x1) = (px(0.0).min(px(mid)), px(0.0).max(px(mid)));
-            area.draw(&Rectangle::new(
-                [(x0, y0), (x1.max(x0 + 1), y1)],
-                colour.filled(),
-            ))
-            .map_err(err)?;
-            area.draw(&PathElement::new(
-                vec![(px(a), yc), (px(b), yc)],
-                INK.stroke_width(2),
-            ))
-            .map_err(err)?;
-            let half = (bar_h / 3).max(4);
-            for (end, cut) in [(a, a < lo), (b, b > hi)] {
-                if !cut {
-                    area.draw(&PathElement::new(
-                        vec![(px(end), yc - half), (px(end), yc + half)],
-                        INK.stroke_width(2),
-                    ))
-                    .map_err(err)?;
-                }
-            }
-            // A whisker cut by the axis ends in an arrow with its value, so a long tail is
-            // never read as a short one.
-            if b > hi {
-                let text = m(s, b);
-                let (w, h) = area.estimate_text_size(&text, &small).map_err(err)?;
-                let (x, w, h) = (right - 14, w as i32, h as i32);
-                area.draw(&Rectangle::new(
-                    [(x - w - 4, yc - h / 2 - 1), (x - 2, yc + h / 2 + 1)],
-                    WHITE.filled(),
-                ))
-                .map_err(err)?;
-                area.draw(&Text::new(
-                    text,
-                    (x - 3, yc),
-                    small.clone().pos(Pos::new(HPos::Right, VPos::Center)),
-                ))
-                .map_err(err)?;
-                area.draw(&Polygon::new(
-                    vec![(right - 12, yc - 8), (right - 12, yc + 8), (right, yc)],
-                    INK.filled(),
-                ))
-                .map_err(err)?;
-            }
-            if a < lo {
-                let text = m(s, a);
-                let (w, h) = area.estimate_text_size(&text, &small).map_err(err)?;
-                let (x, w, h) = (left + 14, w as i32, h as i32);
-                area.draw(&Rectangle::new(
-                    [(x + 2, yc - h / 2 - 1), (x + w + 4, yc + h / 2 + 1)],
-                    WHITE.filled(),
-                ))
-                .map_err(err)?;
-                area.draw(&Text::new(
-                    text,
-                    (x + 3, yc),
-                    small.clone().pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(err)?;
-                area.draw(&Polygon::new(
-                    vec![(left + 12, yc - 8), (left + 12, yc + 8), (left, yc)],
-                    INK.filled(),
-                ))
-                .map_err(err)?;
-            }
-        }
-    }
-    let bottom = top + 8 + shown as i32 * pitch;
-    if shown < rows.len() {
-        area.draw(&Text::new(
-            format!(
-                "and {} more investors: see summary.json",
-                rows.len() - shown
-            ),
-            (left + 6, bottom),
-            font.clone(),
-        ))
-        .map_err(err)?;
-    }
-    Ok(())
+    let axis = format!("{}{}", s.unit.currency, s.unit.scale);
+    rows::draw(s, &axis, &groups, &investor_legend(), area, look)
 }
 
 fn node_colour(n: &data::FlowNode) -> RGBColor {
@@ -1885,12 +1724,12 @@ fn scenario_colour(i: usize) -> RGBColor {
 
 /// Draws the scenarios' legend (and `extra` entries) in a band at the top of `area`, wrapped
 /// over as many lines as it needs; returns the area below it.
-fn scenario_legend<DB: DrawingBackend>(
+/// The legend entries of a comparison chart: each scenario (`mark` says how), then `extra`.
+fn scenario_entries(
     c: &Comparison,
-    area: &DrawingArea<DB, Shift>,
     mark: fn(usize) -> Mark,
     extra: &[(Mark, &str)],
-) -> Result<DrawingArea<DB, Shift>> {
+) -> Vec<(Mark, String)> {
     let mut entries: Vec<(Mark, String)> = c
         .scenarios
         .iter()
@@ -1905,15 +1744,75 @@ fn scenario_legend<DB: DrawingBackend>(
         })
         .collect();
     entries.extend(extra.iter().map(|(m, t)| (*m, t.to_string())));
+    entries
+}
+
+fn scenario_legend<DB: DrawingBackend>(
+    c: &Comparison,
+    area: &DrawingArea<DB, Shift>,
+    mark: fn(usize) -> Mark,
+    extra: &[(Mark, &str)],
+) -> Result<DrawingArea<DB, Shift>> {
+    legend_band(area, &scenario_entries(c, mark, extra))
+}
+
+/// Draws `entries` as a legend in a band across the top of `area`; returns the area below.
+fn legend_band<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Mark, String)],
+) -> Result<DrawingArea<DB, Shift>> {
     let right = area.dim_in_pixel().0 as i32 - 20;
     let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 3 / 2;
-    let lines = legend_lines(&entries, right - 40, |t| {
+    let lines = legend_lines(entries, right - 40, |t| {
         area.estimate_text_size(t, &axis_font())
             .map_or(0, |(w, _)| w as i32)
     });
     let (band, rest) = area.split_vertically(lines * line_h + 16);
-    swatch_legend(&band, &entries, (40, 8), right)?;
+    swatch_legend(&band, entries, (40, 8), right)?;
     Ok(rest)
+}
+
+/// The legend of `compare_metrics.png`.
+fn metrics_legend(c: &Comparison) -> Vec<(Mark, String)> {
+    scenario_entries(
+        c,
+        |i| Mark::Block(scenario_colour(i)),
+        &[(
+            Mark::Note,
+            "lines: 95% intervals, paired for the differences",
+        )],
+    )
+}
+
+/// The probabilities `compare_metrics.png` shows.
+fn metric_rows(c: &Comparison) -> Vec<&crate::report::compare::MetricRow> {
+    c.metrics
+        .iter()
+        .filter(|m| m.kind == crate::engine::MetricKind::Probability && is_informative(m))
+        .collect()
+}
+
+/// The height of one scenario's row in `compare_metrics.png`: a line of its value labels.
+fn metric_slot(look: style::Look) -> i32 {
+    (20f64.max(look.min_font) * 1.3) as i32
+}
+
+/// The canvas height `compare_metrics.png` needs: a row per metric and scenario that holds its
+/// labels, under the legend; never less than the style's height.
+fn compare_metrics_height(c: &Comparison, look: style::Look) -> u32 {
+    let rows = metric_rows(c).len().max(1);
+    let slots = (rows * (c.scenarios.len() + 1) - 1) as i32;
+    let lines = legend_lines(&metrics_legend(c), look.size.0 as i32 - 60, |t| {
+        axis_text_width(t, look)
+    });
+    let f = 24f64.max(look.min_font);
+    let legend = lines * (f * 1.5) as i32 + 16;
+    // Caption and tick labels of the two panels, and their margins.
+    let axes = (f * 4.5) as i32 + 60;
+    let body = legend + axes + slots * metric_slot(look);
+    let (title, footer) = heading(Chart::Compare(CompareChart::Metrics, c));
+    let (top, foot) = frame_heights(&title, &footer, look.size.0, look);
+    (top + body + foot).clamp(look.size.1 as i32, look.size.0 as i32 * 2) as u32
 }
 
 /// A probability worth a bar: uncertain somewhere, or different between scenarios.
@@ -1935,29 +1834,27 @@ fn points(d: f64) -> String {
 /// paired difference from the reference (right panel), with 95% intervals; a metric a
 /// scenario lacks reads "n/a".
 fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
-    let rows: Vec<&crate::report::compare::MetricRow> = c
-        .metrics
-        .iter()
-        .filter(|m| m.kind == crate::engine::MetricKind::Probability && is_informative(m))
-        .collect();
+    let rows = metric_rows(c);
     if rows.is_empty() {
         return message(area, "No uncertain probabilities to compare.");
     }
-    let area = &scenario_legend(
-        c,
-        area,
-        |i| Mark::Block(scenario_colour(i)),
-        &[(
-            Mark::Note,
-            "lines: 95% intervals, paired for the differences",
-        )],
-    )?;
+    let area = &legend_band(area, &metrics_legend(c))?;
     let k = c.scenarios.len();
     // Each metric is a group of one row per scenario, with a blank row between groups.
     let slots = rows.len() * (k + 1) - 1;
     let y_of = |i: usize, s: usize| (slots - (i * (k + 1) + s)) as f64 - 0.5;
     let (w, _) = area.dim_in_pixel();
-    let (names, panels) = area.split_horizontally((w as i32 / 4).max(160));
+    // The names' column holds the longest word of any name (names wrap between words), within
+    // a quarter to 30% of the width.
+    let mut widest_word = 0;
+    for r in &rows {
+        for word in r.name.split([' ', '_', '-']) {
+            let w = area.estimate_text_size(word, &label_font()).map_err(err)?.0 as i32;
+            widest_word = widest_word.max(w);
+        }
+    }
+    let names_w = (widest_word + 50).clamp((w as i32 / 4).max(160), (w as i32 * 3 / 10).max(160));
+    let (names, panels) = area.split_horizontally(names_w);
     let (left, right) = panels.split_horizontally(panels.dim_in_pixel().0 as i32 * 2 / 5);
     let mut span = 0.0f64;
     for r in &rows {
@@ -2089,7 +1986,14 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
                         ])
                         .map_err(err)?;
                     if labels {
-                        let (side, at, dx) = if d.diff >= 0.0 {
+                        // Outward from zero, unless that runs off the panel's edge.
+                        let outward_right = d.diff >= 0.0;
+                        let room = if outward_right {
+                            b < 0.5 * span
+                        } else {
+                            a > -0.5 * span
+                        };
+                        let (side, at, dx) = if outward_right == room {
                             (HPos::Left, b, 10)
                         } else {
                             (HPos::Right, a, -10)
@@ -2327,150 +2231,76 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
     Ok(())
 }
 
-fn compare_investors<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift>) -> Result {
-    let mut ids: Vec<String> = Vec::new();
+/// The ids of every compared scenario's investors, in order of first appearance.
+fn compared_investors(c: &Comparison) -> Vec<(String, String)> {
+    let mut ids: Vec<(String, String)> = Vec::new();
     for s in &c.scenarios {
         for i in &s.summary.investors {
-            if !ids.contains(&i.id) {
-                ids.push(i.id.clone());
+            if !ids.iter().any(|(id, _)| *id == i.id) {
+                ids.push((i.id.clone(), i.name.clone()));
             }
         }
     }
-    if ids.is_empty() {
+    ids
+}
+
+/// `compare_investors.png`'s rows: per investor, a bar per scenario (the mean net position, the
+/// statistic of the comparison's table, with 5-95% whiskers), `n/a` where a scenario lacks it.
+fn compare_investor_groups(c: &Comparison) -> Vec<rows::Group> {
+    compared_investors(c)
+        .into_iter()
+        .map(|(id, name)| rows::Group {
+            name,
+            note: String::new(),
+            bars: c
+                .scenarios
+                .iter()
+                .enumerate()
+                .map(|(k, s)| {
+                    let i = s.summary.investors.iter().find(|i| i.id == id)?;
+                    Some(rows::Bar {
+                        colour: scenario_colour(k),
+                        value: i.net_position.mean,
+                        whisker: (i.net_position.p5, i.net_position.p95),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn compare_investors_legend(c: &Comparison) -> Vec<(Mark, String)> {
+    scenario_entries(
+        c,
+        |i| Mark::Block(scenario_colour(i)),
+        &[(
+            Mark::Note,
+            "bars: means (as in the table), whiskers: 5-95% of paths",
+        )],
+    )
+}
+
+fn compare_investors_height(c: &Comparison, look: style::Look) -> u32 {
+    rows::height(
+        &compare_investor_groups(c),
+        &compare_investors_legend(c),
+        Chart::Compare(CompareChart::Investors, c),
+        look,
+    )
+}
+
+fn compare_investors<DB: DrawingBackend>(
+    c: &Comparison,
+    area: &DrawingArea<DB, Shift>,
+    look: style::Look,
+) -> Result {
+    let groups = compare_investor_groups(c);
+    if groups.is_empty() {
         return message(area, "No investors to compare.");
     }
-    let area = &scenario_legend(c, area, |i| Mark::Block(scenario_colour(i)), &[])?;
-    let find = |s: usize, id: &str| {
-        c.scenarios[s]
-            .summary
-            .investors
-            .iter()
-            .find(|i| i.id == id)
-            .map(|i| i.net_position)
-    };
-    let (mut lo, mut hi) = (0.0f64, 0.0f64);
-    for s in 0..c.scenarios.len() {
-        for id in &ids {
-            if let Some(n) = find(s, id) {
-                lo = lo.min(n.mean);
-                hi = hi.max(n.mean);
-            }
-        }
-    }
-    let span = (hi - lo).max(1e-9);
-    let (lo, hi) = padded(lo - 0.4 * span, hi + 0.4 * span);
     let r = &c.scenarios[0].summary;
-    let n = ids.len();
-    let k = c.scenarios.len();
-    let mut chart = ChartBuilder::on(area)
-        .margin(20)
-        .x_label_area_size(60)
-        .y_label_area_size(120)
-        .build_cartesian_2d(0.0..n as f64, lo..hi)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .y_labels(y_ticks(area))
-        .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(LIGHT)
-        .y_desc(format!(
-            "net position ({}{}): mean (bars, as in the table), 5-95% of paths (whiskers)",
-            r.unit.currency, r.unit.scale
-        ))
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|v| {
-            let i = v.floor() as usize;
-            if (v - i as f64 - 0.5).abs() < 1e-6 && i < ids.len() {
-                ids[i].clone()
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&ticks(r, lo, hi))
-        .label_style(axis_font())
-        .axis_desc_style(label_font())
-        .draw()
-        .map_err(err)?;
-    let width = 0.8 / k as f64;
-    for s in 0..k {
-        let colour = scenario_colour(s);
-        let x_of = |i: usize| i as f64 + 0.1 + width * (s as f64 + 0.5);
-        chart
-            .draw_series(ids.iter().enumerate().filter_map(|(i, id)| {
-                find(s, id).map(|v| {
-                    Rectangle::new(
-                        [
-                            (x_of(i) - width * 0.4, 0.0),
-                            (x_of(i) + width * 0.4, v.mean.clamp(lo, hi)),
-                        ],
-                        colour.filled(),
-                    )
-                })
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(ids.iter().enumerate().filter_map(|(i, id)| {
-                find(s, id).map(|v| {
-                    PathElement::new(
-                        vec![
-                            (x_of(i), v.p5.clamp(lo, hi)),
-                            (x_of(i), v.p95.clamp(lo, hi)),
-                        ],
-                        INK.stroke_width(2),
-                    )
-                })
-            }))
-            .map_err(err)?;
-        // A whisker cut by the axis ends in an arrow with its value; an investor the
-        // scenario lacks is marked "n/a", not left as a gap that reads as zero.
-        let font = ("sans-serif", 16).into_font().color(&INK);
-        for (i, id) in ids.iter().enumerate() {
-            let x = x_of(i);
-            match find(s, id) {
-                None => {
-                    let mark =
-                        EmptyElement::at((x, 0.0)) + Text::new("n/a", (-12, -22), font.clone());
-                    chart.plotting_area().draw(&mark).map_err(err)?;
-                }
-                Some(v) if v.p95 > hi => {
-                    // Neighbouring values alternate above and below the arrow, so five
-                    // scenarios' labels do not overlap.
-                    let text = m(r, v.p95);
-                    let (w, _) = area.estimate_text_size(&text, &font).map_err(err)?;
-                    let y = if s % 2 == 0 { -18 } else { 14 };
-                    let half = w as i32 / 2 + 2;
-                    let mark = EmptyElement::at((x, hi))
-                        + Rectangle::new([(-half, y - 1), (half, y + 16)], WHITE.filled())
-                        + Polygon::new(vec![(-7, 11), (7, 11), (0, 0)], INK.filled())
-                        + Text::new(
-                            text,
-                            (0, y),
-                            font.clone().pos(Pos::new(HPos::Center, VPos::Top)),
-                        );
-                    chart.plotting_area().draw(&mark).map_err(err)?;
-                }
-                Some(v) if v.p5 < lo => {
-                    let mark = EmptyElement::at((x, lo))
-                        + Polygon::new(vec![(-7, -11), (7, -11), (0, 0)], INK.filled())
-                        + Text::new(
-                            m(r, v.p5),
-                            (0, 2),
-                            font.clone().pos(Pos::new(HPos::Center, VPos::Top)),
-                        );
-                    chart.plotting_area().draw(&mark).map_err(err)?;
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    chart
-        .draw_series(LineSeries::new(
-            vec![(0.0, 0.0), (n as f64, 0.0)],
-            INK.stroke_width(2),
-        ))
-        .map_err(err)?;
-    Ok(())
+    let axis = format!("net position ({}{})", r.unit.currency, r.unit.scale);
+    rows::draw(r, &axis, &groups, &compare_investors_legend(c), area, look)
 }
 
 #[cfg(test)]
