@@ -309,12 +309,13 @@ fn the_report_style_prints_every_text_at_seven_points_or_more_in_one_column() {
             charts += 1;
             let (width, sizes) = svg_font_sizes(&std::fs::read_to_string(&path).unwrap());
             assert!(!sizes.is_empty(), "{path:?} has no text");
-            // The network is a page-wide figure (6.5 inches); every other chart one column.
+            // The network and the two-panel target chart are page-wide figures (6.5 inches);
+            // every other chart is one column.
             let stem = path.file_stem().unwrap().to_string_lossy();
             let page_wide = charts::RunChart::ALL
                 .into_iter()
                 .any(|c| c.file() == stem && charts::is_page_wide(c));
-            assert_eq!(page_wide, stem == "flows", "{stem}");
+            assert_eq!(page_wide, stem == "flows" || stem == "target", "{stem}");
             let inches = if page_wide { 6.5 } else { 3.25 };
             for size in sizes {
                 // An SVG font-size is the em; printed `inches` wide, in points.

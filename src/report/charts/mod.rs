@@ -316,7 +316,8 @@ fn page_wide(chart: Chart) -> bool {
 
 /// True for a run chart that a report prints page-wide (6.5 inches), not in one column.
 pub fn is_page_wide(chart: RunChart) -> bool {
-    chart == RunChart::Flows
+    // The target chart is two panels side by side.
+    matches!(chart, RunChart::Flows | RunChart::Target)
 }
 
 /// The logical size of `chart`'s canvas: the style's, except where the content sets it.
@@ -625,35 +626,39 @@ fn band_polygon(x: &[f64], lo: &[f64], hi: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The 90% and 50% bands and the median of a series, with their legend entries.
+/// The 90% and 50% bands of a series: range, opacity and legend label.
+const BANDS: [(f64, &str); 2] = [(0.15, "5-95% of paths"), (0.35, "25-75% of paths")];
+
+/// The legend entries of [`draw_bands`] in `colour`.
+fn band_entries(colour: RGBColor) -> Vec<(Mark, String)> {
+    let mut entries: Vec<(Mark, String)> = BANDS
+        .iter()
+        .map(|(alpha, label)| (Mark::Block(tint(colour, *alpha)), label.to_string()))
+        .collect();
+    entries.push((Mark::Line(colour), "median".into()));
+    entries
+}
+
+/// The 90% and 50% bands and the median of a series.
 fn draw_bands<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
     b: &data::Bands,
     colour: RGBColor,
 ) -> Result {
-    for (lo, hi, alpha, label) in [
-        (&b.p5, &b.p95, 0.15, "5-95% of paths"),
-        (&b.p25, &b.p75, 0.35, "25-75% of paths"),
-    ] {
+    for ((lo, hi), (alpha, _)) in [(&b.p5, &b.p95), (&b.p25, &b.p75)].into_iter().zip(BANDS) {
         chart
             .draw_series(std::iter::once(Polygon::new(
                 band_polygon(&b.x, lo, hi),
                 colour.mix(alpha).filled(),
             )))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 8), (x + 30, y + 8)], colour.mix(alpha).filled())
-            });
+            .map_err(err)?;
     }
     chart
         .draw_series(LineSeries::new(
             b.x.iter().copied().zip(b.p50.iter().copied()),
             colour.stroke_width(4),
         ))
-        .map_err(err)?
-        .label("median")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], colour.stroke_width(4)));
+        .map_err(err)?;
     Ok(())
 }
 
@@ -669,6 +674,13 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
     let (lo, hi) = padded(lo.min(0.0), hi.max(0.0));
     let zero_share = share_axis_start(lo, hi);
     let (x0, x1) = x_range(s);
+    // The legend sits above the plot, where it hides no band at any text size.
+    let mut legend = band_entries(BLUE);
+    legend.push((
+        Mark::Line(VERMILLION),
+        "insolvent by then (right axis)".into(),
+    ));
+    let area = &legend_band(area, &legend)?;
     let mut chart = ChartBuilder::on(area)
         .margin(20)
         .x_label_area_size(60)
@@ -693,6 +705,7 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
         .map_err(err)?;
     chart
         .configure_secondary_axes()
+        .y_labels(y_ticks(area))
         .y_desc("paths insolvent by then")
         .y_label_formatter(&|v| {
             if *v < -1e-9 {
@@ -718,16 +731,6 @@ fn cash<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resul
             d.x.iter().copied().zip(d.insolvent_by.iter().copied()),
             VERMILLION.stroke_width(3),
         ))
-        .map_err(err)?
-        .label("insolvent by then (right axis)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], VERMILLION.stroke_width(3)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(LIGHT)
-        .label_font(axis_font())
-        .draw()
         .map_err(err)?;
     Ok(())
 }
@@ -738,6 +741,26 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
     let hi = d.target.as_ref().map_or(hi, |t| hi.max(t.revenue));
     let (_, hi) = padded(0.0, hi);
     let (x0, x1) = x_range(s);
+    let mut legend = band_entries(GREEN);
+    legend.push((
+        Mark::Line(PURPLE),
+        "paths still operating (right axis)".into(),
+    ));
+    if let Some(t) = &d.target {
+        // P(target) is in the target's legend entry, not in a box over the bands.
+        legend.push((
+            Mark::Line(VERMILLION),
+            format!(
+                "target: {} in {}, reached on {} of all paths [{}, {}]",
+                m(s, t.revenue),
+                t.year,
+                percent(t.probability),
+                percent(t.ci95[0]),
+                percent(t.ci95[1])
+            ),
+        ));
+    }
+    let area = &legend_band(area, &legend)?;
     let mut chart = ChartBuilder::on(area)
         .margin(20)
         .x_label_area_size(60)
@@ -765,6 +788,7 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
         .map_err(err)?;
     chart
         .configure_secondary_axes()
+        .y_labels(y_ticks(area))
         .y_desc("paths still operating")
         .y_label_formatter(&|v| percent(*v))
         .label_style(axis_font())
@@ -778,9 +802,7 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
             d.x.iter().copied().zip(d.operating.iter().copied()),
             PURPLE.stroke_width(3),
         ))
-        .map_err(err)?
-        .label("paths still operating (right axis)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], PURPLE.stroke_width(3)));
+        .map_err(err)?;
     if let Some(t) = &d.target {
         let (ty0, ty1) = (t.year as f64, t.year as f64 + 1.0);
         chart
@@ -788,36 +810,8 @@ fn revenue<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Re
                 vec![(ty0, t.revenue), (ty1, t.revenue)],
                 VERMILLION.stroke_width(5),
             ))
-            .map_err(err)?
-            .label(format!("target: {} in {}", m(s, t.revenue), t.year))
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 30, y)], VERMILLION.stroke_width(5))
-            });
-        let text = format!(
-            "P(revenue {} >= {}) = {} [{}, {}]",
-            t.year,
-            m(s, t.revenue),
-            percent(t.probability),
-            percent(t.ci95[0]),
-            percent(t.ci95[1])
-        );
-        let (bx, by) = area.get_base_pixel();
-        let anchor = chart.backend_coord(&(ty0, t.revenue));
-        let anchor = (anchor.0 - bx, anchor.1 - by);
-        let style = (FONT, 26, FontStyle::Bold).into_font().color(&VERMILLION);
-        let (w, _) = area.estimate_text_size(&text, &style).map_err(err)?;
-        let x = (anchor.0 - w as i32 / 2).clamp(10, area.dim_in_pixel().0 as i32 - w as i32 - 10);
-        area.draw(&Text::new(text, (x, anchor.1 - 44), style))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(LIGHT)
-        .label_font(axis_font())
-        .draw()
-        .map_err(err)?;
     Ok(())
 }
 
@@ -2049,7 +2043,10 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         c,
         area,
         cash_line_mark,
-        &[(Mark::Block(tint(scenario_colour(0), 0.18)), &band)],
+        &[
+            (Mark::Block(tint(scenario_colour(0), 0.18)), &band),
+            (Mark::Note, "lines: medians of the paths still operating"),
+        ],
     )?;
     let series: Vec<data::CashChart> = c.scenarios.iter().map(|s| data::cash(&s.summary)).collect();
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
@@ -2075,10 +2072,7 @@ fn compare_cash<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shift
         .light_line_style(WHITE)
         .bold_line_style(LIGHT)
         .x_desc("year")
-        .y_desc(format!(
-            "cash ({}{}), median of paths still operating",
-            r.unit.currency, r.unit.scale
-        ))
+        .y_desc(format!("cash ({}{})", r.unit.currency, r.unit.scale))
         .x_labels(((x1 - x0).ceil() as usize + 1).max(2))
         .x_label_formatter(&year_label)
         .y_label_formatter(&ticks(r, lo, hi))
@@ -2141,14 +2135,25 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
     let Some(reference) = charts[0].as_ref() else {
         return message(area, "The reference sets no revenue target.");
     };
-    let area = &scenario_legend(c, area, |i| Mark::Line(scenario_colour(i)), &[])?;
     let t = &reference.target;
+    let r = &c.scenarios[0].summary;
+    // Each scenario's P(>= target) is in its legend entry, not in a box over the curves.
+    let mut legend = scenario_entries(c, |i| Mark::Line(scenario_colour(i)), &[]);
+    for (entry, d) in legend.iter_mut().zip(&charts) {
+        match d {
+            Some(d) => {
+                let p = percent(d.target.probability);
+                entry.1 = format!("{}: P(>= {}) = {p}", entry.1, m(r, t.revenue));
+            }
+            None => entry.1 = format!("{}: no target", entry.1),
+        }
+    }
+    let area = &legend_band(area, &legend)?;
     let x_hi = charts
         .iter()
         .flatten()
         .filter_map(|d| d.cdf.last().map(|p| p.0))
         .fold(t.revenue * 1.1, f64::max);
-    let r = &c.scenarios[0].summary;
     let mut chart = ChartBuilder::on(area)
         .margin(20)
         .margin_right(50)
@@ -2178,7 +2183,6 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
             INK.stroke_width(3),
         ))
         .map_err(err)?;
-    let mut lines = Vec::new();
     for (i, d) in charts.iter().enumerate() {
         if let Some(d) = d {
             chart
@@ -2187,46 +2191,7 @@ fn compare_target<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Shi
                     scenario_colour(i).stroke_width(4),
                 ))
                 .map_err(err)?;
-            lines.push((
-                i,
-                format!(
-                    "{}: P(>= {}) = {}",
-                    c.scenarios[i].label,
-                    m(r, t.revenue),
-                    percent(d.target.probability)
-                ),
-            ));
         }
-    }
-    let style: TextStyle = (FONT, 24, FontStyle::Bold).into_font().into();
-    let (pw, ph) = area.dim_in_pixel();
-    let widest = lines
-        .iter()
-        .map(|(_, l)| area.estimate_text_size(l, &style).map(|s| s.0 as i32))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(err)?
-        .into_iter()
-        .max()
-        .unwrap_or(0);
-    let (tx, ty) = (
-        pw as i32 - widest - 60,
-        ph as i32 - 110 - 32 * lines.len() as i32,
-    );
-    area.draw(&Rectangle::new(
-        [
-            (tx - 10, ty - 8),
-            (tx + widest + 10, ty + 32 * lines.len() as i32 + 4),
-        ],
-        WHITE.mix(0.9).filled(),
-    ))
-    .map_err(err)?;
-    for (k, (i, line)) in lines.iter().enumerate() {
-        area.draw(&Text::new(
-            line.clone(),
-            (tx, ty + 32 * k as i32),
-            style.clone().color(&scenario_colour(*i)),
-        ))
-        .map_err(err)?;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ pub enum Style {
     /// 1600x1000 pixels, text for a screen (the default).
     #[default]
     Web,
-    /// 1600x1200 pixels; every text at least 7 pt when printed 3.25 inches wide (one column).
+    /// 1600x1600 pixels; every text at least 7 pt when printed 3.25 inches wide (one column).
     Report,
     /// 1920x1080 pixels (16:9), large text for a projected slide.
     Slide,
@@ -63,8 +63,10 @@ impl Style {
                 scale: 1.0,
                 min_font: 0.0,
             },
+            // Square: a one-column figure with 7-pt text needs the height for its legend above
+            // the plot and the plot itself.
             Style::Report => Look {
-                size: (800, 600),
+                size: (800, 800),
                 scale: 2.0,
                 min_font: (em_px(PRINT_MIN_PT, 800, PRINT_WIDTH_IN) * SIZE_PER_EM).ceil(),
             },
