@@ -1421,11 +1421,39 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
     // The legends take a band along the bottom that the network stays above, so no name or
     // node runs into them at any text size.
     let line_h = area.estimate_text_size("Ag", &axis_font()).map_err(err)?.1 as i32 * 4 / 3;
-    let mut colours: Vec<RGBColor> = d.nodes.iter().map(node_colour).collect();
-    colours.sort_by_key(|c| (c.0, c.1, c.2));
-    colours.dedup();
-    let flow_entries = 3 + usize::from(d.arrows.iter().any(|a| a.stake));
-    let legend_rows = flow_entries.max(colours.len()) as i32;
+    let on_cycle = if d.cycles_truncated {
+        "money on one of the largest cycles listed in summary.json (returns to its payer)"
+    } else {
+        "money on a cycle (returns to its payer)"
+    };
+    let mut legend = vec![
+        (Some((VERMILLION, false)), on_cycle.to_string()),
+        (Some((BLUE, false)), "other flows".to_string()),
+        (
+            None,
+            "widths and labels: median over the horizon".to_string(),
+        ),
+    ];
+    if d.arrows.iter().any(|a| a.stake) {
+        legend.push((
+            Some((INK, true)),
+            "stake bought before the horizon".to_string(),
+        ));
+    }
+    // Node colours, bottom right: only the kinds this network has.
+    let kinds = [
+        (ORANGE, "the company"),
+        (SKY, "sells it compute (cloud, chips)"),
+        (GREEN, "investor only"),
+        (YELLOW, "other"),
+        (LIGHT, "customers, outside world"),
+    ];
+    let present: Vec<(RGBColor, String)> = kinds
+        .iter()
+        .filter(|(c, _)| d.nodes.iter().any(|n| node_colour(n) == *c))
+        .map(|(c, t)| (*c, t.to_string()))
+        .collect();
+    let legend_rows = legend.len().max(present.len()) as i32;
     let net_h = (h as i32 - 20 - line_h * legend_rows).max(h as i32 / 2) as f64;
     let (cx, cy) = (w as f64 / 2.0, net_h * 0.42);
     // The company in the middle, inside entities on an ellipse, the outside world at the bottom.
@@ -1624,25 +1652,6 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         area.draw(&Text::new(name, (x - tw as i32 / 2, ty), style))
             .map_err(err)?;
     }
-    let on_cycle = if d.cycles_truncated {
-        "money on one of the largest cycles listed in summary.json (returns to its payer)"
-    } else {
-        "money on a cycle (returns to its payer)"
-    };
-    let mut legend = vec![
-        (Some((VERMILLION, false)), on_cycle.to_string()),
-        (Some((BLUE, false)), "other flows".to_string()),
-        (
-            None,
-            "widths and labels: median over the horizon".to_string(),
-        ),
-    ];
-    if d.arrows.iter().any(|a| a.stake) {
-        legend.push((
-            Some((INK, true)),
-            "stake bought before the horizon".to_string(),
-        ));
-    }
     let top = h as i32 - 10 - line_h * legend.len() as i32;
     let legend_w = w as i32 / 2 - 110;
     for (k, (mark, text)) in legend.iter().enumerate() {
@@ -1666,19 +1675,6 @@ fn flows<DB: DrawingBackend>(s: &Summary, area: &DrawingArea<DB, Shift>) -> Resu
         area.draw(&Text::new(text, (95, y), axis_font()))
             .map_err(err)?;
     }
-    // Node colours, bottom right: only the kinds this network has.
-    let kinds = [
-        (ORANGE, "the company"),
-        (SKY, "sells it compute (cloud, chips)"),
-        (GREEN, "investor only"),
-        (YELLOW, "other"),
-        (LIGHT, "customers, outside world"),
-    ];
-    let present: Vec<(RGBColor, String)> = kinds
-        .iter()
-        .filter(|(c, _)| d.nodes.iter().any(|n| node_colour(n) == *c))
-        .map(|(c, t)| (*c, t.to_string()))
-        .collect();
     let widest = present
         .iter()
         .map(|(_, t)| {

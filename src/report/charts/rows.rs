@@ -148,7 +148,7 @@ pub fn draw<DB: DrawingBackend>(
     let spare = (chart.backend_coord(&(lo, 0.0)).1 - ay - top - 16 - shown as i32 * pitch).max(0);
     let top = top + spare / 2;
     let small = (FONT, 21).into_font().color(&INK);
-    for (i, g) in groups[..shown].iter().enumerate() {
+    for (i, g) in groups.iter().take(shown).enumerate() {
         let y = top + 8 + i as i32 * pitch;
         let note_w = area.estimate_text_size(&g.note, &font).map_err(err)?.0 as i32;
         area.draw(&Text::new(
