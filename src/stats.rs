@@ -378,6 +378,38 @@ impl Sketch {
         store.add(key_of(a), 1);
     }
 
+    /// Adds values in order: the same sketch as [`Sketch::push`] on each, with the bounds and
+    /// the exact set's bar kept in registers for the whole column.
+    #[inline]
+    fn push_column(&mut self, xs: &[f64]) {
+        let (mut min, mut max) = (self.min, self.max);
+        let mut bar = self.exact.bar();
+        for &x in xs {
+            if !x.is_finite() {
+                continue;
+            }
+            min = if x < min { x } else { min };
+            max = if x > max { x } else { max };
+            if x < bar {
+                self.exact.add(x, 1);
+                bar = self.exact.bar();
+            }
+            let a = x.abs();
+            if a < MIN_MAGNITUDE {
+                self.zero += 1;
+                continue;
+            }
+            let store = if x.is_sign_negative() {
+                &mut self.negative
+            } else {
+                &mut self.positive
+            };
+            store.add(key_of(a), 1);
+        }
+        self.min = min;
+        self.max = max;
+    }
+
     /// Empty again, as when new, keeping the memory of its buckets: a sketch reused for the
     /// next chunk does not allocate its stores again.
     pub fn clear(&mut self) {
@@ -530,6 +562,26 @@ impl Stat {
         self.sum += d;
         self.sum_sq += d * d;
         self.sketch.push(x);
+    }
+
+    /// Adds a column of values in order: the same bits as [`Stat::push`] on each in turn.
+    #[inline]
+    pub fn push_column(&mut self, xs: &[f64]) {
+        let Some(&first) = xs.first() else {
+            return;
+        };
+        if self.n == 0 {
+            self.shift = first;
+        }
+        self.n += xs.len() as u64;
+        let (shift, mut sum, mut sum_sq) = (self.shift, self.sum, self.sum_sq);
+        for &x in xs {
+            let d = x - shift;
+            sum += d;
+            sum_sq += d * d;
+        }
+        (self.sum, self.sum_sq) = (sum, sum_sq);
+        self.sketch.push_column(xs);
     }
 
     /// Empty again, keeping the sketch's memory (see [`Sketch::clear`]).
@@ -726,6 +778,42 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_folds_to_the_bits_of_one_value_at_a_time() {
+        // Signs, zeros of both signs, dust, repeats, non-finite values and a new minimum late.
+        let mut xs: Vec<f64> = (0..500)
+            .map(|i| ((i * 7919) % 613) as f64 / 7.0 - 30.0)
+            .collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-12,
+            -1e-12,
+            5.0,
+            5.0,
+            f64::NAN,
+            f64::INFINITY,
+            -1e6,
+            3.25,
+        ]);
+        for split in [1, 3, 128, xs.len()] {
+            let (mut one, mut column) = (Stat::default(), Stat::default());
+            for &x in &xs {
+                one.push(x);
+            }
+            for chunk in xs.chunks(split) {
+                column.push_column(chunk);
+            }
+            column.push_column(&[]);
+            let (a, b) = (one.summary().unwrap(), column.summary().unwrap());
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "split {split}");
+            assert_eq!(
+                serde_json::to_string(&one).unwrap(),
+                serde_json::to_string(&column).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn moments_merge_matches_one_pass() {

@@ -217,7 +217,7 @@ impl Horizon {
         let m = self.period_start(p);
         match self.step {
             Step::Year if m.month() == 1 => format!("{}", m.year()),
-            Step::Quarter if (m.month() - 1) % 3 == 0 => {
+            Step::Quarter if (m.month() - 1).is_multiple_of(3) => {
                 format!("{}-Q{}", m.year(), (m.month() - 1) / 3 + 1)
             }
             _ => m.to_string(),

@@ -132,66 +132,77 @@ impl Accumulator {
             *op = o.default_period[i].unwrap_or(p);
         }
         let operating = &operating[..lanes];
+        // The period (or year) end before which every lane still operates: columns up to it
+        // are folded as they are, later ones through `live`.
+        let all_live = operating.iter().copied().min().unwrap_or(p);
+        let mut buf = Column::default();
         for period in 0..p {
             let (cash, revenue, costs) = (
                 &o.cash.row(period)[..lanes],
                 &o.revenue.row(period)[..lanes],
                 &o.costs.row(period)[..lanes],
             );
-            let live = |i: &usize| operating[*i] > period;
-            for i in (0..lanes).filter(live) {
-                self.cash[period].push(cash[i]);
+            let mut net = [0.0; LANES];
+            for ((n, &r), &c) in net.iter_mut().zip(revenue).zip(costs) {
+                *n = r - c;
             }
-            for i in (0..lanes).filter(live) {
-                self.revenue[period].push(revenue[i]);
-            }
-            for i in (0..lanes).filter(live) {
-                self.costs[period].push(costs[i]);
-            }
-            for i in (0..lanes).filter(live) {
-                self.net_income[period].push(revenue[i] - costs[i]);
+            let net = &net[..lanes];
+            if period < all_live {
+                self.cash[period].push_column(cash);
+                self.revenue[period].push_column(revenue);
+                self.costs[period].push_column(costs);
+                self.net_income[period].push_column(net);
+            } else {
+                let live = |i: usize| operating[i] > period;
+                self.cash[period].push_column(buf.select(cash, live));
+                self.revenue[period].push_column(buf.select(revenue, live));
+                self.costs[period].push_column(buf.select(costs, live));
+                self.net_income[period].push_column(buf.select(net, live));
             }
         }
         for (y, (_, periods)) in m.years.iter().enumerate() {
-            for i in (0..lanes).filter(|&i| periods.end <= operating[i]) {
-                let revenue: f64 = periods.clone().map(|q| o.revenue[(q, i)]).sum();
-                let costs: f64 = periods.clone().map(|q| o.costs[(q, i)]).sum();
-                self.annual_revenue[y].push(revenue);
-                self.annual_costs[y].push(costs);
-                self.annual_net_income[y].push(revenue - costs);
+            // Sums over the year's periods lane by lane, in period order from -0.0, as
+            // `Iterator::sum`.
+            let (mut revenue, mut costs, mut net) = ([-0.0; LANES], [-0.0; LANES], [0.0; LANES]);
+            for q in periods.clone() {
+                for (s, &x) in revenue.iter_mut().zip(&o.revenue.row(q)[..lanes]) {
+                    *s += x;
+                }
+                for (s, &x) in costs.iter_mut().zip(&o.costs.row(q)[..lanes]) {
+                    *s += x;
+                }
             }
+            for ((n, &r), &c) in net.iter_mut().zip(&revenue).zip(&costs) {
+                *n = r - c;
+            }
+            let live = |i: usize| periods.end <= operating[i];
+            self.annual_revenue[y].push_column(buf.select(&revenue[..lanes], live));
+            self.annual_costs[y].push_column(buf.select(&costs[..lanes], live));
+            self.annual_net_income[y].push_column(buf.select(&net[..lanes], live));
         }
         for &d in operating {
             self.default_period.add(d);
         }
-        for &r in &o.rescues[..lanes] {
-            self.rescues.push(r as f64);
+        let mut rescues = [0.0; LANES];
+        for (x, &r) in rescues.iter_mut().zip(&o.rescues[..lanes]) {
+            *x = r as f64;
         }
+        self.rescues.push_column(&rescues[..lanes]);
         if let Some((_, target)) = &m.target {
-            for &r in &o.target_revenue[..lanes] {
-                self.target_revenue.push(r);
-                if r >= *target {
-                    self.target_hits += 1;
-                }
-            }
+            let revenue = &o.target_revenue[..lanes];
+            self.target_revenue.push_column(revenue);
+            self.target_hits += revenue.iter().filter(|&&r| r >= *target).count() as u64;
         }
-        for &x in &o.min_cash[..lanes] {
-            self.min_cash.push(x);
-        }
-        for &x in &o.company_value[..lanes] {
-            self.company_value.push(x);
-        }
+        self.min_cash.push_column(&o.min_cash[..lanes]);
+        self.company_value.push_column(&o.company_value[..lanes]);
         for k in 0..self.tranche_outcome.len() {
             let (states, amounts) = (
                 &o.tranche_state.row(k)[..lanes],
                 &o.tranche_amount.row(k)[..lanes],
             );
-            for (state, &amount) in states.iter().zip(amounts) {
+            for state in states {
                 let slot = match state {
-                    TrancheState::Released(at) => {
-                        self.tranche_amount[k].push(amount);
-                        *at
-                    }
+                    TrancheState::Released(at) => *at,
                     TrancheState::Lapsed(_, Lapse::Expired) => p,
                     TrancheState::Lapsed(_, Lapse::Default) => p + 1,
                     TrancheState::Pending => p + 2,
@@ -199,6 +210,8 @@ impl Accumulator {
                 };
                 self.tranche_outcome[k].add(slot);
             }
+            let released = |i: usize| matches!(states[i], TrancheState::Released(_));
+            self.tranche_amount[k].push_column(buf.select(amounts, released));
         }
         let value = &o.company_value[..lanes];
         for (s, &e) in self.investors.iter_mut().zip(&m.investors) {
@@ -208,68 +221,54 @@ impl Accumulator {
                 &o.stake.row(e)[..lanes],
                 &o.credit.row(e)[..lanes],
             );
-            for &x in invested {
-                s.invested.push(x);
-            }
-            for &x in received {
-                s.received.push(x);
-            }
+            s.invested.push_column(invested);
+            s.received.push_column(received);
+            let mut trips = Column::default();
             for (&inv, &rec) in invested.iter().zip(received) {
                 if let Some(r) = ratio(rec, inv) {
-                    s.round_trip.push(r);
+                    trips.push(r);
                 }
             }
-            for &x in margin {
-                s.margin.push(x);
+            s.round_trip.push_column(trips.values());
+            s.margin.push_column(margin);
+            s.stake.push_column(stake);
+            let mut column = [0.0; LANES];
+            for ((x, &st), &v) in column.iter_mut().zip(stake).zip(value) {
+                *x = st * v;
             }
-            for &x in stake {
-                s.stake.push(x);
+            s.equity_value.push_column(&column[..lanes]);
+            for (i, x) in column[..lanes].iter_mut().enumerate() {
+                *x = net_position(stake[i], value[i], margin[i], invested[i], credit[i]);
             }
-            for (&st, &v) in stake.iter().zip(value) {
-                s.equity_value.push(st * v);
-            }
-            for i in 0..lanes {
-                s.net_position.push(net_position(
-                    stake[i],
-                    value[i],
-                    margin[i],
-                    invested[i],
-                    credit[i],
-                ));
-            }
-            for &x in credit {
-                s.debt_value.push(x);
-            }
-            for &x in &o.unrecovered.row(e)[..lanes] {
-                s.unrecovered.push(x);
-            }
+            s.net_position.push_column(&column[..lanes]);
+            s.debt_value.push_column(credit);
+            s.unrecovered.push_column(&o.unrecovered.row(e)[..lanes]);
             for &x in &o.payback.row(e)[..lanes] {
                 s.payback.add(x.unwrap_or(p));
             }
         }
-        for i in 0..lanes {
-            let invested: f64 = m.investors.iter().map(|&e| o.invested[(e, i)]).sum();
-            if let Some(c) = ratio(o.returned[i], invested) {
-                self.circularity.push(c);
+        let mut invested = [-0.0; LANES];
+        for &e in &m.investors {
+            for (s, &x) in invested.iter_mut().zip(&o.invested.row(e)[..lanes]) {
+                *s += x;
             }
         }
+        let mut circularity = Column::default();
+        for (&back, &put) in o.returned[..lanes].iter().zip(&invested) {
+            if let Some(c) = ratio(back, put) {
+                circularity.push(c);
+            }
+        }
+        self.circularity.push_column(circularity.values());
         for (k, &e) in m.sellers.iter().enumerate() {
-            for &x in &o.stranded.row(e)[..lanes] {
-                self.stranded[k].push(x);
-            }
-            for &x in &o.backlog.row(e)[..lanes] {
-                self.backlog[k].push(x);
-            }
+            self.stranded[k].push_column(&o.stranded.row(e)[..lanes]);
+            self.backlog[k].push_column(&o.backlog.row(e)[..lanes]);
         }
         for (c, stat) in self.cycles.iter_mut().enumerate() {
-            for &x in &o.cycles.row(c)[..lanes] {
-                stat.push(x);
-            }
+            stat.push_column(&o.cycles.row(c)[..lanes]);
         }
         for (f, stat) in self.flow_total.iter_mut().enumerate() {
-            for &x in &o.flow_total.row(f)[..lanes] {
-                stat.push(x);
-            }
+            stat.push_column(&o.flow_total.row(f)[..lanes]);
         }
     }
 
@@ -395,4 +394,43 @@ impl Accumulator {
 
 fn merge_stat(a: &mut Stat, b: &Stat) {
     a.merge(b);
+}
+
+/// Some of a batch's values, in lane order: the lanes a statistic describes.
+struct Column {
+    values: [f64; LANES],
+    len: usize,
+}
+
+impl Default for Column {
+    fn default() -> Self {
+        Column {
+            values: [0.0; LANES],
+            len: 0,
+        }
+    }
+}
+
+impl Column {
+    #[inline(always)]
+    fn push(&mut self, x: f64) {
+        self.values[self.len] = x;
+        self.len += 1;
+    }
+
+    fn values(&self) -> &[f64] {
+        &self.values[..self.len]
+    }
+
+    /// The values of `row` in the lanes where `keep` holds.
+    #[inline(always)]
+    fn select(&mut self, row: &[f64], keep: impl Fn(usize) -> bool) -> &[f64] {
+        self.len = 0;
+        for (i, &x) in row.iter().enumerate() {
+            // Written always, counted when kept: no branch on `keep`.
+            self.values[self.len] = x;
+            self.len += usize::from(keep(i));
+        }
+        self.values()
+    }
 }

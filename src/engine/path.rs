@@ -408,6 +408,8 @@ pub struct State {
     rescued: Vec<f64>,
     /// Whether the company was operating when the current period started.
     alive: Vec<bool>,
+    /// Lanes of the batch whose company has defaulted.
+    defaults: usize,
     /// The period being simulated.
     period: usize,
     /// The boundary whose run-rate the state shows (`p + 1` at the end of period `p`).
@@ -607,6 +609,7 @@ impl State {
             start_cash: vec![0.0; lanes],
             rescued: vec![0.0; lanes],
             alive: vec![true; lanes],
+            defaults: 0,
             period: 0,
             nominal: false,
             boundary: 0,
@@ -776,38 +779,50 @@ impl State {
         amounts: &[f64],
     ) {
         let lanes = self.lanes;
-        let mut moves = [0.0; LANES];
-        for (i, mv) in moves[..lanes].iter_mut().enumerate() {
-            let stopped = company_stops && self.out.default_period[i].is_some();
-            *mv = if stopped { 0.0 } else { amounts[i] };
-        }
-        let moves = &moves[..lanes];
         let class = m.class[flow];
         if T::ACTIVE || class.is_debt_service() || class.is_investment() || from == to {
-            for (i, &a) in moves.iter().enumerate() {
+            for (i, &a) in amounts[..lanes].iter().enumerate() {
+                let stopped = company_stops && self.out.default_period[i].is_some();
+                let a = if stopped { 0.0 } else { a };
                 self.pay_as(m, t, flow, class, from, to, i, a);
             }
             return;
         }
-        // A payment of 0 moves nothing (`x + 0.0` would turn a cash of -0.0 into +0.0).
-        let add = |dst: &mut [f64], sign: f64| {
-            for (d, &a) in dst.iter_mut().zip(moves) {
-                let moved = *d + sign * a;
-                *d = if a != 0.0 { moved } else { *d };
+        // What each lane moves, with a move of nothing as the zero that leaves every account
+        // as it is: `x + (-0.0)` and `x - 0.0` are `x` for every `x`, -0.0 included (`x + 0.0`
+        // would turn a cash of -0.0 into +0.0). So each account row is one add per lane.
+        let (mut gains, mut losses) = ([-0.0; LANES], [0.0; LANES]);
+        for ((g, l), &a) in gains.iter_mut().zip(&mut losses).zip(&amounts[..lanes]) {
+            *g = if a != 0.0 { a } else { -0.0 };
+            *l = if a != 0.0 { a } else { 0.0 };
+        }
+        if company_stops && self.defaults > 0 {
+            for (i, d) in self.out.default_period[..lanes].iter().enumerate() {
+                if d.is_some() {
+                    (gains[i], losses[i]) = (-0.0, 0.0);
+                }
+            }
+        }
+        let (gains, losses) = (&gains[..lanes], &losses[..lanes]);
+        let add = |dst: &mut [f64]| {
+            for (d, &a) in dst.iter_mut().zip(gains) {
+                *d += a;
             }
         };
-        add(self.cash.row_mut(from), -1.0);
-        add(self.cash.row_mut(to), 1.0);
-        add(self.flow_period.row_mut(flow), 1.0);
-        add(self.out.flow_total.row_mut(flow), 1.0);
+        for (d, &a) in self.cash.row_mut(from).iter_mut().zip(losses) {
+            *d -= a;
+        }
+        add(self.cash.row_mut(to));
+        add(self.flow_period.row_mut(flow));
+        add(self.out.flow_total.row_mut(flow));
         if m.track_spend_with && from == m.company {
-            add(self.spend_with.row_mut(to), 1.0);
+            add(self.spend_with.row_mut(to));
         }
         if m.from_company[flow] {
-            add(self.out.received.row_mut(to), 1.0);
+            add(self.out.received.row_mut(to));
         }
         if m.returned[flow] {
-            add(&mut self.out.returned, 1.0);
+            add(&mut self.out.returned);
         }
     }
 
@@ -942,6 +957,7 @@ impl State {
         self.spend_with.fill(0.0);
         let o = &mut self.out;
         o.default_period.fill(None);
+        self.defaults = 0;
         o.rescues.fill(0);
         o.target_revenue.fill(0.0);
         o.company_value.fill(0.0);
@@ -1121,6 +1137,7 @@ impl State {
 
     fn default(&mut self, m: &Model, p: usize, i: usize) {
         self.out.default_period[i] = Some(p);
+        self.defaults += 1;
         for k in 0..m.kinds.equity.len() {
             // A defaulted company receives no more equity, scheduled or conditional.
             if self.out.tranche_state[(k, i)] == TrancheState::Pending {

@@ -11,25 +11,41 @@
 //! construction let seeds S and S ^ 1 share rescue draws).
 
 /// Rotation constants of Threefry-2x64 (Random123, `threefry.h`).
+use super::path::LANES;
+
 const ROTATIONS: [u32; 8] = [16, 42, 12, 31, 16, 32, 24, 21];
 /// Skein's key-schedule parity constant.
 const PARITY: u64 = 0x1BD1_1BDA_A9FC_1A22;
 
 /// Threefry-2x64 with `ROUNDS` rounds of `counter` under `key`.
-#[inline]
+///
+/// Written in blocks of four rounds with their rotations as constants, so that the compiler
+/// unrolls it into straight-line code (a loop that looked rotations up in a table ran twice as
+/// long, and could not run over a batch's lanes as vectors).
+#[inline(always)]
 pub fn threefry2x64<const ROUNDS: usize>(counter: [u64; 2], key: [u64; 2]) -> [u64; 2] {
+    const EVEN: [u32; 4] = [16, 42, 12, 31];
+    const ODD: [u32; 4] = [16, 32, 24, 21];
     let ks = [key[0], key[1], PARITY ^ key[0] ^ key[1]];
     let mut x0 = counter[0].wrapping_add(ks[0]);
     let mut x1 = counter[1].wrapping_add(ks[1]);
-    for round in 0..ROUNDS {
-        x0 = x0.wrapping_add(x1);
-        x1 = x1.rotate_left(ROTATIONS[round % 8]);
-        x1 ^= x0;
-        if round % 4 == 3 {
-            let i = round / 4 + 1;
-            x0 = x0.wrapping_add(ks[i % 3]);
-            x1 = x1.wrapping_add(ks[(i + 1) % 3]).wrapping_add(i as u64);
+    let mut block = 0;
+    while 4 * (block + 1) <= ROUNDS {
+        let rotations = if block % 2 == 0 { EVEN } else { ODD };
+        for r in rotations {
+            x0 = x0.wrapping_add(x1);
+            x1 = x1.rotate_left(r) ^ x0;
         }
+        block += 1;
+        x0 = x0.wrapping_add(ks[block % 3]);
+        x1 = x1
+            .wrapping_add(ks[(block + 1) % 3])
+            .wrapping_add(block as u64);
+    }
+    // Rounds after the last whole block (none for 20) have no key injection.
+    for round in 4 * block..ROUNDS {
+        x0 = x0.wrapping_add(x1);
+        x1 = x1.rotate_left(ROTATIONS[round % 8]) ^ x0;
     }
     [x0, x1]
 }
@@ -149,8 +165,15 @@ impl Streams {
                 return;
             }
         };
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = uniform_at(seed, key, first + i as u64, index);
+        // The other draw of each pair is made too (a lane's two draws come together).
+        let mut other = [0.0; LANES];
+        for (k, out) in out.chunks_mut(LANES).enumerate() {
+            let (first, other) = (first + (k * LANES) as u64, &mut other[..out.len()]);
+            if index & 1 == 0 {
+                pair_lanes(seed, key, first, index >> 1, out, other);
+            } else {
+                pair_lanes(seed, key, first, index >> 1, other, out);
+            }
         }
     }
 
@@ -167,7 +190,26 @@ impl Streams {
 /// 1 - 2^-53, both exact, so neither `ln(u)` nor `ln(1 - u)` is ever 0 or infinite.
 #[inline]
 fn unit(bits: u64) -> f64 {
-    ((bits >> 12) as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
+    // `(bits >> 12) as f64`, written as the exact bit trick (an integer below 2^52 in the
+    // mantissa of 2^52, less 2^52) so that it vectorises on CPUs without 64-bit conversions.
+    let whole = f64::from_bits((bits >> 12) | TWO_52.to_bits()) - TWO_52;
+    (whole + 0.5) * (1.0 / TWO_52)
+}
+
+/// 2^52.
+const TWO_52: f64 = (1u64 << 52) as f64;
+
+/// Both draws of pair `pair` on paths `first..first + a.len()`: `(a[i], b[i])` is
+/// [`uniform_pair`]`(seed, key, first + i, pair)`. Compiled for the widest vector unit the CPU
+/// has, chosen when it runs: integer arithmetic and exact conversions only, so every CPU gets
+/// the same bits.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+pub fn pair_lanes(seed: u64, key: u64, first: u64, pair: u64, a: &mut [f64], b: &mut [f64]) {
+    for (i, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+        let [x, y] = threefry2x64::<20>([first + i as u64, pair], [seed, key]);
+        *a = unit(x);
+        *b = unit(y);
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +264,31 @@ mod tests {
         assert!((1.0 - unit(u64::MAX)) > 0.0);
         assert!((-(1.0 - unit(u64::MAX)).ln()).is_finite());
         assert!(-unit(0).ln() > 0.0 && -(1.0 - unit(0)).ln() > 0.0);
+    }
+
+    #[test]
+    fn lanes_draw_what_each_path_draws_alone() {
+        let (g, m) = (name_key("growth"), name_key("multiple"));
+        // Lengths around the vector widths, and a first path near the counter's end.
+        for (n, first) in [(1, 0), (7, 3), (128, 1 << 40), (300, u64::MAX - 400)] {
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            pair_lanes(7, g, first, 5, &mut a, &mut b);
+            for i in 0..n {
+                let path = first + i as u64;
+                assert_eq!([a[i], b[i]], uniform_pair(7, g, path, 5), "{n} {i}");
+            }
+            let mut s = Streams::default();
+            s.switch(m, Stream::Seed(9));
+            for index in [0, 1, 10, 11] {
+                let mut out = vec![0.0; n];
+                s.uniform_lanes(3, g, first, index, &mut out);
+                for (i, &u) in out.iter().enumerate() {
+                    assert_eq!(u, uniform_at(3, g, first + i as u64, index));
+                }
+                s.uniform_lanes(3, m, first, index, &mut out);
+                assert_eq!(out[n - 1], uniform_at(9, m, first + n as u64 - 1, index));
+            }
+        }
     }
 
     #[test]

@@ -2026,7 +2026,7 @@ fn compare_metrics<DB: DrawingBackend>(c: &Comparison, area: &DrawingArea<DB, Sh
 /// How `compare_cash.png` draws scenario `i`'s line: every other one after the reference
 /// dashed, so equal lines still show as two.
 fn cash_line_mark(i: usize) -> Mark {
-    if i % 2 == 0 && i > 0 {
+    if i.is_multiple_of(2) && i > 0 {
         Mark::Dashed(scenario_colour(i))
     } else {
         Mark::Line(scenario_colour(i))
