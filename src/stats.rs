@@ -227,11 +227,23 @@ impl Exact {
     }
 
     /// Counts `n` entries of `x`; the values stay sorted.
+    #[inline(always)]
     fn add(&mut self, x: f64, n: u64) {
-        if let Some(i) = self.values[..self.len].iter().position(|&v| v == x) {
-            self.counts[i] += n;
-            return;
+        // A value already kept (the common case: zeros and constants repeat) is counted here;
+        // a new one is inserted out of line.
+        for i in 0..EXACT {
+            if i < self.len && self.values[i] == x {
+                self.counts[i] += n;
+                return;
+            }
         }
+        self.insert(x, n);
+    }
+
+    /// Keeps a value not kept yet, dropping the largest when full.
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, x: f64, n: u64) {
         if self.len == EXACT {
             if x >= self.values[EXACT - 1] {
                 return;

@@ -675,6 +675,33 @@ impl State {
         e == m.company && self.out.default_period[i].is_some()
     }
 
+    /// The value of a number in every lane of the batch, into `out`.
+    #[inline]
+    pub fn fill_lanes(&self, v: Value, out: &mut [f64]) {
+        match v {
+            Value::Const(c) => out.fill(c),
+            Value::Random(q) => out.copy_from_slice(&self.draws.row(q)[..out.len()]),
+        }
+    }
+
+    /// What flow `f` has moved so far in the current period, lane by lane.
+    #[inline(always)]
+    pub fn paid_lanes(&self, f: usize) -> &[f64] {
+        &self.flow_period.row(f)[..self.lanes]
+    }
+
+    /// What `flows` have moved together so far in the current period, lane by lane into `out`:
+    /// each lane summed in the flows' order from -0.0, as `Iterator::sum`.
+    #[inline]
+    pub fn paid_sum(&self, flows: &[usize], out: &mut [f64]) {
+        out.fill(-0.0);
+        for &f in flows {
+            for (s, &x) in out.iter_mut().zip(self.flow_period.row(f)) {
+                *s += x;
+            }
+        }
+    }
+
     /// What flow `f` has moved so far in the current period in lane `i`.
     #[inline(always)]
     pub fn paid(&self, f: usize, i: usize) -> f64 {
@@ -917,18 +944,11 @@ impl State {
     /// What the period leaves in the outputs.
     fn record(&mut self, m: &Model, p: usize, company: usize) {
         let lanes = self.lanes;
-        // Sums over flows, lane by lane in the flows' order, from -0.0 as `Iterator::sum`.
-        let sum = |flows: &[usize], out: &mut [f64]| {
-            out.fill(-0.0);
-            for &f in flows {
-                for (s, &x) in out.iter_mut().zip(self.flow_period.row(f)) {
-                    *s += x;
-                }
-            }
-        };
-        sum(&m.company_revenues, self.out.revenue.row_mut(p));
+        let mut revenue = [0.0; LANES];
+        self.paid_sum(&m.company_revenues, &mut revenue[..lanes]);
+        self.out.revenue.row_mut(p)[..lanes].copy_from_slice(&revenue[..lanes]);
         let mut costs = [0.0; LANES];
-        sum(&m.company_costs, &mut costs[..lanes]);
+        self.paid_sum(&m.company_costs, &mut costs[..lanes]);
         for (i, &cost) in costs[..lanes].iter().enumerate() {
             let cash = self.cash[(company, i)];
             self.out.cash[(p, i)] = cash;
@@ -1081,6 +1101,15 @@ impl State {
         for i in 0..self.lanes {
             if !self.alive[i] {
                 continue;
+            }
+            if self.arrivals[i].is_empty() {
+                // No financing this period: the scan below reduces to the period's end, and
+                // only a company that ends it short needs the scan.
+                let none: f64 = std::iter::empty::<f64>().sum();
+                let rate = self.cash[(company, i)] - self.start_cash[i] - none;
+                if self.start_cash[i] + rate * (1.0 - 0.0) >= 0.0 {
+                    continue;
+                }
             }
             let mut arrivals = std::mem::take(&mut self.arrivals[i]);
             arrivals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));

@@ -154,6 +154,26 @@ impl Streams {
         self.uniform_at(seed, key, path, 0)
     }
 
+    /// Pair `pair` of the quantity keyed `key` on paths `first..first + a.len()`: `(a[i],
+    /// b[i])` is [`Streams::uniform_pair`] on path `first + i`.
+    pub fn pair_lanes(
+        &self,
+        seed: u64,
+        key: u64,
+        first: u64,
+        pair: u64,
+        a: &mut [f64],
+        b: &mut [f64],
+    ) {
+        match self.source(seed, key) {
+            Source::Seed(seed) => pair_lanes(seed, key, first, pair, a, b),
+            Source::Held(u) => {
+                a.fill(u);
+                b.fill(u);
+            }
+        }
+    }
+
     /// Draw `index` of the quantity keyed `key` on paths `first..first + out.len()`, as
     /// [`Streams::uniform_at`] gives each: the stream is looked up once for the batch, and the
     /// cipher runs over consecutive counters in a loop without branches.

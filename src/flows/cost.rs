@@ -213,12 +213,18 @@ impl Step for CostC {
             if c.window[p] == 0.0 && c.until_share[p] == 0.0 {
                 continue;
             }
-            let growth = own.growth.row(k * n + p);
-            for i in st.lanes() {
-                // Revenue is paid first in the period, so its flows hold this period's amounts.
-                let revenue: f64 = c.revenue_sources.iter().map(|&r| st.paid(r, i)).sum();
-                let fixed = st.v(c.fixed, i) * growth[i] * c.until_share[p];
-                amounts[i] = fixed + st.v(c.share, i) * revenue * c.window[p];
+            let lanes = st.lanes().len();
+            let growth = &own.growth.row(k * n + p)[..lanes];
+            // Revenue is paid first in the period, so its flows hold this period's amounts.
+            let mut revenue = [0.0; LANES];
+            st.paid_sum(&c.revenue_sources, &mut revenue[..lanes]);
+            let (mut fixed, mut share) = ([0.0; LANES], [0.0; LANES]);
+            st.fill_lanes(c.fixed, &mut fixed[..lanes]);
+            st.fill_lanes(c.share, &mut share[..lanes]);
+            let (until, window) = (c.until_share[p], c.window[p]);
+            for i in 0..lanes {
+                let fixed = fixed[i] * growth[i] * until;
+                amounts[i] = fixed + share[i] * revenue[i] * window;
             }
             st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, &amounts);
         }

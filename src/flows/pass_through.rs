@@ -152,8 +152,15 @@ impl Step for PassC {
     ) {
         let mut amounts = [0.0; LANES];
         for ps in items {
-            for i in st.lanes() {
-                amounts[i] = st.v(ps.share, i) * st.paid(ps.of, i);
+            let lanes = st.lanes().len();
+            let mut share = [0.0; LANES];
+            st.fill_lanes(ps.share, &mut share[..lanes]);
+            for ((a, &s), &paid) in amounts
+                .iter_mut()
+                .zip(&share[..lanes])
+                .zip(st.paid_lanes(ps.of))
+            {
+                *a = s * paid;
             }
             st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, &amounts);
         }

@@ -12,7 +12,7 @@ use super::{Ends, Kind, PaymentClass, Step};
 use crate::dist::normal_quantile;
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::model::{InputKind, RandomInput};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::engine::rng::name_key;
 use crate::engine::{Model, model::Curve};
 use crate::scenario::build::Builder;
@@ -150,9 +150,9 @@ pub struct RevenueScratch {
     amount: Rows<f64>,
     /// Run-rate of each process at each period boundary (row `k * (periods + 1) + b`).
     rate: Rows<f64>,
-    /// A growth curve for inputs drawn per path.
-    levels: Vec<f64>,
-    integrals: Vec<f64>,
+    /// Per lane, when growth is drawn per path: its levels at the `periods + 1` boundaries,
+    /// then its integrals over the `periods` periods.
+    curves: Vec<f64>,
 }
 
 impl Step for RevenueC {
@@ -163,58 +163,79 @@ impl Step for RevenueC {
         RevenueScratch {
             amount: Rows::new(items.len() * n, lanes, 0.0),
             rate: Rows::new(items.len() * (n + 1), lanes, 0.0),
-            levels: vec![0.0; n + 1],
-            integrals: vec![0.0; n],
+            curves: vec![0.0; lanes * (2 * n + 1)],
         }
     }
 
     fn prepare(items: &[Self], own: &mut RevenueScratch, st: &mut State, m: &Model, seed: u64) {
-        let (n, dt) = (m.periods, m.dt);
-        for i in st.lanes() {
-            let path = st.path(i);
-            for (k, r) in items.iter().enumerate() {
-                let initial = st.v(r.initial, i);
-                let sigma = if st.is_nominal() {
+        let (n, dt, lanes) = (m.periods, m.dt, st.lanes().len());
+        // Each process over the batch, period by period: the shocks' draws come a pair per lane
+        // at a time from the lanes kernel. A lane's arithmetic is the one path's, in its order.
+        let (mut initial, mut sigma, mut shock) = ([0.0; LANES], [0.0; LANES], [1.0; LANES]);
+        let (mut even, mut odd) = ([0.0; LANES], [0.0; LANES]);
+        for (k, r) in items.iter().enumerate() {
+            let (amount, rate) = (k * n, k * (n + 1));
+            for i in 0..lanes {
+                initial[i] = st.v(r.initial, i);
+                sigma[i] = if st.is_nominal() {
                     0.0
                 } else {
                     st.v(r.volatility, i)
                 };
-                let (levels, integrals) = match &r.curve {
-                    Some(c) => (&c.levels, &c.integrals),
-                    None => {
-                        let g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
-                        growth_path(g, dt, r.origin, &mut own.levels, &mut own.integrals);
-                        (&own.levels, &own.integrals)
-                    }
-                };
-                let (amount, rate) = (k * n, k * (n + 1));
-                for p in 0..n {
-                    own.amount[(amount + p, i)] = 0.0;
+                shock[i] = 1.0;
+            }
+            let volatile = sigma[..lanes].iter().any(|&s| s > 0.0);
+            // Growth curves: the compiled one, or one per lane when growth is drawn per path.
+            let shared = r.curve.as_ref();
+            if shared.is_none() {
+                own.curves.resize(lanes * (2 * n + 1), 0.0);
+                for (i, curve) in own.curves.chunks_exact_mut(2 * n + 1).enumerate() {
+                    let (levels, integrals) = curve.split_at_mut(n + 1);
+                    let g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
+                    growth_path(g, dt, r.origin, levels, integrals);
                 }
-                for b in 0..=n {
-                    own.rate[(rate + b, i)] = 0.0;
+            }
+            let level = |i: usize, b: usize| match shared {
+                Some(c) => c.levels[b],
+                None => own.curves[i * (2 * n + 1) + b],
+            };
+            let integral = |i: usize, p: usize| match shared {
+                Some(c) => c.integrals[p],
+                None => own.curves[i * (2 * n + 1) + n + 1 + p],
+            };
+            for p in 0..n {
+                own.amount.row_mut(amount + p).fill(0.0);
+            }
+            for b in 0..=n {
+                own.rate.row_mut(rate + b).fill(0.0);
+            }
+            let first = r.origin.period.min(n);
+            for (i, &x) in initial[..lanes].iter().enumerate() {
+                own.rate[(rate + first, i)] = x * level(i, first);
+            }
+            for p in first..n {
+                let len = if p == first { dt - r.origin.offset } else { dt };
+                // Two draws per block: fetch a block on even periods (or the first).
+                let j = p as u64;
+                if volatile && (p == first || j & 1 == 0) {
+                    let (a, b) = (&mut even[..lanes], &mut odd[..lanes]);
+                    m.streams
+                        .pair_lanes(seed, r.shock_key, st.path(0), j >> 1, a, b);
                 }
-                let first = r.origin.period.min(n);
-                own.rate[(rate + first, i)] = initial * levels[first];
-                let mut shock = 1.0;
-                let mut pair = [0.0; 2];
-                for p in first..n {
-                    let len = if p == first { dt - r.origin.offset } else { dt };
-                    let next = if sigma > 0.0 {
-                        // Two draws per block: fetch a block on even periods (or the first).
-                        let j = p as u64;
-                        if p == first || j & 1 == 0 {
-                            pair = m.streams.uniform_pair(seed, r.shock_key, path, j >> 1);
-                        }
-                        let z = normal_quantile(pair[(j & 1) as usize]);
-                        let var = sigma * sigma * len;
-                        shock * (var.sqrt() * z - 0.5 * var).exp()
+                let draws = if j & 1 == 0 { &even } else { &odd };
+                for i in 0..lanes {
+                    let s = sigma[i];
+                    let next = if s > 0.0 {
+                        let z = normal_quantile(draws[i]);
+                        let var = s * s * len;
+                        shock[i] * (var.sqrt() * z - 0.5 * var).exp()
                     } else {
                         1.0
                     };
-                    own.amount[(amount + p, i)] = initial * integrals[p] * 0.5 * (shock + next);
-                    own.rate[(rate + p + 1, i)] = initial * levels[p + 1] * next;
-                    shock = next;
+                    own.amount[(amount + p, i)] =
+                        initial[i] * integral(i, p) * 0.5 * (shock[i] + next);
+                    own.rate[(rate + p + 1, i)] = initial[i] * level(i, p + 1) * next;
+                    shock[i] = next;
                 }
             }
         }

@@ -157,10 +157,13 @@ impl Step for RevShareC {
             if rs.window[p] == 0.0 {
                 continue;
             }
-            for i in st.lanes() {
-                // Revenue is paid first in the period, so its flows hold this period's amounts.
-                let base: f64 = rs.base.iter().map(|&r| st.paid(r, i)).sum();
-                amounts[i] = st.v(rs.rate, i) * base * rs.window[p];
+            let lanes = st.lanes().len();
+            // Revenue is paid first in the period, so its flows hold this period's amounts.
+            let (mut base, mut rate) = ([0.0; LANES], [0.0; LANES]);
+            st.paid_sum(&rs.base, &mut base[..lanes]);
+            st.fill_lanes(rs.rate, &mut rate[..lanes]);
+            for i in 0..lanes {
+                amounts[i] = rate[i] * base[i] * rs.window[p];
             }
             st.pay_lanes(
                 m,
