@@ -272,6 +272,11 @@ impl Origin {
 /// Fills `levels[p]` (`periods + 1` boundaries) with the level at the start of period `p`
 /// relative to the starting level (0 before the flow starts), and `integrals[p]` with the
 /// integral of the level over the part of period `p` after the start, in years.
+///
+/// Compiled for the widest vector unit the CPU has, chosen when it runs: the series' loops run
+/// over the periods, with separate multiplies and adds (never fused), so every CPU gets the
+/// same bits.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integrals: &mut [f64]) {
     let n = integrals.len();
     levels.fill(0.0);

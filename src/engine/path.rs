@@ -890,30 +890,52 @@ impl State {
         }
     }
 
-    fn metric(&self, m: &Model, metric: Metric, i: usize) -> f64 {
-        match metric {
-            Metric::Revenue => self.run_rate[(self.boundary, i)],
-            Metric::Cash => self.cash[(m.company, i)],
-            Metric::Valuation => self.valuation(m, i),
-            Metric::Spend(f) => self.out.flow_total[(f, i)],
-            Metric::SpendWith(e) => self.spend_with[(e, i)],
-        }
-    }
-
-    /// Whether a condition holds in lane `i` in the current state.
-    pub fn holds(&self, m: &Model, c: &Condition, i: usize) -> bool {
+    /// Whether a condition holds in each lane of the batch in the current state, into `out`
+    /// (one entry per lane), each comparison a loop over rows.
+    pub fn holds_lanes(&self, m: &Model, c: &Condition, out: &mut [bool]) {
+        let lanes = out.len();
         match c {
-            Condition::Const(b) => *b,
-            Condition::Reached(ms) => self.reached[(*ms, i)],
+            Condition::Const(b) => out.fill(*b),
+            Condition::Reached(ms) => out.copy_from_slice(&self.reached.row(*ms)[..lanes]),
             Condition::Compare {
                 metric,
                 cmp,
                 threshold,
-            } => cmp.test(self.metric(m, *metric, i), self.v(*threshold, i)),
-            Condition::Date { cmp, month } => cmp.test(self.month, *month),
-            Condition::And(a, b) => self.holds(m, a, i) && self.holds(m, b, i),
-            Condition::Or(a, b) => self.holds(m, a, i) || self.holds(m, b, i),
-            Condition::Not(a) => !self.holds(m, a, i),
+            } => {
+                let (mut limit, mut valuation) = ([0.0; LANES], [0.0; LANES]);
+                self.fill_lanes(*threshold, &mut limit[..lanes]);
+                let values: &[f64] = match *metric {
+                    Metric::Revenue => self.run_rate.row(self.boundary),
+                    Metric::Cash => self.cash.row(m.company),
+                    Metric::Valuation => {
+                        self.fill_lanes(m.multiple, &mut valuation[..lanes]);
+                        for (v, &rate) in valuation.iter_mut().zip(self.run_rate.row(self.boundary))
+                        {
+                            *v *= rate;
+                        }
+                        &valuation
+                    }
+                    Metric::Spend(f) => self.out.flow_total.row(f),
+                    Metric::SpendWith(e) => self.spend_with.row(e),
+                };
+                for ((o, &x), &limit) in out.iter_mut().zip(values).zip(&limit) {
+                    *o = cmp.test(x, limit);
+                }
+            }
+            Condition::Date { cmp, month } => out.fill(cmp.test(self.month, *month)),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                let mut other = [false; LANES];
+                self.holds_lanes(m, a, out);
+                self.holds_lanes(m, b, &mut other[..lanes]);
+                let and = matches!(c, Condition::And(..));
+                for (o, &x) in out.iter_mut().zip(&other) {
+                    *o = if and { *o && x } else { *o || x };
+                }
+            }
+            Condition::Not(a) => {
+                self.holds_lanes(m, a, out);
+                out.iter_mut().for_each(|o| *o = !*o);
+            }
         }
     }
 
@@ -949,19 +971,30 @@ impl State {
         self.out.revenue.row_mut(p)[..lanes].copy_from_slice(&revenue[..lanes]);
         let mut costs = [0.0; LANES];
         self.paid_sum(&m.company_costs, &mut costs[..lanes]);
-        for (i, &cost) in costs[..lanes].iter().enumerate() {
-            let cash = self.cash[(company, i)];
-            self.out.cash[(p, i)] = cash;
-            self.out.min_cash[i] = self.out.min_cash[i].min(cash - self.rescued[i]);
-            self.out.costs[(p, i)] = cost + self.interest[i];
+        let (cash, o) = (&self.cash.row(company)[..lanes], &mut self.out);
+        o.cash.row_mut(p)[..lanes].copy_from_slice(cash);
+        for ((low, &cash), &rescued) in o.min_cash[..lanes].iter_mut().zip(cash).zip(&self.rescued)
+        {
+            *low = low.min(cash - rescued);
+        }
+        for ((c, &cost), &interest) in o
+            .costs
+            .row_mut(p)
+            .iter_mut()
+            .zip(&costs[..lanes])
+            .zip(&self.interest)
+        {
+            *c = cost + interest;
         }
         for &e in &m.investors {
-            for i in 0..self.lanes {
-                if self.out.payback[(e, i)].is_none()
-                    && self.cum_invested[(e, i)] > 0.0
-                    && self.out.received[(e, i)] >= self.cum_invested[(e, i)]
-                {
-                    self.out.payback[(e, i)] = Some(p);
+            let (received, invested) = (o.received.row(e), self.cum_invested.row(e));
+            for ((back, &received), &invested) in o.payback.row_mut(e)[..lanes]
+                .iter_mut()
+                .zip(received)
+                .zip(invested)
+            {
+                if back.is_none() && invested > 0.0 && received >= invested {
+                    *back = Some(p);
                 }
             }
         }
@@ -1030,25 +1063,31 @@ impl State {
                 };
             }
         }
-        for k in 0..m.milestones.len() {
-            for i in 0..self.lanes {
-                self.held[(k, i)] = m.milestones[k]
-                    .condition
-                    .as_ref()
-                    .is_none_or(|c| self.holds(m, c, i));
+        let mut holds = [true; LANES];
+        for (k, ms) in m.milestones.iter().enumerate() {
+            let holds = &mut holds[..self.lanes];
+            match &ms.condition {
+                Some(c) => self.holds_lanes(m, c, holds),
+                None => holds.fill(true),
             }
+            self.held.row_mut(k)[..self.lanes].copy_from_slice(holds);
         }
     }
 
     fn milestones<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize) {
         let end = m.horizon.period_start(p + 1).as_year_fraction();
+        let mut holds = [true; LANES];
         for &k in &m.milestone_order {
             let ms = &m.milestones[k];
-            for i in 0..self.lanes {
+            // On the state after the milestones before it in the order (which it may read).
+            match &ms.condition {
+                Some(c) => self.holds_lanes(m, c, &mut holds[..self.lanes]),
+                None => holds.fill(true),
+            }
+            for (i, &held) in holds[..self.lanes].iter().enumerate() {
                 if !self.alive[i] || self.reached[(k, i)] {
                     continue;
                 }
-                let held = ms.condition.as_ref().is_none_or(|c| self.holds(m, c, i));
                 match ms.rule {
                     MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
                         let held_share = 0.5

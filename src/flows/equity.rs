@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{Lapse, State, Trace, TrancheState};
+use crate::engine::path::{Lapse, Rows, State, Trace, TrancheState};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date};
@@ -280,15 +280,27 @@ pub struct TrancheC {
     pub post_money: PostMoney,
 }
 
+/// Working state of the equity step on a batch.
+#[derive(Clone, Debug)]
+pub struct EquityScratch {
+    /// The tranches a lane issues together this period.
+    round: Vec<usize>,
+    /// Per tranche: whether its condition holds in each lane this period.
+    holds: Rows<bool>,
+}
+
 impl Step for TrancheC {
     /// The tranches released in the current period, in the lane being priced.
-    type Scratch = Vec<usize>;
+    type Scratch = EquityScratch;
 
-    fn scratch(items: &[Self], _: &Model, _: usize) -> Vec<usize> {
-        Vec::with_capacity(items.len())
+    fn scratch(items: &[Self], _: &Model, lanes: usize) -> EquityScratch {
+        EquityScratch {
+            round: Vec::with_capacity(items.len()),
+            holds: Rows::new(items.len(), lanes, false),
+        }
     }
 
-    fn prepare(items: &[Self], _: &mut Vec<usize>, st: &mut State, _: &Model, _: u64) {
+    fn prepare(items: &[Self], _: &mut EquityScratch, st: &mut State, _: &Model, _: u64) {
         for (k, tr) in items.iter().enumerate() {
             for i in st.lanes() {
                 let state = if st.v(tr.amount, i) > 0.0 {
@@ -304,7 +316,7 @@ impl Step for TrancheC {
 
     fn finance<T: Trace>(
         items: &[Self],
-        round: &mut Vec<usize>,
+        own: &mut EquityScratch,
         st: &mut State,
         m: &Model,
         t: &mut T,
@@ -318,9 +330,24 @@ impl Step for TrancheC {
         if !items.iter().any(acts) {
             return;
         }
+        // Each condition in its window over the whole batch, on the state before any lane's
+        // financing (a lane's financing changes only its own state).
+        let lanes = st.lanes().len();
+        for (k, tr) in items.iter().enumerate() {
+            if let TrancheWhen::Conditional {
+                condition,
+                from,
+                until,
+            } = &tr.when
+                && !st.is_nominal()
+                && (*from..=*until).contains(&p)
+            {
+                st.holds_lanes(m, condition, &mut own.holds.row_mut(k)[..lanes]);
+            }
+        }
         for i in st.lanes() {
             if st.alive(i) {
-                finance_lane(items, round, st, m, t, p, i);
+                finance_lane(items, own, st, m, t, p, i);
             }
         }
     }
@@ -375,13 +402,14 @@ impl Step for TrancheC {
 /// The equity step of period `p` in lane `i`.
 fn finance_lane<T: Trace>(
     items: &[TrancheC],
-    round: &mut Vec<usize>,
+    own: &mut EquityScratch,
     st: &mut State,
     m: &Model,
     t: &mut T,
     p: usize,
     i: usize,
 ) {
+    let (round, held) = (&mut own.round, &own.holds);
     round.clear();
     // Which tranches are released, all on the same state.
     for (k, tr) in items.iter().enumerate() {
@@ -395,14 +423,14 @@ fn finance_lane<T: Trace>(
                 }
             }
             TrancheWhen::Conditional {
-                condition,
+                condition: _,
                 from,
                 until,
             } => {
                 let holds = if st.is_nominal() {
                     p == *from
                 } else {
-                    p >= *from && p <= *until && st.holds(m, condition, i)
+                    p >= *from && p <= *until && held[(k, i)]
                 };
                 if holds {
                     round.push(k);

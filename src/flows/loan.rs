@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, count, date, string};
@@ -522,6 +522,12 @@ impl Step for LoanC {
             else {
                 continue;
             };
+            // The condition over the batch, on the state after the loans before this one.
+            let mut held = [false; LANES];
+            if !st.is_nominal() && (*from..=*until).contains(&p) {
+                let lanes = st.lanes().len();
+                st.holds_lanes(m, condition, &mut held[..lanes]);
+            }
             for i in st.lanes() {
                 if !st.alive(i) || own.commitment[(k, i)] != Commitment::Pending {
                     continue;
@@ -529,7 +535,7 @@ impl Step for LoanC {
                 let holds = if st.is_nominal() {
                     p == *from
                 } else {
-                    p >= *from && p <= *until && st.holds(m, condition, i)
+                    p >= *from && p <= *until && held[i]
                 };
                 if holds {
                     let principal = st.v(l.principal, i);
