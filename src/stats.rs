@@ -362,36 +362,11 @@ impl Sketch {
     /// Adds a value (non-finite values are ignored).
     #[inline(always)]
     pub fn push(&mut self, x: f64) {
-        if !x.is_finite() {
-            return;
-        }
-        // Plain comparisons: `x` is finite, so `f64::min`'s NaN handling is not needed.
-        if x < self.min {
-            self.min = x;
-        }
-        if x > self.max {
-            self.max = x;
-        }
-        if x < self.exact.bar() {
-            self.exact.add(x, 1);
-        }
-        let a = x.abs();
-        if a < MIN_MAGNITUDE {
-            self.zero += 1;
-            return;
-        }
-        // The sign picks the store by a select rather than a branch: cash and net income
-        // change sign from path to path, which a branch would mispredict.
-        let store = if x.is_sign_negative() {
-            &mut self.negative
-        } else {
-            &mut self.positive
-        };
-        store.add(key_of(a), 1);
+        self.push_column(std::slice::from_ref(&x));
     }
 
-    /// Adds values in order: the same sketch as [`Sketch::push`] on each, with the bounds and
-    /// the exact set's bar kept in registers for the whole column.
+    /// Adds values in order (each as [`Sketch::push`] would), with the bounds and the exact
+    /// set's bar kept in registers for the whole column.
     #[inline]
     fn push_column(&mut self, xs: &[f64]) {
         let (mut min, mut max) = (self.min, self.max);
@@ -411,6 +386,8 @@ impl Sketch {
                 self.zero += 1;
                 continue;
             }
+            // The sign picks the store by a select rather than a branch: cash and net income
+            // change sign from path to path, which a branch would mispredict.
             let store = if x.is_sign_negative() {
                 &mut self.negative
             } else {
@@ -566,17 +543,11 @@ impl Stat {
     /// Adds a value to both the sums and the sketch.
     #[inline(always)]
     pub fn push(&mut self, x: f64) {
-        if self.n == 0 {
-            self.shift = x;
-        }
-        self.n += 1;
-        let d = x - self.shift;
-        self.sum += d;
-        self.sum_sq += d * d;
-        self.sketch.push(x);
+        self.push_column(std::slice::from_ref(&x));
     }
 
-    /// Adds a column of values in order: the same bits as [`Stat::push`] on each in turn.
+    /// Adds a column of values in order: the same bits however the values are split into
+    /// columns (one at a time included).
     #[inline]
     pub fn push_column(&mut self, xs: &[f64]) {
         let Some(&first) = xs.first() else {
