@@ -702,12 +702,6 @@ impl State {
         }
     }
 
-    /// What flow `f` has moved so far in the current period in lane `i`.
-    #[inline(always)]
-    pub fn paid(&self, f: usize, i: usize) -> f64 {
-        self.flow_period[(f, i)]
-    }
-
     /// Financing that reaches (or, negative, leaves) lane `i`'s company `at` this fraction of
     /// the period, for the insolvency scan.
     pub fn arrive(&mut self, i: usize, at: f64, amount: f64) {
@@ -1142,11 +1136,11 @@ impl State {
                 continue;
             }
             if self.arrivals[i].is_empty() {
-                // No financing this period: the scan below reduces to the period's end, and
-                // only a company that ends it short needs the scan.
-                let none: f64 = std::iter::empty::<f64>().sum();
-                let rate = self.cash[(company, i)] - self.start_cash[i] - none;
-                if self.start_cash[i] + rate * (1.0 - 0.0) >= 0.0 {
+                // No financing this period: the scan below reduces to its first step, the
+                // cash at the period's end (its zero's sign aside, which `>=` ignores), and only
+                // a company that ends the period short needs the scan.
+                let start = self.start_cash[i];
+                if start + (self.cash[(company, i)] - start) >= 0.0 {
                     continue;
                 }
             }
