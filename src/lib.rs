@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod dist;
 pub mod engine;
 pub mod exact;
+pub mod exp;
 pub mod flows;
 pub mod format;
 pub mod graph;

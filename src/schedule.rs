@@ -15,6 +15,7 @@
 //! rate whose coefficients (the moments of `phi`) depend only on the period length and `lambda`
 //! (see [`Kernel`]), so a path pays for them once, not once per period.
 
+use crate::exp::exp_lanes;
 use crate::scenario::Profile;
 use crate::time::{Horizon, Month};
 
@@ -321,10 +322,21 @@ pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integ
             *sum = *sum * rate + coef;
         }
     }
-    for (sum, rate) in sums.iter_mut().zip(rates.iter_mut()) {
-        *sum *= level;
-        level *= (*rate * k.f).exp();
-        *rate = level;
+    // The periods' growth factors are exponentials of known rates: taken together, a chunk at
+    // a time, then chained into levels.
+    const CHUNK: usize = 64;
+    let (mut arg, mut factor) = ([0.0; CHUNK], [0.0; CHUNK]);
+    for (sums, rates) in sums.chunks_mut(CHUNK).zip(rates.chunks_mut(CHUNK)) {
+        let len = rates.len();
+        for (a, &rate) in arg.iter_mut().zip(rates.iter()) {
+            *a = rate * k.f;
+        }
+        exp_lanes(&arg[..len], &mut factor[..len]);
+        for ((sum, rate), &f) in sums.iter_mut().zip(rates.iter_mut()).zip(&factor) {
+            *sum *= level;
+            level *= f;
+            *rate = level;
+        }
     }
 }
 

@@ -287,6 +287,8 @@ pub struct EquityScratch {
     round: Vec<usize>,
     /// Per tranche: whether its condition holds in each lane this period.
     holds: Rows<bool>,
+    /// Per lane: whether a tranche is released or lapses this period.
+    acting: Vec<bool>,
 }
 
 impl Step for TrancheC {
@@ -297,6 +299,7 @@ impl Step for TrancheC {
         EquityScratch {
             round: Vec::with_capacity(items.len()),
             holds: Rows::new(items.len(), lanes, false),
+            acting: vec![false; lanes],
         }
     }
 
@@ -345,8 +348,18 @@ impl Step for TrancheC {
                 st.holds_lanes(m, condition, &mut own.holds.row_mut(k)[..lanes]);
             }
         }
+        // Lanes in which some tranche is released or lapses: the others have nothing to do. A
+        // tranche that does not act this period does neither (`from <= until`).
+        let acting = &mut own.acting[..lanes];
+        acting.fill(false);
+        for (k, tr) in items.iter().enumerate().filter(|(_, tr)| acts(tr)) {
+            let (states, held) = (st.out.tranche_state.row(k), own.holds.row(k));
+            for (i, a) in acting.iter_mut().enumerate() {
+                *a |= decide(tr, states[i], held[i], p, st.is_nominal()) != Decision::Wait;
+            }
+        }
         for i in st.lanes() {
-            if st.alive(i) {
+            if own.acting[i] && st.alive(i) {
                 finance_lane(items, own, st, m, t, p, i);
             }
         }
@@ -399,6 +412,40 @@ impl Step for TrancheC {
     }
 }
 
+/// What a tranche does in period `p` in one lane.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Release,
+    Expire,
+    Wait,
+}
+
+/// What tranche `tr`, in `state`, does in period `p`, its condition holding (`held`) or not.
+#[inline(always)]
+fn decide(tr: &TrancheC, state: TrancheState, held: bool, p: usize, nominal: bool) -> Decision {
+    if state != TrancheState::Pending {
+        return Decision::Wait;
+    }
+    match tr.when {
+        TrancheWhen::Scheduled(at, _) if at == p => Decision::Release,
+        TrancheWhen::Scheduled(..) => Decision::Wait,
+        TrancheWhen::Conditional { from, until, .. } => {
+            let holds = if nominal {
+                p == from
+            } else {
+                p >= from && p <= until && held
+            };
+            if holds {
+                Decision::Release
+            } else if p >= until {
+                Decision::Expire
+            } else {
+                Decision::Wait
+            }
+        }
+    }
+}
+
 /// The equity step of period `p` in lane `i`.
 fn finance_lane<T: Trace>(
     items: &[TrancheC],
@@ -413,31 +460,13 @@ fn finance_lane<T: Trace>(
     round.clear();
     // Which tranches are released, all on the same state.
     for (k, tr) in items.iter().enumerate() {
-        if st.out.tranche_state[(k, i)] != TrancheState::Pending {
-            continue;
-        }
-        match &tr.when {
-            TrancheWhen::Scheduled(at, _) => {
-                if *at == p {
-                    round.push(k);
-                }
+        let state = st.out.tranche_state[(k, i)];
+        match decide(tr, state, held[(k, i)], p, st.is_nominal()) {
+            Decision::Release => round.push(k),
+            Decision::Expire => {
+                st.out.tranche_state[(k, i)] = TrancheState::Lapsed(p, Lapse::Expired);
             }
-            TrancheWhen::Conditional {
-                condition: _,
-                from,
-                until,
-            } => {
-                let holds = if st.is_nominal() {
-                    p == *from
-                } else {
-                    p >= *from && p <= *until && held[(k, i)]
-                };
-                if holds {
-                    round.push(k);
-                } else if p >= *until {
-                    st.out.tranche_state[(k, i)] = TrancheState::Lapsed(p, Lapse::Expired);
-                }
-            }
+            Decision::Wait => {}
         }
     }
     if round.is_empty() {

@@ -9,12 +9,13 @@
 use std::fmt::Write as _;
 
 use super::{Ends, Kind, PaymentClass, Step};
-use crate::dist::normal_quantile;
+use crate::dist::normal_quantile_lanes;
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::model::{InputKind, RandomInput};
 use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::engine::rng::name_key;
 use crate::engine::{Model, model::Curve};
+use crate::exp::exp_lanes;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
@@ -173,6 +174,7 @@ impl Step for RevenueC {
         // at a time from the lanes kernel. A lane's arithmetic is the one path's, in its order.
         let (mut initial, mut sigma, mut shock) = ([0.0; LANES], [0.0; LANES], [1.0; LANES]);
         let (mut even, mut odd) = ([0.0; LANES], [0.0; LANES]);
+        let (mut z, mut factor) = ([0.0; LANES], [0.0; LANES]);
         for (k, r) in items.iter().enumerate() {
             let (amount, rate) = (k * n, k * (n + 1));
             for i in 0..lanes {
@@ -222,13 +224,19 @@ impl Step for RevenueC {
                     m.streams
                         .pair_lanes(seed, r.shock_key, st.path(0), j >> 1, a, b);
                 }
-                let draws = if j & 1 == 0 { &even } else { &odd };
-                for i in 0..lanes {
-                    let s = sigma[i];
-                    let next = if s > 0.0 {
-                        let z = normal_quantile(draws[i]);
+                // Each lane's shock factor `exp(sqrt(var) z - var / 2)`, the lanes together.
+                if volatile {
+                    let draws = if j & 1 == 0 { &even } else { &odd };
+                    normal_quantile_lanes(&draws[..lanes], &mut z[..lanes]);
+                    for (z, &s) in z[..lanes].iter_mut().zip(&sigma[..lanes]) {
                         let var = s * s * len;
-                        shock[i] * (var.sqrt() * z - 0.5 * var).exp()
+                        *z = var.sqrt() * *z - 0.5 * var;
+                    }
+                    exp_lanes(&z[..lanes], &mut factor[..lanes]);
+                }
+                for i in 0..lanes {
+                    let next = if sigma[i] > 0.0 {
+                        shock[i] * factor[i]
                     } else {
                         1.0
                     };
