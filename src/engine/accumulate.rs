@@ -2,7 +2,7 @@
 //! exactly, so a total does not depend on how the chunks were grouped.
 
 use super::model::Model;
-use super::path::{BatchOutput, LANES, Lapse, TrancheState, net_position, ratio};
+use super::path::{BatchOutput, LANES, Lapse, NOT_PAID_BACK, TrancheState, net_position, ratio};
 use crate::stats::{Counts, Stat};
 
 /// Statistics of one investor.
@@ -244,7 +244,8 @@ impl Accumulator {
             s.debt_value.push_column(credit);
             s.unrecovered.push_column(&o.unrecovered.row(e)[..lanes]);
             for &x in &o.payback.row(e)[..lanes] {
-                s.payback.add(x.unwrap_or(p));
+                s.payback
+                    .add(if x == NOT_PAID_BACK { p } else { x as usize });
             }
         }
         let mut invested = [-0.0; LANES];

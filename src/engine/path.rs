@@ -187,6 +187,9 @@ fn exposure_to_reach(u: f64, rate: f64) -> f64 {
 /// Paths in a batch: the engine runs every step of a period over this many paths at once.
 pub const LANES: usize = 128;
 
+/// A payback period not reached (yet).
+pub const NOT_PAID_BACK: u32 = u32::MAX;
+
 /// A table of rows with one value per lane (path) of a batch: row `r`, lane `i`.
 ///
 /// Rows are padded by a cache line: rows a multiple of 4 KiB apart would alias in the cache
@@ -290,8 +293,9 @@ pub struct BatchOutput {
     pub credit: Rows<f64>,
     /// Per entity: stake at the horizon.
     pub stake: Rows<f64>,
-    /// Per entity: first period in which received >= invested.
-    pub payback: Rows<Option<usize>>,
+    /// Per entity: first period in which received >= invested, [`NOT_PAID_BACK`] before it
+    /// (a number rather than an `Option`, so that a period's test runs in vectors).
+    pub payback: Rows<u32>,
     /// Per entity: unpaid contract value at a default.
     pub stranded: Rows<f64>,
     /// Per entity: contract value due after the horizon.
@@ -326,7 +330,7 @@ impl BatchOutput {
             margin: rows(e),
             credit: rows(e),
             stake: rows(e),
-            payback: Rows::new(e, lanes, None),
+            payback: Rows::new(e, lanes, NOT_PAID_BACK),
             stranded: rows(e),
             backlog: rows(e),
             unrecovered: rows(e),
@@ -359,7 +363,11 @@ impl BatchOutput {
         copy(&mut o.credit, &self.credit);
         copy(&mut o.stake, &self.stake);
         o.payback.clear();
-        o.payback.extend(self.payback.lane(i));
+        o.payback.extend(
+            self.payback
+                .lane(i)
+                .map(|p| (p != NOT_PAID_BACK).then_some(p as usize)),
+        );
         copy(&mut o.stranded, &self.stranded);
         copy(&mut o.backlog, &self.backlog);
         copy(&mut o.unrecovered, &self.unrecovered);
@@ -987,9 +995,8 @@ impl State {
                 .zip(received)
                 .zip(invested)
             {
-                if back.is_none() && invested > 0.0 && received >= invested {
-                    *back = Some(p);
-                }
+                let now = (*back == NOT_PAID_BACK) & (invested > 0.0) & (received >= invested);
+                *back = if now { p as u32 } else { *back };
             }
         }
     }
@@ -1022,7 +1029,7 @@ impl State {
         ] {
             v.fill(0.0);
         }
-        o.payback.fill(None);
+        o.payback.fill(NOT_PAID_BACK);
         self.cum_invested.fill(0.0);
         for &(e, fraction, invested, _) in &m.opening {
             for i in 0..self.lanes {
@@ -1078,35 +1085,47 @@ impl State {
                 Some(c) => self.holds_lanes(m, c, &mut holds[..self.lanes]),
                 None => holds.fill(true),
             }
-            for (i, &held) in holds[..self.lanes].iter().enumerate() {
-                if !self.alive[i] || self.reached[(k, i)] {
-                    continue;
-                }
-                match ms.rule {
-                    MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
-                        let held_share = 0.5
-                            * (f64::from(u8::from(self.held[(k, i)])) + f64::from(u8::from(held)));
-                        let exposure = ms.exposure[p] * held_share;
-                        if exposure > 0.0 {
-                            self.hazard_acc[(k, i)] += exposure;
-                            if self.hazard_acc[(k, i)] >= self.threshold[(k, i)] {
-                                self.reached[(k, i)] = true;
-                                if T::ACTIVE {
-                                    t.milestone(p, k);
-                                }
-                            }
-                        }
-                    }
-                    MilestoneRule::Year(_) => {
-                        if held && p >= ms.from && self.threshold[(k, i)] < end {
-                            self.reached[(k, i)] = true;
-                            if T::ACTIVE {
-                                t.milestone(p, k);
-                            }
-                        }
+            // Row by row over the batch, branch-free; a lane that has reached the milestone or
+            // whose company has defaulted keeps its state.
+            let lanes = self.lanes;
+            let (alive, holds) = (&self.alive[..lanes], &holds[..lanes]);
+            let reached = &mut self.reached.row_mut(k)[..lanes];
+            let before = &mut self.held.row_mut(k)[..lanes];
+            let (acc, threshold) = (
+                &mut self.hazard_acc.row_mut(k)[..lanes],
+                &self.threshold.row(k)[..lanes],
+            );
+            let mut newly = [false; LANES];
+            match ms.rule {
+                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
+                    let exposure = ms.exposure[p];
+                    for i in 0..lanes {
+                        let active = alive[i] & !reached[i];
+                        let held_share =
+                            0.5 * (f64::from(u8::from(before[i])) + f64::from(u8::from(holds[i])));
+                        let exposure = exposure * held_share;
+                        let grows = active & (exposure > 0.0);
+                        acc[i] = if grows { acc[i] + exposure } else { acc[i] };
+                        newly[i] = grows & (acc[i] >= threshold[i]);
                     }
                 }
-                self.held[(k, i)] = held;
+                MilestoneRule::Year(_) => {
+                    let open = p >= ms.from;
+                    for i in 0..lanes {
+                        let active = alive[i] & !reached[i];
+                        newly[i] = active & holds[i] & open & (threshold[i] < end);
+                    }
+                }
+            }
+            for i in 0..lanes {
+                let active = alive[i] & !reached[i];
+                before[i] = if active { holds[i] } else { before[i] };
+                reached[i] |= newly[i];
+            }
+            if T::ACTIVE {
+                for _ in newly[..lanes].iter().filter(|&&n| n) {
+                    t.milestone(p, k);
+                }
             }
         }
     }
