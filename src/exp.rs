@@ -308,6 +308,18 @@ fn exp_in_range(x: f64) -> f64 {
     scale.mul_add(tmp, scale)
 }
 
+/// `x.exp()`, to the bit: the scalar twin of [`exp_lanes`], for code whose results must match
+/// what a batch computes with it on every CPU (where glibc's build has no FMA, its `exp` can
+/// round a value the other way).
+#[inline]
+pub fn exp(x: f64) -> f64 {
+    if in_range(x) {
+        exp_in_range(x)
+    } else {
+        x.exp()
+    }
+}
+
 /// `out[i] = xs[i].exp()` for every `i`, to the bit.
 ///
 /// Compiled for the widest vector unit the CPU has, chosen when it runs; without FMA in
@@ -376,6 +388,10 @@ mod tests {
         let mut ys = vec![0.0; xs.len()];
         exp_lanes(&xs, &mut ys);
         for (&x, &y) in xs.iter().zip(&ys) {
+            assert!(
+                exp(x).to_bits() == y.to_bits() || y.is_nan(),
+                "exp({x:e}) alone"
+            );
             let want = x.exp();
             if want.is_nan() {
                 assert!(y.is_nan(), "exp({x:e})");

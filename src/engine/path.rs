@@ -229,6 +229,16 @@ impl<T: Copy> Rows<T> {
         &mut self.data[r * self.stride..r * self.stride + self.lanes]
     }
 
+    /// Rows `rows` as one slice, row `r` of them at `(r - rows.start) * stride`, and the
+    /// stride: for code outside the engine that writes several rows at once.
+    pub fn block_mut(&mut self, rows: std::ops::Range<usize>) -> (&mut [T], usize) {
+        let stride = self.stride;
+        (
+            &mut self.data[rows.start * stride..rows.end * stride],
+            stride,
+        )
+    }
+
     /// Sets every value of every row.
     pub fn fill(&mut self, v: T) {
         self.data.fill(v);

@@ -12,7 +12,7 @@ use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
-use crate::schedule::{Growth, Origin, growth_path};
+use crate::schedule::{Growth, Origin, growth_paths};
 use crate::time::Month;
 
 /// Operating costs.
@@ -159,8 +159,9 @@ pub struct CostC {
 pub struct CostScratch {
     /// Row `k * periods + p`: cost `k`'s growth integral over period `p`.
     growth: Rows<f64>,
-    levels: Vec<f64>,
-    integrals: Vec<f64>,
+    /// The levels of the curve being drawn (row per boundary), which costs do not use.
+    levels: Rows<f64>,
+    scratch: Vec<f64>,
 }
 
 impl Step for CostC {
@@ -178,8 +179,8 @@ impl Step for CostC {
         }
         CostScratch {
             growth,
-            levels: vec![0.0; n + 1],
-            integrals: vec![0.0; n],
+            levels: Rows::new(n + 1, lanes, 0.0),
+            scratch: Vec::new(),
         }
     }
 
@@ -189,13 +190,23 @@ impl Step for CostC {
             if c.curve.is_some() {
                 continue;
             }
-            for i in st.lanes() {
-                let g = Growth::new(st.v(c.growth, i), st.v(c.decay, i));
-                growth_path(g, dt, c.origin, &mut own.levels, &mut own.integrals);
-                for (p, &x) in own.integrals.iter().enumerate() {
-                    own.growth[(k * n + p, i)] = x;
-                }
+            let mut gs = [Growth::new(0.0, 0.0); LANES];
+            for (i, g) in gs[..st.lanes().len()].iter_mut().enumerate() {
+                *g = Growth::new(st.v(c.growth, i), st.v(c.decay, i));
             }
+            let (integrals, stride) = own.growth.block_mut(k * n..(k + 1) * n);
+            let (levels, _) = own.levels.block_mut(0..n + 1);
+            let lanes = st.lanes().len();
+            growth_paths(
+                &gs[..lanes],
+                dt,
+                c.origin,
+                n,
+                levels,
+                integrals,
+                stride,
+                &mut own.scratch,
+            );
         }
     }
 

@@ -20,7 +20,7 @@ use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, Scenario, Value};
-use crate::schedule::{Growth, Origin, growth_path};
+use crate::schedule::{Growth, Origin, growth_paths};
 use crate::time::Month;
 
 /// Revenue from a market.
@@ -151,9 +151,11 @@ pub struct RevenueScratch {
     amount: Rows<f64>,
     /// Run-rate of each process at each period boundary (row `k * (periods + 1) + b`).
     rate: Rows<f64>,
-    /// Per lane, when growth is drawn per path: its levels at the `periods + 1` boundaries,
-    /// then its integrals over the `periods` periods.
-    curves: Vec<f64>,
+    /// When growth is drawn per path: the levels at the `periods + 1` boundaries (a row each)
+    /// and the integrals over the `periods` periods, of the process being prepared.
+    levels: Rows<f64>,
+    integrals: Rows<f64>,
+    scratch: Vec<f64>,
 }
 
 impl Step for RevenueC {
@@ -164,7 +166,9 @@ impl Step for RevenueC {
         RevenueScratch {
             amount: Rows::new(items.len() * n, lanes, 0.0),
             rate: Rows::new(items.len() * (n + 1), lanes, 0.0),
-            curves: vec![0.0; lanes * (2 * n + 1)],
+            levels: Rows::new(n + 1, lanes, 0.0),
+            integrals: Rows::new(n, lanes, 0.0),
+            scratch: Vec::new(),
         }
     }
 
@@ -190,20 +194,31 @@ impl Step for RevenueC {
             // Growth curves: the compiled one, or one per lane when growth is drawn per path.
             let shared = r.curve.as_ref();
             if shared.is_none() {
-                own.curves.resize(lanes * (2 * n + 1), 0.0);
-                for (i, curve) in own.curves.chunks_exact_mut(2 * n + 1).enumerate() {
-                    let (levels, integrals) = curve.split_at_mut(n + 1);
-                    let g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
-                    growth_path(g, dt, r.origin, levels, integrals);
+                let mut gs = [Growth::new(0.0, 0.0); LANES];
+                for (i, g) in gs[..lanes].iter_mut().enumerate() {
+                    *g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
                 }
+                let (levels, stride) = own.levels.block_mut(0..n + 1);
+                let (integrals, _) = own.integrals.block_mut(0..n);
+                growth_paths(
+                    &gs[..lanes],
+                    dt,
+                    r.origin,
+                    n,
+                    levels,
+                    integrals,
+                    stride,
+                    &mut own.scratch,
+                );
             }
+            let (levels, integrals) = (&own.levels, &own.integrals);
             let level = |i: usize, b: usize| match shared {
                 Some(c) => c.levels[b],
-                None => own.curves[i * (2 * n + 1) + b],
+                None => levels[(b, i)],
             };
             let integral = |i: usize, p: usize| match shared {
                 Some(c) => c.integrals[p],
-                None => own.curves[i * (2 * n + 1) + n + 1 + p],
+                None => integrals[(p, i)],
             };
             for p in 0..n {
                 own.amount.row_mut(amount + p).fill(0.0);
