@@ -216,10 +216,6 @@ impl Step for RevenueC {
                 Some(c) => c.levels[b],
                 None => levels[(b, i)],
             };
-            let integral = |i: usize, p: usize| match shared {
-                Some(c) => c.integrals[p],
-                None => integrals[(p, i)],
-            };
             for p in 0..n {
                 own.amount.row_mut(amount + p).fill(0.0);
             }
@@ -249,28 +245,40 @@ impl Step for RevenueC {
                     }
                     exp_lanes(&z[..lanes], &mut factor[..lanes]);
                 }
+                let (mut over, mut at_end) = ([0.0; LANES], [0.0; LANES]);
+                match shared {
+                    Some(c) => {
+                        over.fill(c.integrals[p]);
+                        at_end.fill(c.levels[p + 1]);
+                    }
+                    None => {
+                        over[..lanes].copy_from_slice(&integrals.row(p)[..lanes]);
+                        at_end[..lanes].copy_from_slice(&levels.row(p + 1)[..lanes]);
+                    }
+                }
+                let booked = &mut own.amount.row_mut(amount + p)[..lanes];
+                let run_rate = &mut own.rate.row_mut(rate + p + 1)[..lanes];
                 for i in 0..lanes {
                     let next = if sigma[i] > 0.0 {
                         shock[i] * factor[i]
                     } else {
                         1.0
                     };
-                    own.amount[(amount + p, i)] =
-                        initial[i] * integral(i, p) * 0.5 * (shock[i] + next);
-                    own.rate[(rate + p + 1, i)] = initial[i] * level(i, p + 1) * next;
+                    booked[i] = initial[i] * over[i] * 0.5 * (shock[i] + next);
+                    run_rate[i] = initial[i] * at_end[i] * next;
                     shock[i] = next;
                 }
             }
         }
-        // The company's run-rate at each boundary: what conditions, prices and values read.
+        // The company's run-rate at each boundary: what conditions, prices and values read,
+        // summed from -0.0 in item order, as `Iterator::sum`.
         for b in 0..=n {
-            for i in st.lanes() {
-                st.run_rate[(b, i)] = items
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.to == m.company)
-                    .map(|(k, _)| own.rate[(k * (n + 1) + b, i)])
-                    .sum();
+            let total = &mut st.run_rate.row_mut(b)[..lanes];
+            total.fill(-0.0);
+            for (k, _) in items.iter().enumerate().filter(|(_, r)| r.to == m.company) {
+                for (t, &x) in total.iter_mut().zip(own.rate.row(k * (n + 1) + b)) {
+                    *t += x;
+                }
             }
         }
     }
