@@ -188,7 +188,7 @@ fn exposure_to_reach(u: f64, rate: f64) -> f64 {
 pub const LANES: usize = 128;
 
 /// A payback period not reached (yet).
-pub const NOT_PAID_BACK: u32 = u32::MAX;
+pub const NOT_PAID_BACK: f64 = f64::INFINITY;
 
 /// A table of rows with one value per lane (path) of a batch: row `r`, lane `i`.
 ///
@@ -304,8 +304,9 @@ pub struct BatchOutput {
     /// Per entity: stake at the horizon.
     pub stake: Rows<f64>,
     /// Per entity: first period in which received >= invested, [`NOT_PAID_BACK`] before it
-    /// (a number rather than an `Option`, so that a period's test runs in vectors).
-    pub payback: Rows<u32>,
+    /// (a float rather than an `Option`, so that a period's test runs in the same vectors as
+    /// the amounts it compares).
+    pub payback: Rows<f64>,
     /// Per entity: unpaid contract value at a default.
     pub stranded: Rows<f64>,
     /// Per entity: contract value due after the horizon.
@@ -1006,7 +1007,7 @@ impl State {
                 .zip(invested)
             {
                 let now = (*back == NOT_PAID_BACK) & (invested > 0.0) & (received >= invested);
-                *back = if now { p as u32 } else { *back };
+                *back = if now { p as f64 } else { *back };
             }
         }
     }
