@@ -828,6 +828,23 @@ impl State {
             }
             return;
         }
+        State::move_lanes(self, m, flow, from, to, company_stops, amounts);
+    }
+
+    /// [`State::pay_lanes`]' branch-free part: an operating payment moved in every lane, row
+    /// by row. Compiled for the widest vector unit the CPU has, chosen when it runs (the same
+    /// IEEE adds and selects whatever the width).
+    #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+    fn move_lanes(
+        st: &mut State,
+        m: &Model,
+        flow: usize,
+        from: usize,
+        to: usize,
+        company_stops: bool,
+        amounts: &[f64],
+    ) {
+        let lanes = st.lanes;
         // What each lane moves, with a move of nothing as the zero that leaves every account
         // as it is: `x + (-0.0)` and `x - 0.0` are `x` for every `x`, -0.0 included (`x + 0.0`
         // would turn a cash of -0.0 into +0.0). So each account row is one add per lane.
@@ -836,8 +853,8 @@ impl State {
             *g = if a != 0.0 { a } else { -0.0 };
             *l = if a != 0.0 { a } else { 0.0 };
         }
-        if company_stops && self.defaults > 0 {
-            for (i, d) in self.out.default_period[..lanes].iter().enumerate() {
+        if company_stops && st.defaults > 0 {
+            for (i, d) in st.out.default_period[..lanes].iter().enumerate() {
                 if d.is_some() {
                     (gains[i], losses[i]) = (-0.0, 0.0);
                 }
@@ -849,20 +866,20 @@ impl State {
                 *d += a;
             }
         };
-        for (d, &a) in self.cash.row_mut(from).iter_mut().zip(losses) {
+        for (d, &a) in st.cash.row_mut(from).iter_mut().zip(losses) {
             *d -= a;
         }
-        add(self.cash.row_mut(to));
-        add(self.flow_period.row_mut(flow));
-        add(self.out.flow_total.row_mut(flow));
+        add(st.cash.row_mut(to));
+        add(st.flow_period.row_mut(flow));
+        add(st.out.flow_total.row_mut(flow));
         if m.track_spend_with && from == m.company {
-            add(self.spend_with.row_mut(to));
+            add(st.spend_with.row_mut(to));
         }
         if m.from_company[flow] {
-            add(self.out.received.row_mut(to));
+            add(st.out.received.row_mut(to));
         }
         if m.returned[flow] {
-            add(&mut self.out.returned);
+            add(&mut st.out.returned);
         }
     }
 
