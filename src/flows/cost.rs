@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Kind, PaymentClass, Step};
+use super::{Kind, PaymentClass, Step, lane_curves};
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::engine::{Model, model::Curve};
@@ -12,7 +12,7 @@ use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
-use crate::schedule::{Growth, Origin, growth_paths};
+use crate::schedule::Origin;
 use crate::time::Month;
 
 /// Operating costs.
@@ -185,28 +185,14 @@ impl Step for CostC {
     }
 
     fn prepare(items: &[Self], own: &mut CostScratch, st: &mut State, m: &Model, _: u64) {
-        let (n, dt) = (m.periods, m.dt);
+        let n = m.periods;
         for (k, c) in items.iter().enumerate() {
             if c.curve.is_some() {
                 continue;
             }
-            let mut gs = [Growth::new(0.0, 0.0); LANES];
-            for (i, g) in gs[..st.lanes().len()].iter_mut().enumerate() {
-                *g = Growth::new(st.v(c.growth, i), st.v(c.decay, i));
-            }
-            let (integrals, stride) = own.growth.block_mut(k * n..(k + 1) * n);
-            let (levels, _) = own.levels.block_mut(0..n + 1);
-            let lanes = st.lanes().len();
-            growth_paths(
-                &gs[..lanes],
-                dt,
-                c.origin,
-                n,
-                levels,
-                integrals,
-                stride,
-                &mut own.scratch,
-            );
+            let curve = (c.growth, c.decay, c.origin);
+            let integrals = own.growth.block_mut(k * n..(k + 1) * n);
+            lane_curves(st, m, curve, &mut own.levels, integrals, &mut own.scratch);
         }
     }
 

@@ -17,11 +17,12 @@ pub mod revenue_share;
 use std::fmt::Debug;
 
 use crate::engine::model::RandomInput;
-use crate::engine::path::{State, Trace};
+use crate::engine::path::{LANES, Rows, State, Trace};
 use crate::engine::{Model, explain::Explain};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::{Condition, Entity, Flow, FlowId, Scenario, Value};
+use crate::schedule::{Growth, Origin, growth_paths};
 
 /// What a payment is. What counts as invested, received back or spent follows from it, not
 /// from flags per flow.
@@ -83,6 +84,37 @@ pub struct Ends<'a> {
 
 /// The check of a kind whose receiver must not be a market (the outside world buys, it does not
 /// receive revenue or a share of it).
+/// Growth curves drawn per path (growth and decay given per lane) for the batch's lanes: the
+/// levels into the `periods + 1` rows of `levels`, the integrals into `integrals`, rows of the
+/// same stride (see [`growth_paths`]).
+pub(crate) fn lane_curves(
+    st: &State,
+    m: &Model,
+    (growth, decay, origin): (Value, Value, Origin),
+    levels: &mut Rows<f64>,
+    integrals: (&mut [f64], usize),
+    scratch: &mut Vec<f64>,
+) {
+    let lanes = st.lanes().len();
+    let mut gs = [Growth::new(0.0, 0.0); LANES];
+    for (i, g) in gs[..lanes].iter_mut().enumerate() {
+        *g = Growth::new(st.v(growth, i), st.v(decay, i));
+    }
+    let (levels, stride) = levels.block_mut(0..m.periods + 1);
+    let (integrals, integral_stride) = integrals;
+    debug_assert_eq!(stride, integral_stride, "rows of one batch");
+    growth_paths(
+        &gs[..lanes],
+        m.dt,
+        origin,
+        m.periods,
+        levels,
+        integrals,
+        stride,
+        scratch,
+    );
+}
+
 pub(crate) fn not_to_a_market(e: &Ends<'_>) -> Option<(&'static str, String)> {
     e.to.external.then(|| {
         (

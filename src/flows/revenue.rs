@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Ends, Kind, PaymentClass, Step};
+use super::{Ends, Kind, PaymentClass, Step, lane_curves};
 use crate::dist::normal_quantile_lanes;
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::model::{InputKind, RandomInput};
@@ -20,7 +20,7 @@ use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, Scenario, Value};
-use crate::schedule::{Growth, Origin, growth_paths};
+use crate::schedule::Origin;
 use crate::time::Month;
 
 /// Revenue from a market.
@@ -194,22 +194,9 @@ impl Step for RevenueC {
             // Growth curves: the compiled one, or one per lane when growth is drawn per path.
             let shared = r.curve.as_ref();
             if shared.is_none() {
-                let mut gs = [Growth::new(0.0, 0.0); LANES];
-                for (i, g) in gs[..lanes].iter_mut().enumerate() {
-                    *g = Growth::new(st.v(r.growth, i), st.v(r.decay, i));
-                }
-                let (levels, stride) = own.levels.block_mut(0..n + 1);
-                let (integrals, _) = own.integrals.block_mut(0..n);
-                growth_paths(
-                    &gs[..lanes],
-                    dt,
-                    r.origin,
-                    n,
-                    levels,
-                    integrals,
-                    stride,
-                    &mut own.scratch,
-                );
+                let curve = (r.growth, r.decay, r.origin);
+                let integrals = own.integrals.block_mut(0..n);
+                lane_curves(st, m, curve, &mut own.levels, integrals, &mut own.scratch);
             }
             let (levels, integrals) = (&own.levels, &own.integrals);
             let level = |i: usize, b: usize| match shared {
