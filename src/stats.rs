@@ -80,20 +80,45 @@ impl Moments {
     }
 }
 
-/// Dense bucket counts for one sign, covering the keys seen so far.
+/// Dense bucket counts for one sign, covering the keys seen so far (and, once cleared for
+/// reuse, the keys of the values it held before).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(into = "Trimmed")]
 struct Store {
     offset: i32,
     counts: Vec<u64>,
 }
 
+/// A [`Store`] as a part file holds it: from its first to its last nonzero count. The range a
+/// store covers depends on what it held before it was cleared (which chunk that was depends
+/// on the threads' timing), so it is left out.
+#[derive(Serialize)]
+struct Trimmed {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl From<Store> for Trimmed {
+    fn from(s: Store) -> Self {
+        let Some(first) = s.counts.iter().position(|&c| c > 0) else {
+            return Trimmed {
+                offset: 0,
+                counts: Vec::new(),
+            };
+        };
+        let last = s.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        Trimmed {
+            offset: s.offset + first as i32,
+            counts: s.counts[first..=last].to_vec(),
+        }
+    }
+}
+
 impl Store {
-    /// No counts and no range, as when new, keeping the memory: the range a store covers is
-    /// part of what a part file holds, so a reused store must not carry the range of the
-    /// chunk it held before (which chunk that was depends on the threads' timing).
+    /// No counts, keeping the range and the memory: a store reused for the next chunk counts
+    /// values of the same kind, which then seldom fall outside the range.
     fn clear(&mut self) {
-        self.counts.clear();
-        self.offset = 0;
+        self.counts.fill(0);
     }
 
     #[inline(always)]
@@ -360,41 +385,58 @@ fn value_of(key: i32) -> f64 {
 
 /// The least and greatest of `min`, `max` and the finite values of `xs`, to the bit what
 /// folding `if x < min { x } else { min }` (and its mirror) value by value gives. Partial bounds
-/// are kept in eight lanes, so the loop vectorises; lanes can only disagree with the fold on
-/// which zero wins a tie between -0.0 and +0.0, which the fold gives to the first zero seen.
-/// Compiled for the widest vector unit the CPU has, chosen when it runs.
+/// are kept in sixteen lanes, a pass for each bound, and halved at the end, so the loops
+/// vectorise; lanes can only disagree with the fold on which zero wins a tie between -0.0 and
+/// +0.0, which the fold gives to the first zero seen. Compiled for the widest vector unit the
+/// CPU has, chosen when it runs.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
-    const W: usize = 8;
-    let (mut lo, mut hi) = ([min; W], [max; W]);
-    // Infinities are left out (NaN fails every comparison).
-    let fold = |lo: &mut f64, hi: &mut f64, x: f64| {
-        *lo = if (x < *lo) & (x > f64::NEG_INFINITY) {
+    const W: usize = 16;
+    // Infinities are left out (NaN fails every comparison): each is first made the value
+    // that never wins, which leaves a select that compiles to a vector min (or max).
+    let lower = |lo: f64, x: f64| {
+        let x = if x > f64::NEG_INFINITY {
             x
         } else {
-            *lo
+            f64::INFINITY
         };
-        *hi = if (x > *hi) & (x < f64::INFINITY) {
-            x
-        } else {
-            *hi
-        };
+        if x < lo { x } else { lo }
     };
+    let upper = |hi: f64, x: f64| {
+        let x = if x < f64::INFINITY {
+            x
+        } else {
+            f64::NEG_INFINITY
+        };
+        if x > hi { x } else { hi }
+    };
+    let (mut lo, mut hi) = ([min; W], [max; W]);
     let chunks = xs.chunks_exact(W);
     let rest = chunks.remainder();
+    // One bound a pass: folded together, the two chains were shuffled into one vector.
+    for c in chunks.clone() {
+        for (lo, &x) in lo.iter_mut().zip(c) {
+            *lo = lower(*lo, x);
+        }
+    }
     for c in chunks {
-        for j in 0..W {
-            fold(&mut lo[j], &mut hi[j], c[j]);
+        for (hi, &x) in hi.iter_mut().zip(c) {
+            *hi = upper(*hi, x);
         }
     }
     for &x in rest {
-        fold(&mut lo[0], &mut hi[0], x);
+        lo[0] = lower(lo[0], x);
+        hi[0] = upper(hi[0], x);
     }
-    let (mut new_min, mut new_max) = (min, max);
-    for j in 0..W {
-        fold(&mut new_min, &mut new_max, lo[j]);
-        fold(&mut new_min, &mut new_max, hi[j]);
+    let mut w = W;
+    while w > 1 {
+        w /= 2;
+        for j in 0..w {
+            lo[j] = lower(lo[j], lo[j + w]);
+            hi[j] = upper(hi[j], hi[j + w]);
+        }
     }
+    let (mut new_min, mut new_max) = (lo[0], hi[0]);
     let first_zero = || xs.iter().copied().find(|&x| x == 0.0);
     if new_min == 0.0 && min != 0.0 {
         new_min = first_zero().unwrap_or(new_min);
@@ -405,40 +447,133 @@ fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
     (new_min, new_max)
 }
 
+/// What [`count_run`] counted.
+struct Run {
+    /// Values counted.
+    len: usize,
+    /// The sums after them.
+    sums: (f64, f64),
+    /// Zeros among them.
+    zeros: u64,
+}
+
+/// Counts the values of `xs` up to the first that enters the exact set (below `bar`) or falls
+/// outside its store's range, adding each `x - shift` and its square to `sums`. A function of
+/// its own, with the stores' ranges and the sums as arguments, so that they stay in registers:
+/// inlined into a loop that also calls out for the rare value, the sums were kept in memory,
+/// and each value waited on a store and a load.
+#[inline(never)]
+fn count_run(
+    xs: &[f64],
+    bar: f64,
+    shift: f64,
+    (mut sum, mut sum_sq): (f64, f64),
+    (negative_offset, negative): (i32, &mut [u64]),
+    (positive_offset, positive): (i32, &mut [u64]),
+) -> Run {
+    let mut zeros = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x < bar && x.is_finite() {
+            return Run {
+                len: i,
+                sums: (sum, sum_sq),
+                zeros,
+            };
+        }
+        let a = x.abs();
+        if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
+            // The sign picks the store by a select rather than a branch: cash and net income
+            // change sign from path to path, which a branch would mispredict.
+            let negative_sign = x.is_sign_negative();
+            let offset = if negative_sign {
+                negative_offset
+            } else {
+                positive_offset
+            };
+            let counts = if negative_sign {
+                &mut *negative
+            } else {
+                &mut *positive
+            };
+            let Some(c) = counts.get_mut(key_of(a).wrapping_sub(offset) as u32 as usize) else {
+                return Run {
+                    len: i,
+                    sums: (sum, sum_sq),
+                    zeros,
+                };
+            };
+            *c += 1;
+        } else if a < MIN_MAGNITUDE {
+            zeros += 1;
+        }
+        let d = x - shift;
+        sum += d;
+        sum_sq += d * d;
+    }
+    Run {
+        len: xs.len(),
+        sums: (sum, sum_sq),
+        zeros,
+    }
+}
+
 impl Sketch {
     /// Adds a value (non-finite values are ignored).
     #[inline(always)]
     pub fn push(&mut self, x: f64) {
-        self.push_column(std::slice::from_ref(&x), |_| {});
+        (self.min, self.max) = bounds(&[x], self.min, self.max);
+        let mut bar = self.exact.bar();
+        self.tally(x, &mut bar);
     }
 
-    /// Adds values in order, each as [`Sketch::push`] would, calling `each` on every value
-    /// first (the caller's sums then share the loop, and their chain of adds overlaps the
-    /// counting). The bounds come from a pass of their own over the column, in vectors.
+    /// Counts a column's values in order, each as [`Sketch::tally`] would, and adds each
+    /// value's `x - shift` and its square to `sums`. Runs of values that neither grow a store
+    /// nor enter the exact set are counted by [`count_run`], the rest one by one.
     #[inline]
-    fn push_column(&mut self, xs: &[f64], mut each: impl FnMut(f64)) {
-        (self.min, self.max) = bounds(xs, self.min, self.max);
+    fn tally_column(&mut self, xs: &[f64], shift: f64, sums: &mut (f64, f64)) {
         let mut bar = self.exact.bar();
-        for &x in xs {
-            each(x);
-            // `x < bar` fails for NaN and +inf; -inf is ruled out second, as it is rare.
-            if x < bar && x.is_finite() {
-                self.exact.add(x, 1);
-                bar = self.exact.bar();
+        let mut i = 0;
+        while i < xs.len() {
+            let run = count_run(
+                &xs[i..],
+                bar,
+                shift,
+                *sums,
+                (self.negative.offset, &mut self.negative.counts),
+                (self.positive.offset, &mut self.positive.counts),
+            );
+            (*sums, self.zero) = (run.sums, self.zero + run.zeros);
+            i += run.len;
+            if let Some(&x) = xs.get(i) {
+                let d = x - shift;
+                *sums = (sums.0 + d, sums.1 + d * d);
+                self.tally(x, &mut bar);
+                i += 1;
             }
-            let a = x.abs();
-            if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
-                // The sign picks the store by a select rather than a branch: cash and net
-                // income change sign from path to path, which a branch would mispredict.
-                let store = if x.is_sign_negative() {
-                    &mut self.negative
-                } else {
-                    &mut self.positive
-                };
-                store.add(key_of(a), 1);
-            } else if a < MIN_MAGNITUDE {
-                self.zero += 1;
-            }
+        }
+    }
+
+    /// Counts a value in the exact set and the buckets (the bounds aside); `bar` is the exact
+    /// set's [`Exact::bar`], kept by the caller across a column.
+    #[inline(always)]
+    fn tally(&mut self, x: f64, bar: &mut f64) {
+        // `x < bar` fails for NaN and +inf; -inf is ruled out second, as it is rare.
+        if x < *bar && x.is_finite() {
+            self.exact.add(x, 1);
+            *bar = self.exact.bar();
+        }
+        let a = x.abs();
+        if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
+            // The sign picks the store by a select rather than a branch: cash and net
+            // income change sign from path to path, which a branch would mispredict.
+            let store = if x.is_sign_negative() {
+                &mut self.negative
+            } else {
+                &mut self.positive
+            };
+            store.add(key_of(a), 1);
+        } else if a < MIN_MAGNITUDE {
+            self.zero += 1;
         }
     }
 
@@ -617,34 +752,42 @@ impl Stat {
     /// columns (one at a time included).
     #[inline]
     pub fn push_column(&mut self, xs: &[f64]) {
-        let Some(&first) = xs.first() else {
+        if self.begin_column(xs) {
             return;
+        }
+        let mut sums = (self.sum, self.sum_sq);
+        self.sketch.tally_column(xs, self.shift, &mut sums);
+        (self.sum, self.sum_sq) = sums;
+    }
+
+    /// Counts a column and moves the bounds, or counts a column of one value at once: true
+    /// when the column is done, false when its values remain to be summed and counted one by
+    /// one (the bounds and the count are done).
+    #[inline]
+    fn begin_column(&mut self, xs: &[f64]) -> bool {
+        let Some(&first) = xs.first() else {
+            return true;
         };
         if self.n == 0 {
             self.shift = first;
         }
         self.n += xs.len() as u64;
-        let (shift, mut sum, mut sum_sq) = (self.shift, self.sum, self.sum_sq);
         // A column of one value (zeros, constants) is counted at once. Its sums move only if
         // it differs from the shift: `d = 0` adds nothing to sums that start at +0.0.
         if xs.len() > 1 && xs.iter().all(|x| x.to_bits() == first.to_bits()) {
-            let d = first - shift;
+            let d = first - self.shift;
             if d != 0.0 {
                 for _ in xs {
-                    sum += d;
-                    sum_sq += d * d;
+                    self.sum += d;
+                    self.sum_sq += d * d;
                 }
             }
-            (self.sum, self.sum_sq) = (sum, sum_sq);
             self.sketch.push_repeated(first, xs.len() as u64);
-            return;
+            return true;
         }
-        self.sketch.push_column(xs, |x| {
-            let d = x - shift;
-            sum += d;
-            sum_sq += d * d;
-        });
-        (self.sum, self.sum_sq) = (sum, sum_sq);
+        let s = &mut self.sketch;
+        (s.min, s.max) = bounds(xs, s.min, s.max);
+        false
     }
 
     /// Empty again, keeping the sketch's memory (see [`Sketch::clear`]).
@@ -947,6 +1090,16 @@ mod tests {
                 vec![f64::NAN, -1e6, f64::NEG_INFINITY, 0.0, -0.0],
             ],
         ];
+        // In lanes of the vector bounds (sixteen, and eight for a narrower width): a later
+        // lane's zero comes first, lane 0's zero of the other sign a chunk later.
+        let mut cases = cases;
+        for width in [8, 16] {
+            for (first, second, fill) in [(-0.0, 0.0, 3.0), (0.0, -0.0, -3.0)] {
+                let mut xs = vec![fill; 2 * width + 3];
+                (xs[2], xs[width]) = (first, second);
+                cases.push(vec![xs]);
+            }
+        }
         for (c, columns) in cases.iter().enumerate() {
             let (mut spec, mut column) = (Stat::default(), Stat::default());
             for xs in columns {
@@ -964,6 +1117,30 @@ mod tests {
                 (column.sum.to_bits(), column.sum_sq.to_bits())
             );
         }
+    }
+
+    #[test]
+    fn a_cleared_statistic_writes_what_a_new_one_writes() {
+        // Held before: a wide range of both signs, which the cleared stores keep covering.
+        let before: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) * 1e6 + 0.5).collect();
+        let after = [3.0, -2.5, 0.0, 7.25, 3.0];
+        let mut reused = Stat::default();
+        reused.push_column(&before);
+        reused.clear();
+        reused.push_column(&after);
+        let mut new = Stat::default();
+        new.push_column(&after);
+        let json = |s: &Stat| serde_json::to_string(s).unwrap();
+        assert_eq!(json(&reused), json(&new));
+        let (mut empty, mut cleared) = (Stat::default(), Stat::default());
+        cleared.push_column(&before);
+        cleared.clear();
+        assert_eq!(json(&cleared), json(&empty));
+        // A part file read back counts as the stores it was written from.
+        let back: Stat = serde_json::from_str(&json(&reused)).unwrap();
+        assert_eq!(json(&back), json(&new));
+        empty.merge(&back);
+        assert_eq!(empty.summary(), new.summary());
     }
 
     #[test]
