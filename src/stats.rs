@@ -116,9 +116,21 @@ impl From<Store> for Trimmed {
 
 impl Store {
     /// No counts, keeping the range and the memory: a store reused for the next chunk counts
-    /// values of the same kind, which then seldom fall outside the range.
-    fn clear(&mut self) {
-        self.counts.fill(0);
+    /// values of the same kind, which then seldom fall outside the range. Only the buckets of
+    /// `used`, the magnitudes it may hold (see [`Sketch::magnitudes`]), can be nonzero.
+    fn clear(&mut self, used: Option<(f64, f64)>) {
+        if let Some(used) = used {
+            let span = self.span(used);
+            self.counts[span].fill(0);
+        }
+    }
+
+    /// The indices of the buckets of magnitudes `lo..=hi` that the store covers.
+    fn span(&self, (lo, hi): (f64, f64)) -> std::ops::Range<usize> {
+        let index = |key: i32| {
+            (i64::from(key) - i64::from(self.offset)).clamp(0, self.counts.len() as i64) as usize
+        };
+        index(key_of(lo))..index(key_of(hi) + 1)
     }
 
     #[inline(always)]
@@ -159,16 +171,22 @@ impl Store {
         }
     }
 
-    fn merge(&mut self, o: &Store) {
-        if o.counts.is_empty() {
+    /// Adds the counts of another store, whose nonzero buckets are among the magnitudes `used`.
+    fn merge(&mut self, o: &Store, used: Option<(f64, f64)>) {
+        let Some(used) = used else {
+            return;
+        };
+        let span = o.span(used);
+        if span.is_empty() {
             return;
         }
         // Cover the other range once, then add the counts slice to slice.
-        self.cover(o.offset, o.offset + o.counts.len() as i32 - 1);
-        let start = (o.offset - self.offset) as usize;
-        for (a, b) in self.counts[start..start + o.counts.len()]
+        let (lo, hi) = (o.offset + span.start as i32, o.offset + span.end as i32 - 1);
+        self.cover(lo, hi);
+        let start = (lo - self.offset) as usize;
+        for (a, b) in self.counts[start..start + span.len()]
             .iter_mut()
-            .zip(&o.counts)
+            .zip(&o.counts[span])
         {
             *a += b;
         }
@@ -346,14 +364,25 @@ impl TryFrom<SketchState> for Sketch {
                 return Err("a sketch's buckets lie outside the keys of finite doubles".into());
             }
         }
-        Ok(Sketch {
+        let sketch = Sketch {
             negative: s.negative,
             zero: s.zero,
             positive: s.positive,
             exact: s.exact,
             min,
             max,
-        })
+        };
+        // Merges and clears read only the buckets the bounds allow.
+        for (store, used) in [&sketch.negative, &sketch.positive]
+            .into_iter()
+            .zip(sketch.magnitudes())
+        {
+            let inside = used.map_or(0, |used| store.counts[store.span(used)].iter().sum());
+            if store.total() != inside {
+                return Err("a sketch's buckets hold values outside its bounds".into());
+            }
+        }
+        Ok(sketch)
     }
 }
 
@@ -601,11 +630,21 @@ impl Sketch {
         }
     }
 
+    /// The magnitudes that the negative and the positive store can hold, from the bounds:
+    /// only their buckets can be nonzero (`None`: no bucket).
+    fn magnitudes(&self) -> [Option<(f64, f64)>; 2] {
+        let negative =
+            (self.min <= -MIN_MAGNITUDE).then(|| ((-self.max).max(MIN_MAGNITUDE), -self.min));
+        let positive = (self.max >= MIN_MAGNITUDE).then(|| (self.min.max(MIN_MAGNITUDE), self.max));
+        [negative, positive]
+    }
+
     /// Empty again, as when new, keeping the memory of its buckets: a sketch reused for the
     /// next chunk does not allocate its stores again.
     pub fn clear(&mut self) {
-        self.negative.clear();
-        self.positive.clear();
+        let [negative, positive] = self.magnitudes();
+        self.negative.clear(negative);
+        self.positive.clear(positive);
         self.zero = 0;
         self.exact = Exact::default();
         self.min = f64::INFINITY;
@@ -614,8 +653,9 @@ impl Sketch {
 
     /// Merges another sketch; the result does not depend on the order of merges.
     pub fn merge(&mut self, o: &Sketch) {
-        self.negative.merge(&o.negative);
-        self.positive.merge(&o.positive);
+        let [negative, positive] = o.magnitudes();
+        self.negative.merge(&o.negative, negative);
+        self.positive.merge(&o.positive, positive);
         self.zero += o.zero;
         for i in 0..o.exact.len {
             self.exact.add(o.exact.values[i], o.exact.counts[i]);
@@ -1136,6 +1176,11 @@ mod tests {
         cleared.push_column(&before);
         cleared.clear();
         assert_eq!(json(&cleared), json(&empty));
+        // A part file whose buckets lie outside its bounds is refused.
+        let mut outside: serde_json::Value = serde_json::from_str(&json(&new)).unwrap();
+        outside["sketch"]["bounds"] = serde_json::json!([-2.5, 5.0]);
+        let error = serde_json::from_value::<Stat>(outside).unwrap_err();
+        assert!(error.to_string().contains("outside its bounds"), "{error}");
         // A part file read back counts as the stores it was written from.
         let back: Stat = serde_json::from_str(&json(&reused)).unwrap();
         assert_eq!(json(&back), json(&new));
