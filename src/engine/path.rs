@@ -402,7 +402,11 @@ pub struct State {
     first: u64,
     draws: Rows<f64>,
     cash: Rows<f64>,
+    /// What each flow moved in the current period; only the rows of `moved` can be nonzero.
     flow_period: Rows<f64>,
+    /// The flows that moved money since `flow_period` was last zeroed, and a flag per flow.
+    moved: Vec<usize>,
+    has_moved: Vec<bool>,
     spend_with: Rows<f64>,
     /// The company's annualised run-rate at each period boundary (`periods + 1` rows), set by
     /// the revenue step when the paths start.
@@ -613,6 +617,8 @@ impl State {
             draws,
             cash: Rows::new(e, lanes, 0.0),
             flow_period: Rows::new(f, lanes, 0.0),
+            moved: Vec::with_capacity(f),
+            has_moved: vec![false; f],
             spend_with: Rows::new(e, lanes, 0.0),
             run_rate: Rows::new(n + 1, lanes, 0.0),
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
@@ -703,6 +709,16 @@ impl State {
         }
     }
 
+    /// Notes that `flow` moves money in the current period (its row is zeroed when the next
+    /// period begins).
+    #[inline(always)]
+    fn mark_moved(&mut self, flow: usize) {
+        if !self.has_moved[flow] {
+            self.has_moved[flow] = true;
+            self.moved.push(flow);
+        }
+    }
+
     /// What flow `f` has moved so far in the current period, lane by lane.
     #[inline(always)]
     pub fn paid_lanes(&self, f: usize) -> &[f64] {
@@ -780,6 +796,7 @@ impl State {
                 _ => self.out.credit[(to, i)] += amount,
             }
         } else {
+            self.mark_moved(flow);
             self.flow_period[(flow, i)] += amount;
             self.out.flow_total[(flow, i)] += amount;
             if class.is_investment() {
@@ -870,6 +887,7 @@ impl State {
             *d -= a;
         }
         add(st.cash.row_mut(to));
+        st.mark_moved(flow);
         add(st.flow_period.row_mut(flow));
         add(st.out.flow_total.row_mut(flow));
         if m.track_spend_with && from == m.company {
@@ -978,7 +996,12 @@ impl State {
             self.alive[i] = self.nominal || self.operating(i);
         }
         self.interest.fill(0.0);
-        self.flow_period.fill(0.0);
+        // Only the rows of flows that moved money are zeroed: most flows of a model do not
+        // move in a given period, and zeroing every row was a tenth of the engine's stores.
+        for f in self.moved.drain(..) {
+            self.flow_period.row_mut(f).fill(0.0);
+            self.has_moved[f] = false;
+        }
         if self.nominal {
             return;
         }
