@@ -184,6 +184,44 @@ fn exposure_to_reach(u: f64, rate: f64) -> f64 {
     -u.ln() / rate
 }
 
+/// A hazard milestone's period, lane by lane: an active lane (operating, not yet reached)
+/// accrues `exposure` times the share of the period its condition held (the average of the
+/// condition at the start and at the end), and reaches the milestone once its accrued
+/// exposure is at its threshold; it then remembers whether the condition held. Compiled for
+/// the widest vector unit the CPU has, chosen when it runs (the loop mixes flags and floats,
+/// which the baseline instruction set converts one lane at a time).
+#[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn accrue_hazard(
+    exposure: f64,
+    alive: &[bool],
+    holds: &[bool],
+    before: &mut [bool],
+    reached: &mut [bool],
+    acc: &mut [f64],
+    threshold: &[f64],
+    newly: &mut [bool],
+) {
+    let lanes = newly.len();
+    let (alive, holds, before, reached) = (
+        &alive[..lanes],
+        &holds[..lanes],
+        &mut before[..lanes],
+        &mut reached[..lanes],
+    );
+    let (acc, threshold) = (&mut acc[..lanes], &threshold[..lanes]);
+    for i in 0..lanes {
+        let active = alive[i] & !reached[i];
+        let held_share = 0.5 * (f64::from(u8::from(before[i])) + f64::from(u8::from(holds[i])));
+        let exposure = exposure * held_share;
+        let grows = active & (exposure > 0.0);
+        acc[i] = if grows { acc[i] + exposure } else { acc[i] };
+        newly[i] = grows & (acc[i] >= threshold[i]);
+        before[i] = if active { holds[i] } else { before[i] };
+        reached[i] |= newly[i];
+    }
+}
+
 /// Paths in a batch: the engine runs every step of a period over this many paths at once.
 pub const LANES: usize = 128;
 
@@ -1147,31 +1185,30 @@ impl State {
                 &self.threshold.row(k)[..lanes],
             );
             let mut newly = [false; LANES];
+            let newly = &mut newly[..lanes];
             match ms.rule {
-                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => {
-                    let exposure = ms.exposure[p];
-                    for i in 0..lanes {
-                        let active = alive[i] & !reached[i];
-                        let held_share =
-                            0.5 * (f64::from(u8::from(before[i])) + f64::from(u8::from(holds[i])));
-                        let exposure = exposure * held_share;
-                        let grows = active & (exposure > 0.0);
-                        acc[i] = if grows { acc[i] + exposure } else { acc[i] };
-                        newly[i] = grows & (acc[i] >= threshold[i]);
-                    }
-                }
+                MilestoneRule::Rate(_) | MilestoneRule::Chance(_) => accrue_hazard(
+                    ms.exposure[p],
+                    alive,
+                    holds,
+                    before,
+                    reached,
+                    acc,
+                    threshold,
+                    newly,
+                ),
                 MilestoneRule::Year(_) => {
                     let open = p >= ms.from;
                     for i in 0..lanes {
                         let active = alive[i] & !reached[i];
                         newly[i] = active & holds[i] & open & (threshold[i] < end);
                     }
+                    for i in 0..lanes {
+                        let active = alive[i] & !reached[i];
+                        before[i] = if active { holds[i] } else { before[i] };
+                        reached[i] |= newly[i];
+                    }
                 }
-            }
-            for i in 0..lanes {
-                let active = alive[i] & !reached[i];
-                before[i] = if active { holds[i] } else { before[i] };
-                reached[i] |= newly[i];
             }
             if T::ACTIVE {
                 for _ in newly[..lanes].iter().filter(|&&n| n) {
