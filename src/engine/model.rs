@@ -21,7 +21,7 @@ pub struct QuantityC {
     /// Key of its draws (hash of its name).
     pub key: u64,
     /// Precomputed inverse CDF when the exact one is costly.
-    pub table: Option<crate::dist::QuantileTable>,
+    pub table: Option<std::sync::Arc<crate::dist::QuantileTable>>,
 }
 
 impl QuantityC {
@@ -303,7 +303,7 @@ impl Model {
                 dist: q.dist,
                 per_period: q.per_period,
                 key: name_key(&q.name),
-                table: crate::dist::QuantileTable::for_dist(&q.dist),
+                table: crate::dist::QuantileTable::shared(&q.dist),
             })
             .collect();
         let per_path = (0..quantities.len())
