@@ -476,6 +476,32 @@ fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
     (new_min, new_max)
 }
 
+/// Where a sketch counts a value.
+enum Bucket {
+    /// In the store of its sign, under `key`.
+    Store { negative: bool, key: i32 },
+    /// Among the zeros (magnitude below [`MIN_MAGNITUDE`]).
+    Zero,
+    /// Nowhere: NaN and the infinities.
+    Nowhere,
+}
+
+/// Where a sketch counts `x`.
+#[inline(always)]
+fn bucket_of(x: f64) -> Bucket {
+    let a = x.abs();
+    if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
+        Bucket::Store {
+            negative: x.is_sign_negative(),
+            key: key_of(a),
+        }
+    } else if a < MIN_MAGNITUDE {
+        Bucket::Zero
+    } else {
+        Bucket::Nowhere
+    }
+}
+
 /// What [`count_run`] counted.
 struct Run {
     /// Values counted.
@@ -509,31 +535,34 @@ fn count_run(
                 zeros,
             };
         }
-        let a = x.abs();
-        if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
-            // The sign picks the store by a select rather than a branch: cash and net income
-            // change sign from path to path, which a branch would mispredict.
-            let negative_sign = x.is_sign_negative();
-            let offset = if negative_sign {
-                negative_offset
-            } else {
-                positive_offset
-            };
-            let counts = if negative_sign {
-                &mut *negative
-            } else {
-                &mut *positive
-            };
-            let Some(c) = counts.get_mut(key_of(a).wrapping_sub(offset) as u32 as usize) else {
-                return Run {
-                    len: i,
-                    sums: (sum, sum_sq),
-                    zeros,
+        match bucket_of(x) {
+            Bucket::Store {
+                negative: negative_sign,
+                key,
+            } => {
+                // The sign picks the store by a select rather than a branch: cash and net
+                // income change sign from path to path, which a branch would mispredict.
+                let offset = if negative_sign {
+                    negative_offset
+                } else {
+                    positive_offset
                 };
-            };
-            *c += 1;
-        } else if a < MIN_MAGNITUDE {
-            zeros += 1;
+                let counts = if negative_sign {
+                    &mut *negative
+                } else {
+                    &mut *positive
+                };
+                let Some(c) = counts.get_mut(key.wrapping_sub(offset) as u32 as usize) else {
+                    return Run {
+                        len: i,
+                        sums: (sum, sum_sq),
+                        zeros,
+                    };
+                };
+                *c += 1;
+            }
+            Bucket::Zero => zeros += 1,
+            Bucket::Nowhere => {}
         }
         let d = x - shift;
         sum += d;
@@ -591,18 +620,23 @@ impl Sketch {
             self.exact.add(x, 1);
             *bar = self.exact.bar();
         }
-        let a = x.abs();
-        if (MIN_MAGNITUDE..=f64::MAX).contains(&a) {
-            // The sign picks the store by a select rather than a branch: cash and net
-            // income change sign from path to path, which a branch would mispredict.
-            let store = if x.is_sign_negative() {
-                &mut self.negative
-            } else {
-                &mut self.positive
-            };
-            store.add(key_of(a), 1);
-        } else if a < MIN_MAGNITUDE {
-            self.zero += 1;
+        self.add_to(bucket_of(x), 1);
+    }
+
+    /// Counts `n` entries in `bucket`.
+    #[inline(always)]
+    fn add_to(&mut self, bucket: Bucket, n: u64) {
+        match bucket {
+            Bucket::Store { negative, key } => {
+                let store = if negative {
+                    &mut self.negative
+                } else {
+                    &mut self.positive
+                };
+                store.add(key, n);
+            }
+            Bucket::Zero => self.zero += n,
+            Bucket::Nowhere => {}
         }
     }
 
@@ -620,14 +654,7 @@ impl Sketch {
                 self.exact.add(x, n - 1);
             }
         }
-        let a = x.abs();
-        if a < MIN_MAGNITUDE {
-            self.zero += n;
-        } else if x.is_sign_negative() {
-            self.negative.add(key_of(a), n);
-        } else {
-            self.positive.add(key_of(a), n);
-        }
+        self.add_to(bucket_of(x), n);
     }
 
     /// The magnitudes that the negative and the positive store can hold, from the bounds:
