@@ -414,45 +414,43 @@ fn value_of(key: i32) -> f64 {
 
 /// The least and greatest of `min`, `max` and the finite values of `xs`, to the bit what
 /// folding `if x < min { x } else { min }` (and its mirror) value by value gives. Partial bounds
-/// are kept in sixteen lanes, a pass for each bound, and halved at the end, so the loops
+/// are kept in eight lanes, a pass for each bound, and halved at the end, so the loops
 /// vectorise; lanes can only disagree with the fold on which zero wins a tie between -0.0 and
 /// +0.0, which the fold gives to the first zero seen. Compiled for the widest vector unit the
 /// CPU has, chosen when it runs.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
-    const W: usize = 16;
-    // Infinities are left out (NaN fails every comparison): each is first made the value
-    // that never wins, which leaves a select that compiles to a vector min (or max).
+    const W: usize = 8;
+    // Infinities are left out: each is first made the value that never wins, which leaves a
+    // select that compiles to a vector min (or max). NaN never wins: it fails `x < lo`.
     let lower = |lo: f64, x: f64| {
-        let x = if x > f64::NEG_INFINITY {
-            x
-        } else {
+        let x = if x == f64::NEG_INFINITY {
             f64::INFINITY
+        } else {
+            x
         };
         if x < lo { x } else { lo }
     };
     let upper = |hi: f64, x: f64| {
-        let x = if x < f64::INFINITY {
-            x
-        } else {
+        let x = if x == f64::INFINITY {
             f64::NEG_INFINITY
+        } else {
+            x
         };
         if x > hi { x } else { hi }
     };
     let (mut lo, mut hi) = ([min; W], [max; W]);
-    let chunks = xs.chunks_exact(W);
-    let rest = chunks.remainder();
+    let (chunks, rest) = xs.as_chunks::<W>();
     // One bound a pass: folded together, the two chains were shuffled into one vector.
-    for c in chunks.clone() {
-        for (lo, &x) in lo.iter_mut().zip(c) {
-            *lo = lower(*lo, x);
-        }
+    for c in chunks {
+        lo = std::array::from_fn(|j| lower(lo[j], c[j]));
     }
     for c in chunks {
-        for (hi, &x) in hi.iter_mut().zip(c) {
-            *hi = upper(*hi, x);
-        }
+        hi = std::array::from_fn(|j| upper(hi[j], c[j]));
     }
+    // A barrier between the passes and the halving: seeing the halving's pairs of lanes, the
+    // vectoriser split the passes' lanes into vectors of four and two, with shuffles.
+    let (mut lo, mut hi) = std::hint::black_box((lo, hi));
     for &x in rest {
         lo[0] = lower(lo[0], x);
         hi[0] = upper(hi[0], x);
@@ -502,77 +500,73 @@ fn bucket_of(x: f64) -> Bucket {
     }
 }
 
-/// What [`count_run`] counted.
-struct Run {
-    /// Values counted.
-    len: usize,
-    /// The sums after them.
-    sums: (f64, f64),
-    /// Zeros among them.
-    zeros: u64,
-}
+/// Values that [`classify`] looks at together.
+const BLOCK: usize = 64;
 
-/// Counts the values of `xs` up to the first that enters the exact set (below `bar`) or falls
-/// outside its store's range, adding each `x - shift` and its square to `sums`. A function of
-/// its own, with the stores' ranges and the sums as arguments, so that they stay in registers:
-/// inlined into a loop that also calls out for the rare value, the sums were kept in memory,
-/// and each value waited on a store and a load.
-#[inline(never)]
-fn count_run(
+/// Bits of the magnitudes a store can count: [`MIN_MAGNITUDE`] to `f64::MAX` (above it lie
+/// the infinities and NaN, below it the zeros).
+const MIN_BITS: u64 = MIN_MAGNITUDE.to_bits();
+const MAX_BITS: u64 = f64::MAX.to_bits();
+
+/// The code of a value that is not plain (see [`classify`]): no store is that long.
+const SLOW: u32 = u32::MAX;
+
+/// Where each value of `xs` (at most [`BLOCK`]) is counted when it is plain, that is, when it
+/// falls in the range of its sign's store (`(offset, len)` each) and does not enter the exact
+/// set (not below `bar`): its index in that store, with the sign in the top bit, into
+/// `codes`. A value that is not plain (a zero, NaN, an infinity, a value below the bar or
+/// outside its store) gets [`SLOW`], and [`Sketch::tally`] counts it. A pass of its own over
+/// integers and selects, so it vectorises; compiled for the widest vector unit the CPU has.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx512bw+avx512dq", "x86_64+avx2"))]
+fn classify(
     xs: &[f64],
     bar: f64,
+    negative: (i32, usize),
+    positive: (i32, usize),
+    codes: &mut [u32; BLOCK],
+) {
+    for (&x, code) in xs.iter().zip(codes) {
+        let sign = x.to_bits() >> 63;
+        let magnitude = x.to_bits() & !(1 << 63);
+        let (offset, len) = if sign != 0 { negative } else { positive };
+        let index = ((magnitude >> SHIFT) as i32).wrapping_sub(offset) as u32;
+        let below_bar = x < bar;
+        let plain =
+            !below_bar & (MIN_BITS..=MAX_BITS).contains(&magnitude) & ((index as usize) < len);
+        *code = if plain {
+            index | (sign as u32) << 31
+        } else {
+            SLOW
+        };
+    }
+}
+
+/// Counts values in their buckets up to the first that is not plain (see [`classify`]),
+/// `codes` in the stores indexed by sign (positive first), and adds each `x - shift` and its
+/// square to `sums`, in order; returns how many it counted. A function of its own, with the
+/// sums as arguments, so that they stay in registers.
+#[inline(never)]
+fn count_plain(
+    xs: &[f64],
+    codes: &[u32],
     shift: f64,
-    (mut sum, mut sum_sq): (f64, f64),
-    (negative_offset, negative): (i32, &mut [u64]),
-    (positive_offset, positive): (i32, &mut [u64]),
-) -> Run {
-    let mut zeros = 0;
-    for (i, &x) in xs.iter().enumerate() {
-        if x < bar && x.is_finite() {
-            return Run {
-                len: i,
-                sums: (sum, sum_sq),
-                zeros,
-            };
+    sums: &mut (f64, f64),
+    stores: &mut [&mut [u64]; 2],
+) -> usize {
+    let (mut sum, mut sum_sq) = *sums;
+    let mut counted = xs.len();
+    for (i, (&x, &code)) in xs.iter().zip(codes).enumerate() {
+        if code == SLOW {
+            counted = i;
+            break;
         }
-        match bucket_of(x) {
-            Bucket::Store {
-                negative: negative_sign,
-                key,
-            } => {
-                // The sign picks the store by a select rather than a branch: cash and net
-                // income change sign from path to path, which a branch would mispredict.
-                let offset = if negative_sign {
-                    negative_offset
-                } else {
-                    positive_offset
-                };
-                let counts = if negative_sign {
-                    &mut *negative
-                } else {
-                    &mut *positive
-                };
-                let Some(c) = counts.get_mut(key.wrapping_sub(offset) as u32 as usize) else {
-                    return Run {
-                        len: i,
-                        sums: (sum, sum_sq),
-                        zeros,
-                    };
-                };
-                *c += 1;
-            }
-            Bucket::Zero => zeros += 1,
-            Bucket::Nowhere => {}
-        }
+        stores[(code >> 31) as usize][(code & !(1 << 31)) as usize] += 1;
         let d = x - shift;
         sum += d;
         sum_sq += d * d;
     }
-    Run {
-        len: xs.len(),
-        sums: (sum, sum_sq),
-        zeros,
-    }
+    *sums = (sum, sum_sq);
+    counted
 }
 
 impl Sketch {
@@ -585,28 +579,42 @@ impl Sketch {
     }
 
     /// Counts a column's values in order, each as [`Sketch::tally`] would, and adds each
-    /// value's `x - shift` and its square to `sums`. Runs of values that neither grow a store
-    /// nor enter the exact set are counted by [`count_run`], the rest one by one.
+    /// value's `x - shift` and its square to `sums`. Each block of values is classified first
+    /// ([`classify`]); plain values are counted by [`count_plain`], the rest one by one. Only
+    /// these can lower the bar (which leaves plain values plain) or move a store, after which
+    /// the rest of the block is classified again.
     #[inline]
     fn tally_column(&mut self, xs: &[f64], shift: f64, sums: &mut (f64, f64)) {
         let mut bar = self.exact.bar();
-        let mut i = 0;
-        while i < xs.len() {
-            let run = count_run(
-                &xs[i..],
+        let mut codes = [SLOW; BLOCK];
+        let mut start = 0;
+        while start < xs.len() {
+            let block = &xs[start..xs.len().min(start + BLOCK)];
+            let offsets = (self.negative.offset, self.positive.offset);
+            classify(
+                block,
                 bar,
-                shift,
-                *sums,
-                (self.negative.offset, &mut self.negative.counts),
-                (self.positive.offset, &mut self.positive.counts),
+                (self.negative.offset, self.negative.counts.len()),
+                (self.positive.offset, self.positive.counts.len()),
+                &mut codes,
             );
-            (*sums, self.zero) = (run.sums, self.zero + run.zeros);
-            i += run.len;
-            if let Some(&x) = xs.get(i) {
+            let mut i = 0;
+            loop {
+                let mut stores = [&mut self.positive.counts[..], &mut self.negative.counts[..]];
+                i += count_plain(&block[i..], &codes[i..], shift, sums, &mut stores);
+                let Some(&x) = block.get(i) else {
+                    start += block.len();
+                    break;
+                };
                 let d = x - shift;
                 *sums = (sums.0 + d, sums.1 + d * d);
                 self.tally(x, &mut bar);
                 i += 1;
+                if (self.negative.offset, self.positive.offset) != offsets {
+                    // A store moved: the codes of the rest of the block are stale.
+                    start += i;
+                    break;
+                }
             }
         }
     }
@@ -1157,9 +1165,38 @@ mod tests {
                 vec![f64::NAN, -1e6, f64::NEG_INFINITY, 0.0, -0.0],
             ],
         ];
+        // Blocks of the counting pass: magnitudes that keep growing both stores (which moves
+        // them in the middle of a block), new minima that lower the exact set's bar, zeros
+        // and dust between plain values, in columns shorter, as long and longer than a block.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut noisy = Vec::new();
+        for i in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let sign = if state & 1 == 0 { 1.0 } else { -1.0 };
+            noisy.push(match i % 37 {
+                0 => 0.0,
+                1 => -1e-10,
+                2 => -(i as f64) * 1e3,
+                _ => sign * (1.0 + 50.0 * u) * (1.0 + i as f64 / 100.0),
+            });
+        }
+        let mut columns = Vec::new();
+        let mut rest = &noisy[..];
+        for len in [1, 7, 64, 65, 128, 200].into_iter().cycle() {
+            let (column, tail) = rest.split_at(len.min(rest.len()));
+            columns.push(column.to_vec());
+            rest = tail;
+            if rest.is_empty() {
+                break;
+            }
+        }
+        let mut cases = cases;
+        cases.push(columns);
         // In lanes of the vector bounds (sixteen, and eight for a narrower width): a later
         // lane's zero comes first, lane 0's zero of the other sign a chunk later.
-        let mut cases = cases;
         for width in [8, 16] {
             for (first, second, fill) in [(-0.0, 0.0, 3.0), (0.0, -0.0, -3.0)] {
                 let mut xs = vec![fill; 2 * width + 3];
