@@ -277,6 +277,20 @@ impl<T: Copy> Rows<T> {
         )
     }
 
+    /// Rows `a` and `b` (two different rows), to write.
+    #[inline(always)]
+    pub fn pair_mut(&mut self, a: usize, b: usize) -> (&mut [T], &mut [T]) {
+        assert_ne!(a, b, "two different rows");
+        let (lanes, stride) = (self.lanes, self.stride);
+        let (low, high) = (a.min(b), a.max(b));
+        let (head, tail) = self.data.split_at_mut(high * stride);
+        let (low, high) = (
+            &mut head[low * stride..low * stride + lanes],
+            &mut tail[..lanes],
+        );
+        if a < b { (low, high) } else { (high, low) }
+    }
+
     /// Sets every value of every row.
     pub fn fill(&mut self, v: T) {
         self.data.fill(v);
@@ -900,34 +914,41 @@ impl State {
         amounts: &[f64],
     ) {
         let lanes = st.lanes;
+        // Lanes whose company has defaulted move nothing.
+        let mut live = [0.0; LANES];
+        let amounts = if company_stops && st.defaults > 0 {
+            for ((x, &a), d) in live.iter_mut().zip(amounts).zip(&st.out.default_period) {
+                *x = if d.is_some() { 0.0 } else { a };
+            }
+            &live[..lanes]
+        } else {
+            &amounts[..lanes]
+        };
         // What each lane moves, with a move of nothing as the zero that leaves every account
         // as it is: `x + (-0.0)` and `x - 0.0` are `x` for every `x`, -0.0 included (`x + 0.0`
-        // would turn a cash of -0.0 into +0.0). So each account row is one add per lane.
-        let (mut gains, mut losses) = ([-0.0; LANES], [0.0; LANES]);
-        for ((g, l), &a) in gains.iter_mut().zip(&mut losses).zip(&amounts[..lanes]) {
-            *g = if a != 0.0 { a } else { -0.0 };
-            *l = if a != 0.0 { a } else { 0.0 };
+        // would turn a cash of -0.0 into +0.0). So each account is one add per lane, and the
+        // four that every payment moves are moved in one pass.
+        let gain = |a: f64| if a != 0.0 { a } else { -0.0 };
+        let (payer, payee) = st.cash.pair_mut(from, to);
+        let (period, total) = (
+            st.flow_period.row_mut(flow),
+            st.out.flow_total.row_mut(flow),
+        );
+        let (payer, payee) = (&mut payer[..lanes], &mut payee[..lanes]);
+        let (period, total) = (&mut period[..lanes], &mut total[..lanes]);
+        for i in 0..lanes {
+            let a = amounts[i];
+            payer[i] -= if a != 0.0 { a } else { 0.0 };
+            payee[i] += gain(a);
+            period[i] += gain(a);
+            total[i] += gain(a);
         }
-        if company_stops && st.defaults > 0 {
-            for (i, d) in st.out.default_period[..lanes].iter().enumerate() {
-                if d.is_some() {
-                    (gains[i], losses[i]) = (-0.0, 0.0);
-                }
-            }
-        }
-        let (gains, losses) = (&gains[..lanes], &losses[..lanes]);
+        st.mark_moved(flow);
         let add = |dst: &mut [f64]| {
-            for (d, &a) in dst.iter_mut().zip(gains) {
-                *d += a;
+            for (d, &a) in dst.iter_mut().zip(amounts) {
+                *d += gain(a);
             }
         };
-        for (d, &a) in st.cash.row_mut(from).iter_mut().zip(losses) {
-            *d -= a;
-        }
-        add(st.cash.row_mut(to));
-        st.mark_moved(flow);
-        add(st.flow_period.row_mut(flow));
-        add(st.out.flow_total.row_mut(flow));
         if m.track_spend_with && from == m.company {
             add(st.spend_with.row_mut(to));
         }
