@@ -652,6 +652,61 @@ impl PathOutput {
     }
 }
 
+/// What a lane's payment of `a` adds to the accounts that gain it, with a payment of
+/// nothing as the zero that leaves every account as it is: `x + (-0.0)` and `x - 0.0` are `x`
+/// for every `x`, -0.0 included (`x + 0.0` would turn a cash of -0.0 into +0.0). So each
+/// account is one add per lane, with no branch.
+#[inline(always)]
+fn gain(a: f64) -> f64 {
+    if a != 0.0 { a } else { -0.0 }
+}
+
+/// The rows an operating payment moves, each the batch's lanes (see [`State::move_lanes`]).
+struct Accounts<'a> {
+    payer: &'a mut [f64],
+    payee: &'a mut [f64],
+    /// The flow's money this period and over the horizon.
+    period: &'a mut [f64],
+    total: &'a mut [f64],
+    /// What the payee received from the company, and what went back to the investors.
+    received: &'a mut [f64],
+    returned: &'a mut [f64],
+}
+
+impl Accounts<'_> {
+    /// Moves `amounts` (one per lane) in one pass over the lanes, with the payee's
+    /// `RECEIVED` and the investors' `RETURNED` accounts when the flow counts there.
+    #[inline(always)]
+    fn mov<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64]) {
+        let lanes = amounts.len();
+        let (payer, payee) = (&mut self.payer[..lanes], &mut self.payee[..lanes]);
+        let (period, total) = (&mut self.period[..lanes], &mut self.total[..lanes]);
+        let received = if RECEIVED {
+            &mut self.received[..lanes]
+        } else {
+            &mut []
+        };
+        let returned = if RETURNED {
+            &mut self.returned[..lanes]
+        } else {
+            &mut []
+        };
+        for i in 0..lanes {
+            let a = amounts[i];
+            payer[i] -= if a != 0.0 { a } else { 0.0 };
+            payee[i] += gain(a);
+            period[i] += gain(a);
+            total[i] += gain(a);
+            if RECEIVED {
+                received[i] += gain(a);
+            }
+            if RETURNED {
+                returned[i] += gain(a);
+            }
+        }
+    }
+}
+
 impl State {
     /// State sized for a model and a batch of `lanes` paths.
     fn new(m: &Model, lanes: usize) -> Self {
@@ -900,8 +955,8 @@ impl State {
         State::move_lanes(self, m, flow, from, to, company_stops, amounts);
     }
 
-    /// [`State::pay_lanes`]' branch-free part: an operating payment moved in every lane, row
-    /// by row. Compiled for the widest vector unit the CPU has, chosen when it runs (the same
+    /// [`State::pay_lanes`]' branch-free part: an operating payment moved in every lane, the
+    /// accounts it moves in one pass (see [`Accounts`]). Compiled for the widest vector unit the CPU has, chosen when it runs (the same
     /// IEEE adds and selects whatever the width).
     #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
     fn move_lanes(
@@ -924,39 +979,26 @@ impl State {
         } else {
             &amounts[..lanes]
         };
-        // What each lane moves, with a move of nothing as the zero that leaves every account
-        // as it is: `x + (-0.0)` and `x - 0.0` are `x` for every `x`, -0.0 included (`x + 0.0`
-        // would turn a cash of -0.0 into +0.0). So each account is one add per lane, and the
-        // four that every payment moves are moved in one pass.
-        let gain = |a: f64| if a != 0.0 { a } else { -0.0 };
         let (payer, payee) = st.cash.pair_mut(from, to);
-        let (period, total) = (
-            st.flow_period.row_mut(flow),
-            st.out.flow_total.row_mut(flow),
-        );
-        let (payer, payee) = (&mut payer[..lanes], &mut payee[..lanes]);
-        let (period, total) = (&mut period[..lanes], &mut total[..lanes]);
-        for i in 0..lanes {
-            let a = amounts[i];
-            payer[i] -= if a != 0.0 { a } else { 0.0 };
-            payee[i] += gain(a);
-            period[i] += gain(a);
-            total[i] += gain(a);
+        let rows = Accounts {
+            payer,
+            payee,
+            period: st.flow_period.row_mut(flow),
+            total: st.out.flow_total.row_mut(flow),
+            received: st.out.received.row_mut(to),
+            returned: &mut st.out.returned,
+        };
+        match (m.from_company[flow], m.returned[flow]) {
+            (false, false) => rows.mov::<false, false>(amounts),
+            (false, true) => rows.mov::<false, true>(amounts),
+            (true, false) => rows.mov::<true, false>(amounts),
+            (true, true) => rows.mov::<true, true>(amounts),
         }
         st.mark_moved(flow);
-        let add = |dst: &mut [f64]| {
-            for (d, &a) in dst.iter_mut().zip(amounts) {
+        if m.track_spend_with && from == m.company {
+            for (d, &a) in st.spend_with.row_mut(to).iter_mut().zip(amounts) {
                 *d += gain(a);
             }
-        };
-        if m.track_spend_with && from == m.company {
-            add(st.spend_with.row_mut(to));
-        }
-        if m.from_company[flow] {
-            add(st.out.received.row_mut(to));
-        }
-        if m.returned[flow] {
-            add(&mut st.out.returned);
         }
     }
 
