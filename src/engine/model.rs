@@ -33,6 +33,15 @@ impl QuantityC {
             None => self.dist.quantile(u),
         }
     }
+
+    /// [`QuantityC::quantile`] of every value of `us`, in place.
+    #[inline]
+    pub fn quantile_lanes(&self, us: &mut [f64]) {
+        match &self.table {
+            Some(t) => us.iter_mut().for_each(|u| *u = t.quantile(&self.dist, *u)),
+            None => self.dist.quantile_lanes(us),
+        }
+    }
 }
 
 /// A growth curve on the horizon: the level at each period boundary and its integral over

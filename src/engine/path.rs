@@ -1033,9 +1033,7 @@ impl State {
         }
         for &q in &m.per_path {
             let quantity = &m.quantities[q];
-            for d in self.draws.row_mut(q)[..self.lanes].iter_mut() {
-                *d = quantity.quantile(*d);
-            }
+            quantity.quantile_lanes(&mut self.draws.row_mut(q)[..self.lanes]);
         }
     }
 
@@ -1111,9 +1109,7 @@ impl State {
             let row = &mut self.draws.row_mut(q)[..lanes];
             m.streams
                 .uniform_lanes(seed, quantity.key, self.first, p as u64, row);
-            for d in row.iter_mut() {
-                *d = quantity.quantile(*d);
-            }
+            quantity.quantile_lanes(row);
         }
     }
 
