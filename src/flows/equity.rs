@@ -353,9 +353,14 @@ impl Step for TrancheC {
         let acting = &mut own.acting[..lanes];
         acting.fill(false);
         for (k, tr) in items.iter().enumerate().filter(|(_, tr)| acts(tr)) {
-            let (states, held) = (st.out.tranche_state.row(k), own.holds.row(k));
-            for (i, a) in acting.iter_mut().enumerate() {
-                *a |= decide(tr, states[i], held[i], p, st.is_nominal()) != Decision::Wait;
+            let (always, when_held) = acts_when(tr, p, st.is_nominal());
+            let (states, held) = (
+                &st.out.tranche_state.row(k)[..lanes],
+                &own.holds.row(k)[..lanes],
+            );
+            for ((a, state), &held) in acting.iter_mut().zip(states).zip(held) {
+                let pending = matches!(state, TrancheState::Pending);
+                *a |= pending & (always | (when_held & held));
             }
         }
         for i in st.lanes() {
@@ -446,6 +451,17 @@ fn decide(tr: &TrancheC, state: TrancheState, held: bool, p: usize, nominal: boo
     }
 }
 
+/// Whether a pending tranche acts in period `p` (is released or expires, see [`decide`]):
+/// `(always, when its condition holds)`, what does not depend on the lane, so that the lanes
+/// are decided in a loop without branches.
+fn acts_when(tr: &TrancheC, p: usize, nominal: bool) -> (bool, bool) {
+    match tr.when {
+        TrancheWhen::Scheduled(at, _) => (at == p, false),
+        TrancheWhen::Conditional { from, until, .. } if nominal => (p == from || p >= until, false),
+        TrancheWhen::Conditional { from, until, .. } => (p >= until, (from..=until).contains(&p)),
+    }
+}
+
 /// The equity step of period `p` in lane `i`.
 fn finance_lane<T: Trace>(
     items: &[TrancheC],
@@ -513,5 +529,56 @@ fn finance_lane<T: Trace>(
             TrancheWhen::Conditional { .. } => 1.0,
         };
         st.arrive(i, at, amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_tranche_acts_when_decide_says_it_does() {
+        let tranche = |when| TrancheC {
+            flow: 0,
+            investor: 0,
+            amount: Value::Const(1.0),
+            when,
+            post_money: PostMoney::Market,
+        };
+        let conditional = |from, until| TrancheWhen::Conditional {
+            condition: Condition::Const(true),
+            from,
+            until,
+        };
+        let tranches = [
+            tranche(TrancheWhen::Scheduled(3, 0.5)),
+            tranche(conditional(2, 5)),
+            tranche(conditional(4, 4)),
+            tranche(conditional(0, 8)),
+        ];
+        let states = [
+            TrancheState::Pending,
+            TrancheState::Released(1),
+            TrancheState::Lapsed(1, Lapse::Expired),
+            TrancheState::Empty,
+        ];
+        for tr in &tranches {
+            for p in 0..8 {
+                for nominal in [false, true] {
+                    let (always, when_held) = acts_when(tr, p, nominal);
+                    for state in states {
+                        for held in [false, true] {
+                            let pending = state == TrancheState::Pending;
+                            assert_eq!(
+                                pending & (always | (when_held & held)),
+                                decide(tr, state, held, p, nominal) != Decision::Wait,
+                                "{:?} in {p}, {state:?}, held {held}, nominal {nominal}",
+                                tr.when
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
