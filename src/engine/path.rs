@@ -611,7 +611,7 @@ impl PathState {
                 st.insolvency(m, t, p, seed);
             }
             st.opening_as_of(m, p);
-            st.record(m, p, company);
+            State::record(st, m, p, company);
             if T::ACTIVE {
                 t.end_period(p, &st.lane_cash(0));
             }
@@ -1114,7 +1114,15 @@ impl State {
     }
 
     /// What the period leaves in the outputs.
-    fn record(&mut self, m: &Model, p: usize, company: usize) {
+    /// Compiled for the widest vector unit the CPU has, chosen when it runs (row loops of
+    /// IEEE adds, compares and selects: the same bits whatever the width).
+    #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+    fn record(st: &mut State, m: &Model, p: usize, company: usize) {
+        st.record_lanes(m, p, company);
+    }
+
+    #[inline(always)]
+    fn record_lanes(&mut self, m: &Model, p: usize, company: usize) {
         let lanes = self.lanes;
         let mut revenue = [0.0; LANES];
         self.paid_sum(&m.company_revenues, &mut revenue[..lanes]);
