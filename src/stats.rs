@@ -581,8 +581,8 @@ impl Sketch {
     /// Counts a column's values in order, each as [`Sketch::tally`] would, and adds each
     /// value's `x - shift` and its square to `sums`. Each block of values is classified first
     /// ([`classify`]); plain values are counted by [`count_plain`], the rest one by one. Only
-    /// these can lower the bar (which leaves plain values plain) or move a store, after which
-    /// the rest of the block is classified again.
+    /// the values counted one by one can lower the bar (which leaves plain values plain) or
+    /// move a store, after which the rest of the block is classified again.
     #[inline]
     fn tally_column(&mut self, xs: &[f64], shift: f64, sums: &mut (f64, f64)) {
         let mut bar = self.exact.bar();

@@ -691,7 +691,7 @@ impl Accounts<'_> {
     /// Moves `amounts` (one per lane) in one pass over the lanes, with the payee's
     /// `RECEIVED` and the investors' `RETURNED` accounts when the flow counts there.
     #[inline(always)]
-    fn mov<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64]) {
+    fn transfer<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64]) {
         let lanes = amounts.len();
         let (payer, payee) = (&mut self.payer[..lanes], &mut self.payee[..lanes]);
         let (period, total) = (&mut self.period[..lanes], &mut self.total[..lanes]);
@@ -970,8 +970,8 @@ impl State {
     }
 
     /// [`State::pay_lanes`]' branch-free part: an operating payment moved in every lane, the
-    /// accounts it moves in one pass (see [`Accounts`]). Compiled for the widest vector unit the CPU has, chosen when it runs (the same
-    /// IEEE adds and selects whatever the width).
+    /// accounts it moves in one pass (see [`Accounts`]). Compiled for the widest vector unit
+    /// the CPU has, chosen when it runs (the same IEEE adds and selects whatever the width).
     #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
     fn move_lanes(
         st: &mut State,
@@ -1003,10 +1003,10 @@ impl State {
             returned: &mut st.out.returned,
         };
         match (m.from_company[flow], m.returned[flow]) {
-            (false, false) => rows.mov::<false, false>(amounts),
-            (false, true) => rows.mov::<false, true>(amounts),
-            (true, false) => rows.mov::<true, false>(amounts),
-            (true, true) => rows.mov::<true, true>(amounts),
+            (false, false) => rows.transfer::<false, false>(amounts),
+            (false, true) => rows.transfer::<false, true>(amounts),
+            (true, false) => rows.transfer::<true, false>(amounts),
+            (true, true) => rows.transfer::<true, true>(amounts),
         }
         st.mark_moved(flow);
         if m.track_spend_with && from == m.company {
