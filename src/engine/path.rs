@@ -223,7 +223,7 @@ fn accrue_hazard(
 }
 
 /// Paths in a batch: the engine runs every step of a period over this many paths at once.
-pub const LANES: usize = 128;
+pub const LANES: usize = 256;
 
 /// A payback period not reached (yet).
 pub const NOT_PAID_BACK: f64 = f64::INFINITY;
