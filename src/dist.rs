@@ -468,18 +468,53 @@ pub fn normal_quantile(p: f64) -> f64 {
 
 /// [`normal_quantile`] of every value, `out[i]` from `ps[i]`, to the bit: the central branch
 /// (85% of draws) for every lane at once, in a loop the compiler vectorises, then the tails
-/// lane by lane. Compiled for the widest vector unit the CPU has, chosen when it runs.
+/// ([`tail_quantiles`]). Compiled for the widest vector unit the CPU has, chosen when it runs.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 pub fn normal_quantile_lanes(ps: &[f64], out: &mut [f64]) {
     for (z, &p) in out.iter_mut().zip(ps) {
         *z = central_quantile(p - 0.5);
     }
-    for (z, &p) in out.iter_mut().zip(ps) {
-        // NaN, like the tails, takes the scalar path.
+    for (ps, out) in ps.chunks(TAIL_BLOCK).zip(out.chunks_mut(TAIL_BLOCK)) {
+        tail_quantiles(ps, out);
+    }
+}
+
+/// Values that [`tail_quantiles`] gathers at a time.
+const TAIL_BLOCK: usize = 64;
+
+/// The tails of [`normal_quantile_lanes`] (at most [`TAIL_BLOCK`] values): their positions
+/// are gathered without branches, each `r` is computed in turn (a call of `ln`), and the
+/// rational function of `r`, most of a tail's cost, runs over the gathered values at once.
+/// Values outside `(0, 1)`, NaN, and `r > 5` (p below 1.4e-11 from either end) are left to
+/// [`normal_quantile`].
+#[inline(always)]
+fn tail_quantiles(ps: &[f64], out: &mut [f64]) {
+    let mut at = [0u8; TAIL_BLOCK];
+    let mut n = 0;
+    for (i, &p) in ps.iter().enumerate() {
+        at[n] = i as u8;
+        // NaN, like the tails, is gathered.
         let central = (p - 0.5).abs() <= 0.425;
-        if !central {
-            *z = normal_quantile(p);
-        }
+        n += usize::from(!central);
+    }
+    let at = &at[..n];
+    let mut r = [0.0; TAIL_BLOCK];
+    for (r, &i) in r.iter_mut().zip(at) {
+        let p = ps[usize::from(i)];
+        *r = tail_r(p, p - 0.5);
+    }
+    let mut x = [0.0; TAIL_BLOCK];
+    for (x, &r) in x.iter_mut().zip(&r[..n]) {
+        *x = ratio(&ppnd16::C, &ppnd16::D, r - 1.6);
+    }
+    for ((&x, &r), &i) in x.iter().zip(&r).zip(at) {
+        let p = ps[usize::from(i)];
+        // `r` is NaN or infinite outside (0, 1) and for NaN, which fails the test.
+        out[usize::from(i)] = if r <= 5.0 {
+            if p < 0.5 { -x } else { x }
+        } else {
+            normal_quantile(p)
+        };
     }
 }
 
@@ -564,14 +599,20 @@ fn central_quantile(q: f64) -> f64 {
 /// The quantile in the tails, `0 < p < 1` with `|q| > 0.425`.
 fn tail_quantile(p: f64, q: f64) -> f64 {
     use ppnd16::{C, D, E, F};
-    // 1 - p is exact for p in [0.5, 1) (Sterbenz), so the upper tail keeps its precision.
-    let r = (-(if q < 0.0 { p } else { 1.0 - p }).ln()).sqrt();
+    let r = tail_r(p, q);
     let x = if r <= 5.0 {
         ratio(&C, &D, r - 1.6)
     } else {
         ratio(&E, &F, r - 5.0)
     };
     if q < 0.0 { -x } else { x }
+}
+
+/// The tails' variable, `sqrt(-ln(min(p, 1 - p)))`.
+#[inline(always)]
+fn tail_r(p: f64, q: f64) -> f64 {
+    // 1 - p is exact for p in [0.5, 1) (Sterbenz), so the upper tail keeps its precision.
+    (-(if q < 0.0 { p } else { 1.0 - p }).ln()).sqrt()
 }
 
 /// Regularized incomplete beta function I_x(a, b).
@@ -747,6 +788,17 @@ mod tests {
             0.5f64.next_up(),
             1.0f64.next_down(),
         ]);
+        // Either side of the tails' r = 5, at both ends.
+        let edge = (-25f64).exp();
+        for p in [
+            edge,
+            edge.next_up(),
+            edge.next_down(),
+            edge * 1.001,
+            edge / 1.001,
+        ] {
+            ps.extend([p, 1.0 - p]);
+        }
         for len in [ps.len(), 1, 3, 13] {
             let mut z = vec![0.0; len];
             normal_quantile_lanes(&ps[..len], &mut z);
