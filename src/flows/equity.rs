@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{Lapse, Rows, State, Trace, TrancheState};
+use crate::engine::path::{LANES, Lapse, Rows, State, Trace, TrancheState};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date};
@@ -283,23 +283,22 @@ pub struct TrancheC {
 /// Working state of the equity step on a batch.
 #[derive(Clone, Debug)]
 pub struct EquityScratch {
-    /// The tranches a lane issues together this period.
-    round: Vec<usize>,
     /// Per tranche: whether its condition holds in each lane this period.
     holds: Rows<bool>,
-    /// Per lane: whether a tranche is released or lapses this period.
-    acting: Vec<bool>,
+    /// Per tranche: whether it is released in each lane this period.
+    released: Rows<bool>,
+    /// Per tranche: whether it is released in some lane this period.
+    rounds: Vec<bool>,
 }
 
 impl Step for TrancheC {
-    /// The tranches released in the current period, in the lane being priced.
     type Scratch = EquityScratch;
 
     fn scratch(items: &[Self], _: &Model, lanes: usize) -> EquityScratch {
         EquityScratch {
-            round: Vec::with_capacity(items.len()),
             holds: Rows::new(items.len(), lanes, false),
-            acting: vec![false; lanes],
+            released: Rows::new(items.len(), lanes, false),
+            rounds: Vec::with_capacity(items.len()),
         }
     }
 
@@ -348,26 +347,7 @@ impl Step for TrancheC {
                 st.holds_lanes(m, condition, &mut own.holds.row_mut(k)[..lanes]);
             }
         }
-        // Lanes in which some tranche is released or lapses: the others have nothing to do. A
-        // tranche that does not act this period does neither (`from <= until`).
-        let acting = &mut own.acting[..lanes];
-        acting.fill(false);
-        for (k, tr) in items.iter().enumerate().filter(|(_, tr)| acts(tr)) {
-            let (always, when_held) = acts_when(tr, p, st.is_nominal());
-            let (states, held) = (
-                &st.out.tranche_state.row(k)[..lanes],
-                &own.holds.row(k)[..lanes],
-            );
-            for ((a, state), &held) in acting.iter_mut().zip(states).zip(held) {
-                let pending = matches!(state, TrancheState::Pending);
-                *a |= pending & (always | (when_held & held));
-            }
-        }
-        for i in st.lanes() {
-            if own.acting[i] && st.alive(i) {
-                finance_lane(items, own, st, m, t, p, i);
-            }
-        }
+        finance_lanes(items, own, st, m, t, p);
     }
 
     fn nominal_conditional(items: &[Self], st: &State, out: &mut [f64]) {
@@ -417,118 +397,154 @@ impl Step for TrancheC {
     }
 }
 
-/// What a tranche does in period `p` in one lane.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Release,
-    Expire,
-    Wait,
-}
-
-/// What tranche `tr`, in `state`, does in period `p`, its condition holding (`held`) or not.
-#[inline(always)]
-fn decide(tr: &TrancheC, state: TrancheState, held: bool, p: usize, nominal: bool) -> Decision {
-    if state != TrancheState::Pending {
-        return Decision::Wait;
-    }
+/// When a pending tranche is released in period `p`: `(always, when its condition holds)`;
+/// and whether it lapses otherwise. What does not depend on the lane, so that the lanes are
+/// decided in a loop without branches. A scheduled tranche is released in its period. A
+/// conditional one is released in the first period of its window at whose end its condition
+/// holds (on the nominal path: in the window's first period) and lapses at the end of `until`.
+fn release_when(tr: &TrancheC, p: usize, nominal: bool) -> (bool, bool, bool) {
     match tr.when {
-        TrancheWhen::Scheduled(at, _) if at == p => Decision::Release,
-        TrancheWhen::Scheduled(..) => Decision::Wait,
+        TrancheWhen::Scheduled(at, _) => (at == p, false, false),
+        TrancheWhen::Conditional { from, until, .. } if nominal => (p == from, false, p >= until),
         TrancheWhen::Conditional { from, until, .. } => {
-            let holds = if nominal {
-                p == from
-            } else {
-                p >= from && p <= until && held
-            };
-            if holds {
-                Decision::Release
-            } else if p >= until {
-                Decision::Expire
-            } else {
-                Decision::Wait
-            }
+            (false, (from..=until).contains(&p), p >= until)
         }
     }
 }
 
-/// Whether a pending tranche acts in period `p` (is released or expires, see [`decide`]):
-/// `(always, when its condition holds)`, what does not depend on the lane, so that the lanes
-/// are decided in a loop without branches.
-fn acts_when(tr: &TrancheC, p: usize, nominal: bool) -> (bool, bool) {
-    match tr.when {
-        TrancheWhen::Scheduled(at, _) => (at == p, false),
-        TrancheWhen::Conditional { from, until, .. } if nominal => (p == from || p >= until, false),
-        TrancheWhen::Conditional { from, until, .. } => (p >= until, (from..=until).contains(&p)),
-    }
-}
-
-/// The equity step of period `p` in lane `i`.
-fn finance_lane<T: Trace>(
+/// The equity step of period `p` over the batch. In each operating lane, the pending tranches
+/// that are released form one round, decided on the state before any of them; the others
+/// whose window ends lapse. A round is priced together: "market" tranches at the company's
+/// value as pre-money; a post-money below what the round puts in is raised to it. Earlier
+/// holders are diluted once by all the round's new shares, then each tranche, in file order,
+/// takes its stake, pays and arrives. Each step is a loop over the lanes with the same
+/// arithmetic, in the same order, as one lane on its own.
+fn finance_lanes<T: Trace>(
     items: &[TrancheC],
     own: &mut EquityScratch,
     st: &mut State,
     m: &Model,
     t: &mut T,
     p: usize,
-    i: usize,
 ) {
-    let (round, held) = (&mut own.round, &own.holds);
-    round.clear();
-    // Which tranches are released, all on the same state.
-    for (k, tr) in items.iter().enumerate() {
-        let state = st.out.tranche_state[(k, i)];
-        match decide(tr, state, held[(k, i)], p, st.is_nominal()) {
-            Decision::Release => round.push(k),
-            Decision::Expire => {
-                st.out.tranche_state[(k, i)] = TrancheState::Lapsed(p, Lapse::Expired);
-            }
-            Decision::Wait => {}
-        }
+    let lanes = st.lanes().len();
+    let nominal = st.is_nominal();
+    let mut alive = [false; LANES];
+    for (i, a) in alive[..lanes].iter_mut().enumerate() {
+        *a = st.alive(i);
     }
-    if round.is_empty() {
+    let (mut total, mut market, mut amounts) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    let mut any = [false; LANES];
+    // Per tranche: whether it is released in some lane (a flag, not a scan of the lanes).
+    let rounds = &mut own.rounds;
+    rounds.clear();
+    rounds.resize(items.len(), false);
+    for (k, tr) in items.iter().enumerate() {
+        let (always, when_held, expires) = release_when(tr, p, nominal);
+        if !(always || when_held || expires) {
+            continue;
+        }
+        let released = &mut own.released.row_mut(k)[..lanes];
+        st.fill_lanes(tr.amount, &mut amounts[..lanes]);
+        let is_market = matches!(tr.post_money, PostMoney::Market);
+        let held = &own.holds.row(k)[..lanes];
+        let states = &mut st.out.tranche_state.row_mut(k)[..lanes];
+        let mut some = false;
+        for i in 0..lanes {
+            let pending = alive[i] & (states[i] == TrancheState::Pending);
+            let release = pending & (always | (when_held & held[i]));
+            released[i] = release;
+            if pending & !release & expires {
+                states[i] = TrancheState::Lapsed(p, Lapse::Expired);
+            }
+            let a = amounts[i];
+            total[i] = if release { total[i] + a } else { total[i] };
+            market[i] = if release & is_market {
+                market[i] + a
+            } else {
+                market[i]
+            };
+            any[i] |= release;
+            some |= release;
+        }
+        rounds[k] = some;
+    }
+    if !rounds.contains(&true) {
         return;
     }
-    // Priced together: "market" tranches form one round at the company's value as
-    // pre-money; a post-money below what the period's tranches put in is raised to it.
-    let value = st.valuation(m, i);
-    let (mut total, mut market) = (0.0, 0.0);
-    for &k in round.iter() {
-        let amount = st.v(items[k].amount, i);
-        total += amount;
-        if matches!(items[k].post_money, PostMoney::Market) {
-            market += amount;
-        }
-    }
-    let post_money = |st: &State, k: usize| {
-        match items[k].post_money {
-            PostMoney::Stated(v) => st.v(v, i),
-            PostMoney::Market => value + market,
-        }
-        .max(total)
-    };
-    // Earlier holders are diluted once by all the period's new shares.
-    let issued: f64 = round
+    let mut value = [0.0; LANES];
+    if items
         .iter()
-        .map(|&k| st.v(items[k].amount, i) / post_money(st, k))
-        .sum();
-    let keep = (1.0 - issued).max(0.0);
-    for e in 0..m.entities {
-        st.out.stake[(e, i)] *= keep;
+        .any(|tr| matches!(tr.post_money, PostMoney::Market))
+    {
+        for (i, v) in value[..lanes].iter_mut().enumerate() {
+            *v = st.valuation(m, i);
+        }
     }
-    for &k in round.iter() {
-        let tr = &items[k];
-        let amount = st.v(tr.amount, i);
-        st.out.stake[(tr.investor, i)] += amount / post_money(st, k);
-        st.pay(m, t, tr.flow, tr.investor, m.company, i, amount);
-        st.out.tranche_state[(k, i)] = TrancheState::Released(p);
-        st.out.tranche_amount[(k, i)] = amount;
+    // Each tranche's post-money, into `out`.
+    let post_money = |st: &State, tr: &TrancheC, out: &mut [f64]| {
+        match tr.post_money {
+            PostMoney::Stated(v) => st.fill_lanes(v, out),
+            PostMoney::Market => {
+                for ((x, &v), &mk) in out.iter_mut().zip(&value).zip(&market) {
+                    *x = v + mk;
+                }
+            }
+        }
+        for (x, &t) in out.iter_mut().zip(&total) {
+            *x = x.max(t);
+        }
+    };
+    let mut price = [0.0; LANES];
+    let mut issued = [0.0; LANES];
+    for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
+        let released = &own.released.row(k)[..lanes];
+        st.fill_lanes(tr.amount, &mut amounts[..lanes]);
+        post_money(st, tr, &mut price[..lanes]);
+        for i in 0..lanes {
+            let x = amounts[i] / price[i];
+            issued[i] = if released[i] {
+                issued[i] + x
+            } else {
+                issued[i]
+            };
+        }
+    }
+    // Lanes without a round keep every stake: `x * 1.0` is `x`, bit for bit.
+    let mut keep = [1.0; LANES];
+    for ((k, &x), &a) in keep[..lanes].iter_mut().zip(&issued).zip(&any) {
+        *k = if a { (1.0 - x).max(0.0) } else { 1.0 };
+    }
+    for e in 0..m.entities {
+        for (s, &k) in st.out.stake.row_mut(e)[..lanes].iter_mut().zip(&keep) {
+            *s *= k;
+        }
+    }
+    let mut paid = [0.0; LANES];
+    for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
+        let released = &own.released.row(k)[..lanes];
+        st.fill_lanes(tr.amount, &mut amounts[..lanes]);
+        post_money(st, tr, &mut price[..lanes]);
+        let stake = &mut st.out.stake.row_mut(tr.investor)[..lanes];
+        for i in 0..lanes {
+            let s = stake[i] + amounts[i] / price[i];
+            stake[i] = if released[i] { s } else { stake[i] };
+            paid[i] = if released[i] { amounts[i] } else { 0.0 };
+        }
+        st.pay_lanes(m, t, tr.flow, tr.investor, m.company, false, &paid[..lanes]);
         // A scheduled tranche arrives at the start of its month, a conditional one at the
         // end of the period in which its condition held.
         let at = match tr.when {
             TrancheWhen::Scheduled(_, at) => at,
             TrancheWhen::Conditional { .. } => 1.0,
         };
-        st.arrive(i, at, amount);
+        for (i, &r) in released.iter().enumerate() {
+            if r {
+                st.out.tranche_state[(k, i)] = TrancheState::Released(p);
+                st.out.tranche_amount[(k, i)] = amounts[i];
+                st.arrive(i, at, amounts[i]);
+            }
+        }
     }
 }
 
@@ -537,7 +553,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_pending_tranche_acts_when_decide_says_it_does() {
+    fn a_pending_tranche_is_released_or_lapses_as_its_timing_says() {
+        // The rules, tranche by tranche (see `TrancheWhen`).
+        let spec = |when: &TrancheWhen, held: bool, p: usize, nominal: bool| match *when {
+            TrancheWhen::Scheduled(at, _) => (at == p, false),
+            TrancheWhen::Conditional { from, until, .. } => {
+                let holds = if nominal {
+                    p == from
+                } else {
+                    p >= from && p <= until && held
+                };
+                (holds, !holds && p >= until)
+            }
+        };
         let tranche = |when| TrancheC {
             flow: 0,
             investor: 0,
@@ -556,26 +584,18 @@ mod tests {
             tranche(conditional(4, 4)),
             tranche(conditional(0, 8)),
         ];
-        let states = [
-            TrancheState::Pending,
-            TrancheState::Released(1),
-            TrancheState::Lapsed(1, Lapse::Expired),
-            TrancheState::Empty,
-        ];
         for tr in &tranches {
             for p in 0..8 {
                 for nominal in [false, true] {
-                    let (always, when_held) = acts_when(tr, p, nominal);
-                    for state in states {
-                        for held in [false, true] {
-                            let pending = state == TrancheState::Pending;
-                            assert_eq!(
-                                pending & (always | (when_held & held)),
-                                decide(tr, state, held, p, nominal) != Decision::Wait,
-                                "{:?} in {p}, {state:?}, held {held}, nominal {nominal}",
-                                tr.when
-                            );
-                        }
+                    let (always, when_held, expires) = release_when(tr, p, nominal);
+                    for held in [false, true] {
+                        let release = always | (when_held & held);
+                        assert_eq!(
+                            (release, !release & expires),
+                            spec(&tr.when, held, p, nominal),
+                            "{:?} in {p}, held {held}, nominal {nominal}",
+                            tr.when
+                        );
                     }
                 }
             }
