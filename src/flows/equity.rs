@@ -289,6 +289,8 @@ pub struct EquityScratch {
     released: Rows<bool>,
     /// Per tranche: whether it is released in some lane this period.
     rounds: Vec<bool>,
+    /// Per tranche: the share of the company it buys in each lane where it is released.
+    shares: Rows<f64>,
 }
 
 impl Step for TrancheC {
@@ -299,6 +301,7 @@ impl Step for TrancheC {
             holds: Rows::new(items.len(), lanes, false),
             released: Rows::new(items.len(), lanes, false),
             rounds: Vec::with_capacity(items.len()),
+            shares: Rows::new(items.len(), lanes, 0.0),
         }
     }
 
@@ -499,12 +502,14 @@ fn finance_lanes<T: Trace>(
     let mut issued = [0.0; LANES];
     for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
         let released = &own.released.row(k)[..lanes];
+        let shares = &mut own.shares.row_mut(k)[..lanes];
         st.fill_lanes(tr.amount, &mut amounts[..lanes]);
         post_money(st, tr, &mut price[..lanes]);
         for i in 0..lanes {
-            let x = amounts[i] / price[i];
+            // Lanes without the tranche may divide by a post-money of 0: never read.
+            shares[i] = amounts[i] / price[i];
             issued[i] = if released[i] {
-                issued[i] + x
+                issued[i] + shares[i]
             } else {
                 issued[i]
             };
@@ -522,12 +527,11 @@ fn finance_lanes<T: Trace>(
     }
     let mut paid = [0.0; LANES];
     for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
-        let released = &own.released.row(k)[..lanes];
+        let (released, shares) = (&own.released.row(k)[..lanes], &own.shares.row(k)[..lanes]);
         st.fill_lanes(tr.amount, &mut amounts[..lanes]);
-        post_money(st, tr, &mut price[..lanes]);
         let stake = &mut st.out.stake.row_mut(tr.investor)[..lanes];
         for i in 0..lanes {
-            let s = stake[i] + amounts[i] / price[i];
+            let s = stake[i] + shares[i];
             stake[i] = if released[i] { s } else { stake[i] };
             paid[i] = if released[i] { amounts[i] } else { 0.0 };
         }
