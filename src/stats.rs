@@ -83,16 +83,95 @@ impl Moments {
 /// Dense bucket counts for one sign, covering the keys seen so far (and, once cleared for
 /// reuse, the keys of the values it held before).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(into = "Trimmed")]
+#[serde(into = "Trimmed", from = "Trimmed")]
 struct Store {
     offset: i32,
-    counts: Vec<u64>,
+    counts: Buckets,
+}
+
+/// Bucket counts, narrow while they can be: a chunk's statistics count a few thousand values
+/// each, and counts of 16 bits keep the stores of all its statistics four times smaller than
+/// counts of 64 (a run counts into a few hundred stores at a time, so their size decides how
+/// many of their lines stay in the cache). [`Sketch::reserve`] widens them before a count
+/// could overflow.
+#[derive(Clone, Debug)]
+enum Buckets {
+    Narrow(Vec<u16>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets::Narrow(Vec::new())
+    }
+}
+
+/// A bucket's count.
+trait Count: Copy + Default + Into<u64> {
+    /// Adds `n`, which [`Sketch::reserve`] made sure fits.
+    fn bump(&mut self, n: u64);
+}
+
+impl Count for u16 {
+    #[inline(always)]
+    fn bump(&mut self, n: u64) {
+        debug_assert!(u64::from(*self) + n <= u64::from(u16::MAX));
+        *self = self.wrapping_add(n as u16);
+    }
+}
+
+impl Count for u64 {
+    #[inline(always)]
+    fn bump(&mut self, n: u64) {
+        *self += n;
+    }
+}
+
+/// Runs `$body` with `$v` bound to the bucket vector, whatever its width.
+macro_rules! with_buckets {
+    ($buckets:expr, $v:ident => $body:expr) => {
+        match $buckets {
+            Buckets::Narrow($v) => $body,
+            Buckets::Wide($v) => $body,
+        }
+    };
+}
+
+impl Buckets {
+    fn len(&self) -> usize {
+        with_buckets!(self, v => v.len())
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Buckets::Narrow(v) => u64::from(v[i]),
+            Buckets::Wide(v) => v[i],
+        }
+    }
+
+    fn sum(&self, range: std::ops::Range<usize>) -> u64 {
+        match self {
+            Buckets::Narrow(v) => v[range].iter().map(|&c| u64::from(c)).sum(),
+            Buckets::Wide(v) => v[range].iter().sum(),
+        }
+    }
+
+    /// The counts in 64 bits, widened if they were narrow.
+    fn wide(&mut self) -> &mut Vec<u64> {
+        if let Buckets::Narrow(v) = self {
+            *self = Buckets::Wide(v.iter().map(|&c| u64::from(c)).collect());
+        }
+        match self {
+            Buckets::Wide(v) => v,
+            Buckets::Narrow(_) => unreachable!("widened above"),
+        }
+    }
 }
 
 /// A [`Store`] as a part file holds it: from its first to its last nonzero count. The range a
 /// store covers depends on what it held before it was cleared (which chunk that was depends
 /// on the threads' timing), so it is left out.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Trimmed {
     offset: i32,
     counts: Vec<u64>,
@@ -100,16 +179,27 @@ struct Trimmed {
 
 impl From<Store> for Trimmed {
     fn from(s: Store) -> Self {
-        let Some(first) = s.counts.iter().position(|&c| c > 0) else {
+        let len = s.counts.len();
+        let Some(first) = (0..len).find(|&i| s.counts.get(i) > 0) else {
             return Trimmed {
                 offset: 0,
                 counts: Vec::new(),
             };
         };
-        let last = s.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        let last = (0..len).rfind(|&i| s.counts.get(i) > 0).unwrap_or(first);
         Trimmed {
             offset: s.offset + first as i32,
-            counts: s.counts[first..=last].to_vec(),
+            counts: (first..=last).map(|i| s.counts.get(i)).collect(),
+        }
+    }
+}
+
+/// A store read back is wide: its counts are a run's, not a chunk's.
+impl From<Trimmed> for Store {
+    fn from(t: Trimmed) -> Self {
+        Store {
+            offset: t.offset,
+            counts: Buckets::Wide(t.counts),
         }
     }
 }
@@ -121,7 +211,7 @@ impl Store {
     fn clear(&mut self, used: Option<(f64, f64)>) {
         if let Some(used) = used {
             let span = self.span(used);
-            self.counts[span].fill(0);
+            with_buckets!(&mut self.counts, v => v[span].fill(0));
         }
     }
 
@@ -136,9 +226,9 @@ impl Store {
     #[inline(always)]
     fn add(&mut self, key: i32, n: u64) {
         let i = key.wrapping_sub(self.offset) as u32 as usize;
-        match self.counts.get_mut(i) {
-            Some(c) => *c += n,
-            None => self.add_outside(key, n),
+        let inside = with_buckets!(&mut self.counts, v => v.get_mut(i).map(|c| c.bump(n)));
+        if inside.is_none() {
+            self.add_outside(key, n);
         }
     }
 
@@ -146,28 +236,32 @@ impl Store {
     #[cold]
     fn add_outside(&mut self, key: i32, n: u64) {
         self.cover(key, key);
-        self.counts[(key - self.offset) as usize] += n;
+        let i = (key - self.offset) as usize;
+        with_buckets!(&mut self.counts, v => v[i].bump(n));
     }
 
     /// Extends the covered range to include `lo..=hi`, with slack on the side that grows so
     /// that a stream of new minima or maxima does not move the counts each time.
     fn cover(&mut self, lo: i32, hi: i32) {
         const SLACK: i32 = 16;
-        if self.counts.is_empty() {
+        if self.counts.len() == 0 {
             self.offset = lo;
-            self.counts.resize((hi - lo + 1) as usize, 0);
+            with_buckets!(&mut self.counts, v => v.resize((hi - lo + 1) as usize, 0));
             return;
         }
         let end = self.offset + self.counts.len() as i32;
         if lo < self.offset {
             let new_offset = lo.saturating_sub(SLACK);
             let grow = (self.offset - new_offset) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            with_buckets!(&mut self.counts, v => {
+                v.splice(0..0, std::iter::repeat_n(0, grow));
+            });
             self.offset = new_offset;
         }
         if hi >= end {
             let new_end = hi.saturating_add(1 + SLACK);
-            self.counts.resize((new_end - self.offset) as usize, 0);
+            let len = (new_end - self.offset) as usize;
+            with_buckets!(&mut self.counts, v => v.resize(len, 0));
         }
     }
 
@@ -184,16 +278,19 @@ impl Store {
         let (lo, hi) = (o.offset + span.start as i32, o.offset + span.end as i32 - 1);
         self.cover(lo, hi);
         let start = (lo - self.offset) as usize;
-        for (a, b) in self.counts[start..start + span.len()]
-            .iter_mut()
-            .zip(&o.counts[span])
-        {
-            *a += b;
-        }
+        let at = start..start + span.len();
+        with_buckets!(&mut self.counts, a => with_buckets!(&o.counts, b => add_counts(&mut a[at.clone()], &b[span.clone()])));
     }
 
     fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.sum(0..self.counts.len())
+    }
+}
+
+/// Adds `b`'s counts to `a`'s, bucket by bucket.
+fn add_counts<A: Count, B: Count>(a: &mut [A], b: &[B]) {
+    for (a, &b) in a.iter_mut().zip(b) {
+        a.bump(b.into());
     }
 }
 
@@ -322,6 +419,9 @@ pub struct Sketch {
     /// Smallest and largest values (+inf and -inf when empty).
     min: f64,
     max: f64,
+    /// Values counted since the stores were last empty, or more: no bucket holds more (see
+    /// [`Sketch::reserve`]).
+    in_stores: u64,
 }
 
 /// A [`Sketch`] as a part file holds it: the bounds are absent when it is empty (JSON has no
@@ -365,6 +465,7 @@ impl TryFrom<SketchState> for Sketch {
             }
         }
         let sketch = Sketch {
+            in_stores: s.negative.total() + s.zero + s.positive.total(),
             negative: s.negative,
             zero: s.zero,
             positive: s.positive,
@@ -377,7 +478,7 @@ impl TryFrom<SketchState> for Sketch {
             .into_iter()
             .zip(sketch.magnitudes())
         {
-            let inside = used.map_or(0, |used| store.counts[store.span(used)].iter().sum());
+            let inside = used.map_or(0, |used| store.counts.sum(store.span(used)));
             if store.total() != inside {
                 return Err("a sketch's buckets hold values outside its bounds".into());
             }
@@ -395,6 +496,7 @@ impl Default for Sketch {
             exact: Exact::default(),
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
+            in_stores: 0,
         }
     }
 }
@@ -546,12 +648,12 @@ fn classify(
 /// square to `sums`, in order; returns how many it counted. A function of its own, with the
 /// sums as arguments, so that they stay in registers.
 #[inline(never)]
-fn count_plain(
+fn count_plain<C: Count>(
     xs: &[f64],
     codes: &[u32],
     shift: f64,
     sums: &mut (f64, f64),
-    stores: &mut [&mut [u64]; 2],
+    stores: &mut [&mut [C]; 2],
 ) -> usize {
     let (mut sum, mut sum_sq) = *sums;
     let mut counted = xs.len();
@@ -560,7 +662,7 @@ fn count_plain(
             counted = i;
             break;
         }
-        stores[(code >> 31) as usize][(code & !(1 << 31)) as usize] += 1;
+        stores[(code >> 31) as usize][(code & !(1 << 31)) as usize].bump(1);
         let d = x - shift;
         sum += d;
         sum_sq += d * d;
@@ -574,6 +676,7 @@ impl Sketch {
     #[inline(always)]
     pub fn push(&mut self, x: f64) {
         (self.min, self.max) = bounds(&[x], self.min, self.max);
+        self.reserve(1);
         let mut bar = self.exact.bar();
         self.tally(x, &mut bar);
     }
@@ -585,6 +688,7 @@ impl Sketch {
     /// move a store, after which the rest of the block is classified again.
     #[inline]
     fn tally_column(&mut self, xs: &[f64], shift: f64, sums: &mut (f64, f64)) {
+        self.reserve(xs.len() as u64);
         let mut bar = self.exact.bar();
         let mut codes = [SLOW; BLOCK];
         let mut start = 0;
@@ -600,8 +704,13 @@ impl Sketch {
             );
             let mut i = 0;
             loop {
-                let mut stores = [&mut self.positive.counts[..], &mut self.negative.counts[..]];
-                i += count_plain(&block[i..], &codes[i..], shift, sums, &mut stores);
+                let (xs, codes) = (&block[i..], &codes[i..]);
+                i += match (&mut self.positive.counts, &mut self.negative.counts) {
+                    (Buckets::Narrow(p), Buckets::Narrow(n)) => {
+                        count_plain(xs, codes, shift, sums, &mut [p, n])
+                    }
+                    (p, n) => count_plain(xs, codes, shift, sums, &mut [p.wide(), n.wide()]),
+                };
                 let Some(&x) = block.get(i) else {
                     start += block.len();
                     break;
@@ -619,8 +728,20 @@ impl Sketch {
         }
     }
 
-    /// Counts a value in the exact set and the buckets (the bounds aside); `bar` is the exact
-    /// set's [`Exact::bar`], kept by the caller across a column.
+    /// Makes room in the stores for `n` more values: their counts widen to 64 bits before
+    /// one could pass 16 bits.
+    #[inline]
+    fn reserve(&mut self, n: u64) {
+        self.in_stores = self.in_stores.saturating_add(n);
+        if self.in_stores > u64::from(u16::MAX) {
+            self.negative.counts.wide();
+            self.positive.counts.wide();
+        }
+    }
+
+    /// Counts a value in the exact set and the buckets (the bounds aside, and room made by
+    /// [`Sketch::reserve`]); `bar` is the exact set's [`Exact::bar`], kept by the caller across
+    /// a column.
     #[inline(always)]
     fn tally(&mut self, x: f64, bar: &mut f64) {
         // `x < bar` fails for NaN and +inf; -inf is ruled out second, as it is rare.
@@ -654,6 +775,7 @@ impl Sketch {
             return;
         }
         (self.min, self.max) = bounds(&[x], self.min, self.max);
+        self.reserve(n);
         if x < self.exact.bar() {
             self.exact.add(x, 1);
             // The first entry may have made `x` the largest value kept, which a full set does
@@ -684,10 +806,12 @@ impl Sketch {
         self.exact = Exact::default();
         self.min = f64::INFINITY;
         self.max = f64::NEG_INFINITY;
+        self.in_stores = 0;
     }
 
     /// Merges another sketch; the result does not depend on the order of merges.
     pub fn merge(&mut self, o: &Sketch) {
+        self.reserve(o.in_stores);
         let [negative, positive] = o.magnitudes();
         self.negative.merge(&o.negative, negative);
         self.positive.merge(&o.positive, positive);
@@ -719,7 +843,8 @@ impl Sketch {
             self.clamp(exact.unwrap_or(sign * value_of(key)))
         };
         let mut seen = 0;
-        for (i, &c) in self.negative.counts.iter().enumerate().rev() {
+        for i in (0..self.negative.counts.len()).rev() {
+            let c = self.negative.counts.get(i);
             seen += c;
             if seen > rank {
                 return read(self.negative.offset + i as i32, c, -1.0);
@@ -731,7 +856,8 @@ impl Sketch {
             // `+ 0.0` turns -0 into 0.
             return self.clamp(exact.unwrap_or(0.0)) + 0.0;
         }
-        for (i, &c) in self.positive.counts.iter().enumerate() {
+        for i in 0..self.positive.counts.len() {
+            let c = self.positive.counts.get(i);
             seen += c;
             if seen > rank {
                 return read(self.positive.offset + i as i32, c, 1.0);
@@ -1250,6 +1376,51 @@ mod tests {
         assert_eq!(json(&back), json(&new));
         empty.merge(&back);
         assert_eq!(empty.summary(), new.summary());
+    }
+
+    #[test]
+    fn a_bucket_counts_past_sixteen_bits_exactly() {
+        // 70,000 values of one bucket, through each way of counting: columns (plain values
+        // counted in blocks), repeated values, merges, and single pushes.
+        const N: u64 = 70_000;
+        let bucket = |s: &Sketch, x: f64| {
+            let store = &s.positive;
+            store.counts.get((key_of(x) - store.offset) as usize)
+        };
+        let mut columns = Stat::default();
+        let column: Vec<f64> = (0..1000)
+            .map(|i| if i % 10 == 0 { 2.0 } else { 1.0 })
+            .collect();
+        for _ in 0..N / 900 + 1 {
+            columns.push_column(&column);
+        }
+        let ones = (N / 900 + 1) * 900;
+        assert_eq!(bucket(&columns.sketch, 1.0), ones);
+        assert_eq!(columns.sketch.count(), ones / 9 * 10);
+        let mut repeated = Stat::default();
+        repeated.push_column(&vec![1.0; N as usize]);
+        assert_eq!(bucket(&repeated.sketch, 1.0), N);
+        let mut merged = Sketch::default();
+        for _ in 0..7 {
+            let mut part = Sketch::default();
+            (0..N / 7).for_each(|_| part.push(1.0));
+            // A chunk's counts are narrow; only a total that could overflow them is widened.
+            assert!(matches!(part.positive.counts, Buckets::Narrow(_)));
+            merged.merge(&part);
+        }
+        assert_eq!(bucket(&merged, 1.0), N);
+        assert!(matches!(merged.positive.counts, Buckets::Wide(_)));
+        // Widened counts write what narrow ones write, and a cleared wide sketch counts on.
+        let json = |s: &Sketch| serde_json::to_string(s).unwrap();
+        let (mut narrow, mut wide) = (Sketch::default(), merged.clone());
+        wide.clear();
+        for x in [3.0, -2.0, 0.0, 3.0, 1e-3] {
+            narrow.push(x);
+            wide.push(x);
+        }
+        assert_eq!(json(&narrow), json(&wide));
+        let back: Sketch = serde_json::from_str(&json(&merged)).unwrap();
+        assert_eq!(bucket(&back, 1.0), N);
     }
 
     #[test]
