@@ -228,6 +228,18 @@ pub const LANES: usize = 256;
 /// A payback period not reached (yet).
 pub const NOT_PAID_BACK: f64 = f64::INFINITY;
 
+/// The rows `rows` of `table` summed lane by lane into `out`, each lane in the rows' order
+/// from -0.0, as `Iterator::sum`.
+#[inline(always)]
+fn sum_rows(table: &Rows<f64>, rows: &[usize], out: &mut [f64]) {
+    out.fill(-0.0);
+    for &r in rows {
+        for (s, &x) in out.iter_mut().zip(table.row(r)) {
+            *s += x;
+        }
+    }
+}
+
 /// A table of rows with one value per lane (path) of a batch: row `r`, lane `i`.
 ///
 /// Rows are padded by a cache line: rows a multiple of 4 KiB apart would alias in the cache
@@ -289,6 +301,14 @@ impl<T: Copy> Rows<T> {
             &mut tail[..lanes],
         );
         if a < b { (low, high) } else { (high, low) }
+    }
+
+    /// The first `N` rows, each to write: a step's lane-by-lane scratch, kept between calls
+    /// so that it is not zeroed on each.
+    pub fn rows_mut<const N: usize>(&mut self) -> [&mut [T]; N] {
+        let lanes = self.lanes;
+        let mut rows = self.data.chunks_mut(self.stride).map(|r| &mut r[..lanes]);
+        std::array::from_fn(|_| rows.next().expect("a table of at least N rows"))
     }
 
     /// Sets every value of every row.
@@ -850,12 +870,7 @@ impl State {
     /// each lane summed in the flows' order from -0.0, as `Iterator::sum`.
     #[inline]
     pub fn paid_sum(&self, flows: &[usize], out: &mut [f64]) {
-        out.fill(-0.0);
-        for &f in flows {
-            for (s, &x) in out.iter_mut().zip(self.flow_period.row(f)) {
-                *s += x;
-            }
-        }
+        sum_rows(&self.flow_period, flows, out);
     }
 
     /// Financing that reaches (or, negative, leaves) lane `i`'s company `at` this fraction of
@@ -983,12 +998,14 @@ impl State {
         amounts: &[f64],
     ) {
         let lanes = st.lanes;
-        // Lanes whose company has defaulted move nothing.
-        let mut live = [0.0; LANES];
+        // Lanes whose company has defaulted move nothing (the copy is made, and zeroed, only
+        // then: a 2 KiB fill on every payment showed in profiles).
+        let live: [f64; LANES];
         let amounts = if company_stops && st.defaults > 0 {
-            for ((x, &a), d) in live.iter_mut().zip(amounts).zip(&st.out.default_period) {
-                *x = if d.is_some() { 0.0 } else { a };
-            }
+            live = std::array::from_fn(|i| match (amounts.get(i), st.out.default_period.get(i)) {
+                (Some(&a), Some(None)) => a,
+                _ => 0.0,
+            });
             &live[..lanes]
         } else {
             &amounts[..lanes]
@@ -1138,25 +1155,21 @@ impl State {
     #[inline(always)]
     fn record_lanes(&mut self, m: &Model, p: usize, company: usize) {
         let lanes = self.lanes;
-        let mut revenue = [0.0; LANES];
-        self.paid_sum(&m.company_revenues, &mut revenue[..lanes]);
-        self.out.revenue.row_mut(p)[..lanes].copy_from_slice(&revenue[..lanes]);
-        let mut costs = [0.0; LANES];
-        self.paid_sum(&m.company_costs, &mut costs[..lanes]);
-        let (cash, o) = (&self.cash.row(company)[..lanes], &mut self.out);
+        let (paid, o) = (&self.flow_period, &mut self.out);
+        sum_rows(
+            paid,
+            &m.company_revenues,
+            &mut o.revenue.row_mut(p)[..lanes],
+        );
+        sum_rows(paid, &m.company_costs, &mut o.costs.row_mut(p)[..lanes]);
+        let cash = &self.cash.row(company)[..lanes];
         o.cash.row_mut(p)[..lanes].copy_from_slice(cash);
         for ((low, &cash), &rescued) in o.min_cash[..lanes].iter_mut().zip(cash).zip(&self.rescued)
         {
             *low = low.min(cash - rescued);
         }
-        for ((c, &cost), &interest) in o
-            .costs
-            .row_mut(p)
-            .iter_mut()
-            .zip(&costs[..lanes])
-            .zip(&self.interest)
-        {
-            *c = cost + interest;
+        for (c, &interest) in o.costs.row_mut(p)[..lanes].iter_mut().zip(&self.interest) {
+            *c += interest;
         }
         for &e in &m.investors {
             let (received, invested) = (o.received.row(e), self.cum_invested.row(e));

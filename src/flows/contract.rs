@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{LANES, Rows, State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date, number};
@@ -316,6 +316,8 @@ pub struct ContractScratch {
     /// `i`'s at `k * lanes + i`.
     weights: Vec<ContractWeights>,
     lanes: usize,
+    /// A period's payments, lane by lane.
+    amounts: Vec<f64>,
 }
 
 impl ContractScratch {
@@ -335,6 +337,7 @@ impl Step for ContractC {
             scale: Rows::new(items.len(), lanes, 0.0),
             weights: vec![ContractWeights::default(); items.len() * lanes],
             lanes,
+            amounts: vec![0.0; lanes],
         }
     }
 
@@ -370,7 +373,7 @@ impl Step for ContractC {
         t: &mut T,
         p: usize,
     ) {
-        let mut amounts = [0.0; LANES];
+        let mut amounts = std::mem::take(&mut own.amounts);
         for (k, c) in items.iter().enumerate() {
             match &c.weights {
                 Some(w) => {
@@ -387,6 +390,7 @@ impl Step for ContractC {
             }
             st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, &amounts);
         }
+        own.amounts = amounts;
     }
 
     /// What the company left unpaid (default) or owes after the horizon.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Kind, PaymentClass, Step, lane_curves};
 use crate::engine::explain::{Explain, offset, value};
-use crate::engine::path::{LANES, Rows, State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::engine::{Model, model::Curve};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
@@ -162,6 +162,8 @@ pub struct CostScratch {
     /// The levels of the curve being drawn (row per boundary), which costs do not use.
     levels: Rows<f64>,
     scratch: Vec<f64>,
+    /// A period's amounts, revenue, fixed part and share, lane by lane.
+    lanes: Rows<f64>,
 }
 
 impl Step for CostC {
@@ -181,6 +183,7 @@ impl Step for CostC {
             growth,
             levels: Rows::new(n + 1, lanes, 0.0),
             scratch: Vec::new(),
+            lanes: Rows::new(4, lanes, 0.0),
         }
     }
 
@@ -205,17 +208,15 @@ impl Step for CostC {
         p: usize,
     ) {
         let n = m.periods;
-        let mut amounts = [0.0; LANES];
         for (k, c) in items.iter().enumerate() {
             if c.window[p] == 0.0 && c.until_share[p] == 0.0 {
                 continue;
             }
             let lanes = st.lanes().len();
             let growth = &own.growth.row(k * n + p)[..lanes];
+            let [amounts, revenue, fixed, share] = own.lanes.rows_mut();
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            let mut revenue = [0.0; LANES];
             st.paid_sum(&c.revenue_sources, &mut revenue[..lanes]);
-            let (mut fixed, mut share) = ([0.0; LANES], [0.0; LANES]);
             st.fill_lanes(c.fixed, &mut fixed[..lanes]);
             st.fill_lanes(c.share, &mut share[..lanes]);
             let (until, window) = (c.until_share[p], c.window[p]);
@@ -223,7 +224,7 @@ impl Step for CostC {
                 let fixed = fixed[i] * growth[i] * until;
                 amounts[i] = fixed + share[i] * revenue[i] * window;
             }
-            st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, &amounts);
+            st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, amounts);
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, value};
-use crate::engine::path::{LANES, State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
@@ -138,22 +138,24 @@ pub struct PassC {
 }
 
 impl Step for PassC {
-    type Scratch = ();
+    /// A period's amounts and shares, lane by lane.
+    type Scratch = Rows<f64>;
 
-    fn scratch(_: &[Self], _: &Model, _: usize) {}
+    fn scratch(_: &[Self], _: &Model, lanes: usize) -> Rows<f64> {
+        Rows::new(2, lanes, 0.0)
+    }
 
     fn operate<T: Trace>(
         items: &[Self],
-        _: &mut (),
+        own: &mut Rows<f64>,
         st: &mut State,
         m: &Model,
         t: &mut T,
         _: usize,
     ) {
-        let mut amounts = [0.0; LANES];
         for ps in items {
             let lanes = st.lanes().len();
-            let mut share = [0.0; LANES];
+            let [amounts, share] = own.rows_mut();
             st.fill_lanes(ps.share, &mut share[..lanes]);
             for ((a, &s), &paid) in amounts
                 .iter_mut()
@@ -162,7 +164,7 @@ impl Step for PassC {
             {
                 *a = s * paid;
             }
-            st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, &amounts);
+            st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, amounts);
         }
     }
 

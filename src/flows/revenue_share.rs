@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{LANES, State, Trace};
+use crate::engine::path::{Rows, State, Trace};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{Fields, array};
@@ -140,40 +140,34 @@ pub struct RevShareC {
 }
 
 impl Step for RevShareC {
-    type Scratch = ();
+    /// A period's amounts, base and rate, lane by lane.
+    type Scratch = Rows<f64>;
 
-    fn scratch(_: &[Self], _: &Model, _: usize) {}
+    fn scratch(_: &[Self], _: &Model, lanes: usize) -> Rows<f64> {
+        Rows::new(3, lanes, 0.0)
+    }
 
     fn operate<T: Trace>(
         items: &[Self],
-        _: &mut (),
+        own: &mut Rows<f64>,
         st: &mut State,
         m: &Model,
         t: &mut T,
         p: usize,
     ) {
-        let mut amounts = [0.0; LANES];
         for rs in items {
             if rs.window[p] == 0.0 {
                 continue;
             }
             let lanes = st.lanes().len();
+            let [amounts, base, rate] = own.rows_mut();
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            let (mut base, mut rate) = ([0.0; LANES], [0.0; LANES]);
             st.paid_sum(&rs.base, &mut base[..lanes]);
             st.fill_lanes(rs.rate, &mut rate[..lanes]);
             for i in 0..lanes {
                 amounts[i] = rate[i] * base[i] * rs.window[p];
             }
-            st.pay_lanes(
-                m,
-                t,
-                rs.flow,
-                rs.from,
-                rs.to,
-                rs.from == m.company,
-                &amounts,
-            );
+            st.pay_lanes(m, t, rs.flow, rs.from, rs.to, rs.from == m.company, amounts);
         }
     }
 
