@@ -33,6 +33,11 @@ pub use path::{
 /// (a run's "blocks": block `b` is paths `b * CHUNK ..` of every run with the same seed).
 pub const CHUNK: u64 = 4096;
 
+/// Chunks merged together before they are merged into a run's total: a group's statistics
+/// count at most 15 x 4096 < 2^16 values each, so their buckets stay 16 bits wide and in the
+/// cache, and the total's wide buckets are read and written once a group, not once a chunk.
+const GROUP_CHUNKS: u64 = 15;
+
 /// The blocks of a run of `paths` paths (the last one may be short).
 pub fn blocks(paths: u64) -> u64 {
     paths.div_ceil(CHUNK)
@@ -189,23 +194,46 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Chunks `0..chunks` on the pool's workers, folded in chunk order (see [`fold_chunks`]).
+    /// Chunks are merged into a group of up to [`GROUP_CHUNKS`], and each full group into the
+    /// total: merges are exact, so the grouping leaves every bit as it is.
     fn run_all(&self, pool: &rayon::ThreadPool, chunks: u64, window: u64) -> Option<(Part, u64)> {
-        fold_chunks(
+        let merge = |(accs, paired): &mut Part, part: Part| {
+            for (a, b) in accs.iter_mut().zip(&part.0) {
+                a.merge(b);
+            }
+            paired.merge(&part.1);
+            if let Ok(mut spare) = self.spare.lock() {
+                spare.push(part);
+            }
+        };
+        let ((total, group), peak) = fold_chunks(
             pool,
             chunks,
             window,
             |c| self.run_chunk(self.first + c),
-            |first| first,
-            |(accs, paired), part| {
-                for (a, b) in accs.iter_mut().zip(&part.0) {
-                    a.merge(b);
-                }
-                paired.merge(&part.1);
-                if let Ok(mut spare) = self.spare.lock() {
-                    spare.push(part);
+            |first| (None::<Part>, (first, 1)),
+            |(total, (group, grouped)), part| {
+                if *grouped == GROUP_CHUNKS {
+                    let full = std::mem::replace(group, part);
+                    match total {
+                        None => *total = Some(full),
+                        Some(t) => merge(t, full),
+                    }
+                    *grouped = 1;
+                } else {
+                    merge(group, part);
+                    *grouped += 1;
                 }
             },
-        )
+        )?;
+        let total = match total {
+            None => group.0,
+            Some(mut total) => {
+                merge(&mut total, group.0);
+                total
+            }
+        };
+        Some((total, peak))
     }
 
     fn run_chunk(&self, chunk: u64) -> Part {

@@ -570,6 +570,34 @@ fn statistics_alive_at_once_do_not_grow_with_the_paths() {
     }
 }
 
+#[test]
+fn chunks_merged_in_groups_give_the_bits_of_any_split() {
+    // A run merges its chunks in groups (of 15) before the total; merges are exact, so a run of
+    // 40 chunks and the merge of three runs that split them elsewhere (and so group them
+    // differently) hold the same statistics, bit for bit, on one thread or two.
+    let s = cfsim::scenario::Scenario::from_file(scenario("baseline.toml")).unwrap();
+    let models = [Model::compile(&s)];
+    let run = |threads: usize, blocks: std::ops::Range<u64>| {
+        let opts = cfsim::engine::RunOptions {
+            paths: 40 * cfsim::engine::CHUNK,
+            seed: 5,
+            threads,
+        };
+        cfsim::engine::simulate_blocks(&models, &[], &opts, blocks, &|_| {})
+            .unwrap()
+            .stats
+            .remove(0)
+    };
+    let json = |a: &cfsim::engine::Accumulator| serde_json::to_string(a).unwrap();
+    let whole = run(1, 0..40);
+    assert_eq!(whole.paths, 40 * cfsim::engine::CHUNK);
+    let mut split = run(2, 0..7);
+    split.merge(&run(1, 7..23));
+    split.merge(&run(2, 23..40));
+    assert_eq!(json(&split), json(&whole));
+    assert_eq!(json(&run(2, 0..40)), json(&whole));
+}
+
 /// Every output of every path, bit for bit (`Debug` prints each float exactly, and `-0.0`).
 fn bits(o: &PathOutput) -> String {
     format!("{o:?}")
