@@ -619,7 +619,7 @@ impl PathState {
         }
         for p in 0..m.periods {
             st.begin_period(m, seed, p);
-            operate(m, kinds, st, t, p);
+            m.kinds.operate(kinds, st, m, t, p);
             // The state at the end of the period.
             st.boundary = p + 1;
             st.month = h.period_end(p);
@@ -640,20 +640,6 @@ impl PathState {
         m.kinds.finish(kinds, st, m);
         st.finish(m);
     }
-}
-
-/// Every kind's operating step of period `p`, compiled for the widest vector unit the CPU has,
-/// chosen when it runs: the steps' loops over the lanes are IEEE adds, multiplies and selects,
-/// the same bits whatever the width.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
-fn operate<T: Trace>(
-    m: &Model,
-    kinds: &mut crate::flows::Scratch,
-    st: &mut State,
-    t: &mut T,
-    p: usize,
-) {
-    m.kinds.operate(kinds, st, m, t, p);
 }
 
 impl PathOutput {

@@ -327,10 +327,10 @@ impl Step for TrancheC {
         t: &mut T,
         p: usize,
     ) {
-        // Before its window (or date) a tranche neither pays nor lapses.
-        let acts = |tr: &TrancheC| match tr.when {
-            TrancheWhen::Scheduled(at, _) => at == p,
-            TrancheWhen::Conditional { from, .. } => p >= from,
+        // A period in which no tranche can be released or lapse has nothing to do.
+        let acts = |tr: &TrancheC| {
+            let (always, when_held, expires) = release_when(tr, p, st.is_nominal());
+            always || when_held || expires
         };
         if !items.iter().any(acts) {
             return;
