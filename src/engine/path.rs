@@ -495,6 +495,9 @@ pub struct State {
     /// Financing arriving in the current period, per lane: (fraction of the period, signed
     /// amount).
     arrivals: Vec<Vec<(f64, f64)>>,
+    /// Whether lane `i` has arrivals this period, and whether any lane has.
+    arrived: Vec<bool>,
+    any_arrived: bool,
     /// Interest the company paid in the current period.
     interest: Vec<f64>,
     /// Company cash at the start of the current period.
@@ -505,6 +508,11 @@ pub struct State {
     alive: Vec<bool>,
     /// Lanes of the batch whose company has defaulted.
     defaults: usize,
+    /// Per lane, all ones while its company operates and zero once it has defaulted: a mask
+    /// on the bits of what the company pays, which makes a stopped lane's payment +0.0.
+    operating_bits: Vec<u64>,
+    /// All ones in every lane: the mask of a payment that does not stop.
+    all_bits: Vec<u64>,
     /// The period being simulated.
     period: usize,
     /// The boundary whose run-rate the state shows (`p + 1` at the end of period `p`).
@@ -697,8 +705,9 @@ impl Accounts<'_> {
     /// Moves `amounts` (one per lane) in one pass over the lanes, with the payee's
     /// `RECEIVED` and the investors' `RETURNED` accounts when the flow counts there.
     #[inline(always)]
-    fn transfer<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64]) {
+    fn transfer<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64], keep: &[u64]) {
         let lanes = amounts.len();
+        let keep = &keep[..lanes];
         let (payer, payee) = (&mut self.payer[..lanes], &mut self.payee[..lanes]);
         let (period, total) = (&mut self.period[..lanes], &mut self.total[..lanes]);
         let received = if RECEIVED {
@@ -712,16 +721,23 @@ impl Accounts<'_> {
             &mut []
         };
         for i in 0..lanes {
-            let a = amounts[i];
-            payer[i] -= if a != 0.0 { a } else { 0.0 };
-            payee[i] += gain(a);
-            period[i] += gain(a);
-            total[i] += gain(a);
+            // The zeros' signs set with integer ops: written as selects, the compiler turned
+            // the adds of -0.0 into masked loads and stores, which are slower than plain ones.
+            let a = f64::from_bits(amounts[i].to_bits() & keep[i]);
+            let zero = u64::from(a == 0.0) << 63;
+            let (spent, got) = (
+                f64::from_bits(a.to_bits() & !zero),
+                f64::from_bits(a.to_bits() | zero),
+            );
+            payer[i] -= spent;
+            payee[i] += got;
+            period[i] += got;
+            total[i] += got;
             if RECEIVED {
-                received[i] += gain(a);
+                received[i] += got;
             }
             if RETURNED {
-                returned[i] += gain(a);
+                returned[i] += got;
             }
         }
     }
@@ -757,11 +773,15 @@ impl State {
             arrivals: (0..lanes)
                 .map(|_| Vec::with_capacity(m.kinds.equity.len() + 1))
                 .collect(),
+            arrived: vec![false; lanes],
+            any_arrived: false,
             interest: vec![0.0; lanes],
             start_cash: vec![0.0; lanes],
             rescued: vec![0.0; lanes],
             alive: vec![true; lanes],
             defaults: 0,
+            operating_bits: vec![u64::MAX; lanes],
+            all_bits: vec![u64::MAX; lanes],
             period: 0,
             nominal: false,
             boundary: 0,
@@ -863,6 +883,8 @@ impl State {
     /// the period, for the insolvency scan.
     pub fn arrive(&mut self, i: usize, at: f64, amount: f64) {
         self.arrivals[i].push((at, amount));
+        self.arrived[i] = true;
+        self.any_arrived = true;
     }
 
     /// The company's value in lane `i` in the current state: run-rate x multiple.
@@ -984,17 +1006,12 @@ impl State {
         amounts: &[f64],
     ) {
         let lanes = st.lanes;
-        // Lanes whose company has defaulted move nothing (the copy is made, and zeroed, only
-        // then: a 2 KiB fill on every payment showed in profiles).
-        let live: [f64; LANES];
-        let amounts = if company_stops && st.defaults > 0 {
-            live = std::array::from_fn(|i| match (amounts.get(i), st.out.default_period.get(i)) {
-                (Some(&a), Some(None)) => a,
-                _ => 0.0,
-            });
-            &live[..lanes]
+        // Lanes whose company has defaulted move nothing: their amounts are masked to +0.0.
+        let amounts = &amounts[..lanes];
+        let keep = if company_stops && st.defaults > 0 {
+            &st.operating_bits
         } else {
-            &amounts[..lanes]
+            &st.all_bits
         };
         let (payer, payee) = st.cash.pair_mut(from, to);
         let rows = Accounts {
@@ -1006,17 +1023,17 @@ impl State {
             returned: &mut st.out.returned,
         };
         match (m.from_company[flow], m.returned[flow]) {
-            (false, false) => rows.transfer::<false, false>(amounts),
-            (false, true) => rows.transfer::<false, true>(amounts),
-            (true, false) => rows.transfer::<true, false>(amounts),
-            (true, true) => rows.transfer::<true, true>(amounts),
+            (false, false) => rows.transfer::<false, false>(amounts, keep),
+            (false, true) => rows.transfer::<false, true>(amounts, keep),
+            (true, false) => rows.transfer::<true, false>(amounts, keep),
+            (true, true) => rows.transfer::<true, true>(amounts, keep),
         }
-        st.mark_moved(flow);
         if m.track_spend_with && from == m.company {
-            for (d, &a) in st.spend_with.row_mut(to).iter_mut().zip(amounts) {
-                *d += gain(a);
+            for ((d, &a), &k) in st.spend_with.row_mut(to).iter_mut().zip(amounts).zip(keep) {
+                *d += gain(f64::from_bits(a.to_bits() & k));
             }
         }
+        st.mark_moved(flow);
     }
 
     fn draw_per_path(&mut self, m: &Model, seed: u64) {
@@ -1106,10 +1123,18 @@ impl State {
     fn begin_period(&mut self, m: &Model, seed: u64, p: usize) {
         self.period = p;
         let lanes = self.lanes;
+        self.start_cash[..lanes].copy_from_slice(&self.cash.row(m.company)[..lanes]);
         for i in 0..lanes {
-            self.start_cash[i] = self.cash[(m.company, i)];
-            self.arrivals[i].clear();
             self.alive[i] = self.nominal || self.operating(i);
+        }
+        if self.any_arrived {
+            for (arrivals, arrived) in self.arrivals.iter_mut().zip(&mut self.arrived) {
+                if *arrived {
+                    arrivals.clear();
+                    *arrived = false;
+                }
+            }
+            self.any_arrived = false;
         }
         self.interest.fill(0.0);
         // Only the rows of flows that moved money are zeroed: most flows of a model do not
@@ -1181,6 +1206,7 @@ impl State {
         let o = &mut self.out;
         o.default_period.fill(None);
         self.defaults = 0;
+        self.operating_bits.fill(u64::MAX);
         o.rescues.fill(0);
         o.target_revenue.fill(0.0);
         o.company_value.fill(0.0);
@@ -1318,19 +1344,27 @@ impl State {
     /// period. The step only sets how often the state is read, not when cash runs out.
     fn insolvency<T: Trace>(&mut self, m: &Model, t: &mut T, p: usize, seed: u64) {
         let company = m.company;
-        for i in 0..self.lanes {
-            if !self.alive[i] {
-                continue;
-            }
-            if self.arrivals[i].is_empty() {
-                // No financing this period: the scan below reduces to its first step, the
-                // cash at the period's end (its zero's sign aside, which `>=` ignores), and only
-                // a company that ends the period short needs the scan.
-                let start = self.start_cash[i];
-                if start + (self.cash[(company, i)] - start) >= 0.0 {
-                    continue;
-                }
-            }
+        // The lanes to scan, gathered without branches: an operating company with financing
+        // this period, or without and short at the period's end. Without financing the scan
+        // below reduces to its first step, the cash at the period's end (its zero's sign aside,
+        // which `>=` ignores), so a company that ends the period with cash needs no scan. A
+        // lane's scan changes only that lane's state.
+        let lanes = self.lanes;
+        let mut scan = [0u16; LANES];
+        let mut n = 0;
+        let cash = &self.cash.row(company)[..lanes];
+        let (start, alive, arrived) = (
+            &self.start_cash[..lanes],
+            &self.alive[..lanes],
+            &self.arrived[..lanes],
+        );
+        for i in 0..lanes {
+            scan[n] = i as u16;
+            let has_cash = start[i] + (cash[i] - start[i]) >= 0.0;
+            n += usize::from(alive[i] & (arrived[i] | !has_cash));
+        }
+        for &i in &scan[..n] {
+            let i = usize::from(i);
             let mut arrivals = std::mem::take(&mut self.arrivals[i]);
             arrivals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let financing: f64 = arrivals.iter().map(|a| a.1).sum();
@@ -1387,6 +1421,7 @@ impl State {
     fn default(&mut self, m: &Model, p: usize, i: usize) {
         self.out.default_period[i] = Some(p);
         self.defaults += 1;
+        self.operating_bits[i] = 0;
         for k in 0..m.kinds.equity.len() {
             // A defaulted company receives no more equity, scheduled or conditional.
             if self.out.tranche_state[(k, i)] == TrancheState::Pending {
@@ -1410,39 +1445,64 @@ impl State {
         }
     }
 
+    /// The outputs only known at the horizon, account by account over the batch (each lane's
+    /// sums in the per-path order: flows, periods and links in turn).
     fn finish(&mut self, m: &Model) {
-        for i in 0..self.lanes {
-            for f in 0..m.flows {
-                if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
-                    let to = m.flow_to[f];
-                    self.out.margin[(to, i)] += self.out.flow_total[(f, i)] * self.v(margin, i);
+        let lanes = self.lanes;
+        let mut rate = [0.0; LANES];
+        for f in 0..m.flows {
+            if let (true, Some(margin)) = (m.from_company[f], m.margin[f]) {
+                let rate = &mut rate[..lanes];
+                self.fill_lanes(margin, rate);
+                let (total, out) = (&self.out.flow_total, &mut self.out.margin);
+                let earned = &mut out.row_mut(m.flow_to[f])[..lanes];
+                for ((e, &t), &r) in earned.iter_mut().zip(&total.row(f)[..lanes]).zip(&*rate) {
+                    *e += t * r;
                 }
             }
-            self.out.target_revenue[i] = match &m.target {
-                Some((periods, _)) => periods.clone().map(|p| self.out.revenue[(p, i)]).sum(),
-                None => 0.0,
-            };
-            for (c, cycle) in m.cycles.list.iter().enumerate() {
-                self.out.cycles[(c, i)] = cycle
-                    .steps
-                    .iter()
-                    .map(|links| {
-                        links
-                            .iter()
-                            .map(|l| match *l {
-                                Link::Flow(f) => self.out.flow_total[(f, i)],
-                                // An opening stake was paid before the horizon: what went in
-                                // then.
-                                Link::Stake(e) => m
-                                    .opening
-                                    .iter()
-                                    .find(|o| o.0 == e)
-                                    .map_or(0.0, |o| self.v(o.2, i)),
-                            })
-                            .sum::<f64>()
-                    })
-                    .fold(f64::INFINITY, f64::min);
+        }
+        let target = &mut self.out.target_revenue[..lanes];
+        match &m.target {
+            Some((periods, _)) => {
+                target.fill(-0.0);
+                for p in periods.clone() {
+                    for (t, &r) in target.iter_mut().zip(&self.out.revenue.row(p)[..lanes]) {
+                        *t += r;
+                    }
+                }
             }
+            None => target.fill(0.0),
+        }
+        let mut step = [0.0; LANES];
+        for (c, cycle) in m.cycles.list.iter().enumerate() {
+            let mut least = [f64::INFINITY; LANES];
+            for links in &cycle.steps {
+                let step = &mut step[..lanes];
+                step.fill(-0.0);
+                for l in links {
+                    match *l {
+                        Link::Flow(f) => {
+                            for (s, &x) in step.iter_mut().zip(&self.out.flow_total.row(f)[..lanes])
+                            {
+                                *s += x;
+                            }
+                        }
+                        // An opening stake was paid before the horizon: what went in then.
+                        Link::Stake(e) => match m.opening.iter().find(|o| o.0 == e) {
+                            Some(o) => {
+                                for (i, s) in step.iter_mut().enumerate() {
+                                    *s += self.v(o.2, i);
+                                }
+                            }
+                            None => step.iter_mut().for_each(|s| *s += 0.0),
+                        },
+                    }
+                }
+                for (l, &s) in least.iter_mut().zip(&*step) {
+                    *l = l.min(s);
+                }
+            }
+            self.out.cycles.row_mut(c)[..lanes].copy_from_slice(&least[..lanes]);
         }
     }
 }

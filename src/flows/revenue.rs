@@ -158,6 +158,43 @@ pub struct RevenueScratch {
     scratch: Vec<f64>,
 }
 
+/// A revenue process's per-lane inputs in a period, for [`Lanes::book`].
+struct Lanes<'a> {
+    initial: &'a [f64],
+    sigma: &'a [f64],
+    factor: &'a [f64],
+    shock: &'a mut [f64],
+}
+
+impl Lanes<'_> {
+    /// Books a period's revenue and the run-rate at its end, lane by lane, from the growth
+    /// curve's integral over the period and its level at the end (constants when the curve
+    /// is shared), and moves each lane's shock on.
+    #[inline(always)]
+    fn book(
+        self,
+        booked: &mut [f64],
+        run_rate: &mut [f64],
+        over: impl Fn(usize) -> f64,
+        at_end: impl Fn(usize) -> f64,
+    ) {
+        let (initial, sigma, factor, shock) = (self.initial, self.sigma, self.factor, self.shock);
+        let lanes = booked.len();
+        let (run_rate, initial) = (&mut run_rate[..lanes], &initial[..lanes]);
+        let (sigma, factor, shock) = (&sigma[..lanes], &factor[..lanes], &mut shock[..lanes]);
+        for i in 0..lanes {
+            let next = if sigma[i] > 0.0 {
+                shock[i] * factor[i]
+            } else {
+                1.0
+            };
+            booked[i] = initial[i] * over(i) * 0.5 * (shock[i] + next);
+            run_rate[i] = initial[i] * at_end(i) * next;
+            shock[i] = next;
+        }
+    }
+}
+
 impl Step for RevenueC {
     type Scratch = RevenueScratch;
 
@@ -226,34 +263,42 @@ impl Step for RevenueC {
                 if volatile {
                     let draws = if j & 1 == 0 { &even } else { &odd };
                     normal_quantile_lanes(&draws[..lanes], &mut z[..lanes]);
-                    for (z, &s) in z[..lanes].iter_mut().zip(&sigma[..lanes]) {
-                        let var = s * s * len;
-                        *z = var.sqrt() * *z - 0.5 * var;
+                    match r.volatility {
+                        // The same variance in every lane: its root taken once.
+                        Value::Const(s) => {
+                            let var = s * s * len;
+                            let (sd, half) = (var.sqrt(), 0.5 * var);
+                            for z in &mut z[..lanes] {
+                                *z = sd * *z - half;
+                            }
+                        }
+                        Value::Random(_) => {
+                            for (z, &s) in z[..lanes].iter_mut().zip(&sigma[..lanes]) {
+                                let var = s * s * len;
+                                *z = var.sqrt() * *z - 0.5 * var;
+                            }
+                        }
                     }
                     exp_lanes(&z[..lanes], &mut factor[..lanes]);
                 }
-                let (mut over, mut at_end) = ([0.0; LANES], [0.0; LANES]);
-                match shared {
-                    Some(c) => {
-                        over.fill(c.integrals[p]);
-                        at_end.fill(c.levels[p + 1]);
-                    }
-                    None => {
-                        over[..lanes].copy_from_slice(&integrals.row(p)[..lanes]);
-                        at_end[..lanes].copy_from_slice(&levels.row(p + 1)[..lanes]);
-                    }
-                }
                 let booked = &mut own.amount.row_mut(amount + p)[..lanes];
                 let run_rate = &mut own.rate.row_mut(rate + p + 1)[..lanes];
-                for i in 0..lanes {
-                    let next = if sigma[i] > 0.0 {
-                        shock[i] * factor[i]
-                    } else {
-                        1.0
-                    };
-                    booked[i] = initial[i] * over[i] * 0.5 * (shock[i] + next);
-                    run_rate[i] = initial[i] * at_end[i] * next;
-                    shock[i] = next;
+                let lanes_of = Lanes {
+                    initial: &initial[..lanes],
+                    sigma: &sigma[..lanes],
+                    factor: &factor[..lanes],
+                    shock: &mut shock[..lanes],
+                };
+                match shared {
+                    Some(c) => {
+                        let (over, at_end) = (c.integrals[p], c.levels[p + 1]);
+                        lanes_of.book(booked, run_rate, |_| over, |_| at_end);
+                    }
+                    None => {
+                        let over = &integrals.row(p)[..lanes];
+                        let at_end = &levels.row(p + 1)[..lanes];
+                        lanes_of.book(booked, run_rate, |i| over[i], |i| at_end[i]);
+                    }
                 }
             }
         }
