@@ -327,10 +327,14 @@ impl Step for TrancheC {
         t: &mut T,
         p: usize,
     ) {
-        // A period in which no tranche can be released or lapse has nothing to do.
+        // A period in which no tranche can be released or lapse has nothing to do. A tranche
+        // lapses only in the last period of its window: there every lane still pending and
+        // operating is released or lapses, and a lane whose company defaulted earlier lapsed
+        // then, so no lane is pending after it.
         let acts = |tr: &TrancheC| {
             let (always, when_held, expires) = release_when(tr, p, st.is_nominal());
-            always || when_held || expires
+            let last = matches!(tr.when, TrancheWhen::Conditional { until, .. } if until == p);
+            always || when_held || (expires && last)
         };
         if !items.iter().any(acts) {
             return;

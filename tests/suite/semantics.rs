@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use cfsim::diagnostic::SourceMap;
-use cfsim::engine::{Model, NoTrace, PathState, TrancheState};
+use cfsim::engine::{Lapse, Model, NoTrace, PathState, TrancheState};
 use serde_json::Value as Json;
 
 fn baseline_text() -> String {
@@ -521,6 +521,54 @@ fn milestones_and_tranches_read_the_same_state() {
         released += usize::from(matches!(a, TrancheState::Released(_)));
     }
     assert!(released > 200 && released < 1900, "{released}");
+}
+
+#[test]
+fn a_tranche_is_pending_in_no_path_after_its_window() {
+    // The engine skips a conditional tranche after the last period of its window: there every
+    // operating lane still pending is released or lapses, and a lane whose company defaulted
+    // lapsed then. The windows end inside the horizon at different times (the equity step
+    // runs for the second after the first has ended), and companies default before them.
+    let text = TIMING
+        .replacen(r#"window = { until = "2030" }"#, r#"window = { until = "2026" }"#, 1)
+        .replacen(r#"window = { until = "2030" }"#, r#"window = { until = "2028" }"#, 1)
+        .replace("cash = 100", "cash = 1")
+        .replace(
+            "[[flow]]\nid = \"in\"",
+            "[[flow]]\nid = \"burn\"\nkind = \"cost\"\nfrom = \"lab\"\nto = \"mkt\"\nfixed = 6\n\n[[flow]]\nid = \"in\"",
+        );
+    assert!(text.contains("id = \"burn\""));
+    let m = compile(&text);
+    let mut st = PathState::batch(&m);
+    let (mut released, mut expired, mut defaulted) = (0, 0, 0);
+    for batch in 0..8u64 {
+        st.run_batch(&m, 11, batch * 256, 256, &mut NoTrace);
+        let out = st.batch_out();
+        for (k, last) in [(0, 7), (1, 15)] {
+            for i in 0..256 {
+                match out.tranche_state[(k, i)] {
+                    TrancheState::Pending => panic!("tranche {k} pending in lane {i}"),
+                    TrancheState::Released(p) => {
+                        assert!(p <= last, "released after its window: {p}");
+                        released += 1;
+                    }
+                    TrancheState::Lapsed(p, Lapse::Expired) => {
+                        assert_eq!(p, last, "a window ends in its last period");
+                        expired += 1;
+                    }
+                    TrancheState::Lapsed(p, Lapse::Default) => {
+                        assert!(p <= last, "lapsed at a default after its window: {p}");
+                        defaulted += 1;
+                    }
+                    TrancheState::Empty => panic!("tranche {k} has an amount"),
+                }
+            }
+        }
+    }
+    assert!(
+        released > 100 && expired > 100 && defaulted > 100,
+        "{released} {expired} {defaulted}"
+    );
 }
 
 // ------------------------------------------------------------------ 7. smaller definitions
