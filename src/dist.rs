@@ -400,6 +400,34 @@ impl QuantileTable {
         }
     }
 
+    /// [`QuantileTable::quantile`] of every value in place, to the bit: the main grid for
+    /// every value at once in a loop without branches, then the values in the tails (one in
+    /// 32) one by one.
+    pub fn quantile_lanes(&self, d: &Distribution, us: &mut [f64]) {
+        const BLOCK: usize = 64;
+        let main = &self.main[..=TABLE_CELLS];
+        for us in us.chunks_mut(BLOCK) {
+            let mut tails = [0u8; BLOCK];
+            let mut n = 0;
+            for (k, u) in us.iter_mut().enumerate() {
+                let v = *u;
+                tails[n] = k as u8;
+                let in_main = !(v < TAIL) & !(v > 1.0 - TAIL);
+                n += usize::from(!in_main);
+                // What `quantile` computes on the main grid; a tail's value is discarded.
+                let x = v * TABLE_CELLS as f64;
+                let i = (x as usize).min(TABLE_CELLS - 1);
+                let f = x - i as f64;
+                let q = main[i] + f * (main[i + 1] - main[i]);
+                *u = if in_main { q } else { v };
+            }
+            for &k in &tails[..n] {
+                let u = &mut us[usize::from(k)];
+                *u = self.quantile(d, *u);
+            }
+        }
+    }
+
     /// The quantile at `u` in (0, 1).
     #[inline]
     pub fn quantile(&self, d: &Distribution, u: f64) -> f64 {
@@ -864,6 +892,39 @@ mod tests {
                     let want = d.quantile(u);
                     assert_eq!(x.to_bits(), want.to_bits(), "{d}: at {u}, {x} vs {want}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_s_lanes_quantile_is_its_scalar_one_to_the_bit() {
+        // Draws on the main grid, in both tail grids, in their exact outer cells and on the
+        // edges between them, in slices longer than a block and shorter than one.
+        let mut us: Vec<f64> = (1..4000).map(|i| i as f64 / 4000.0).collect();
+        us.extend((1..300).map(|i| i as f64 * 1e-4));
+        us.extend((1..300).map(|i| 1.0 - i as f64 * 1e-4));
+        us.extend([
+            1e-300,
+            1e-9,
+            TAIL,
+            TAIL.next_down(),
+            TAIL.next_up(),
+            1.0 - TAIL,
+        ]);
+        us.extend([(1.0 - TAIL).next_up(), 0.5, 1.0f64.next_down(), 0.0]);
+        let d = Distribution::Beta {
+            alpha: 2.0,
+            beta: 5.0,
+            low: 1.0,
+            high: 10.0,
+        };
+        let t = QuantileTable::for_dist(&d).unwrap();
+        for len in [us.len(), 1, 3, 65, 130] {
+            let mut xs = us[..len].to_vec();
+            t.quantile_lanes(&d, &mut xs);
+            for (&u, &x) in us.iter().zip(&xs) {
+                let want = t.quantile(&d, u);
+                assert_eq!(x.to_bits(), want.to_bits(), "at {u}: {x} vs {want}");
             }
         }
     }

@@ -38,7 +38,7 @@ impl QuantityC {
     #[inline]
     pub fn quantile_lanes(&self, us: &mut [f64]) {
         match &self.table {
-            Some(t) => us.iter_mut().for_each(|u| *u = t.quantile(&self.dist, *u)),
+            Some(t) => t.quantile_lanes(&self.dist, us),
             None => self.dist.quantile_lanes(us),
         }
     }
