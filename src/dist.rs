@@ -412,14 +412,14 @@ impl QuantileTable {
             for (k, u) in us.iter_mut().enumerate() {
                 let v = *u;
                 tails[n] = k as u8;
-                let in_main = !(v < TAIL) & !(v > 1.0 - TAIL);
-                n += usize::from(!in_main);
+                let in_tail = (v < TAIL) | (v > 1.0 - TAIL);
+                n += usize::from(in_tail);
                 // What `quantile` computes on the main grid; a tail's value is discarded.
                 let x = v * TABLE_CELLS as f64;
                 let i = (x as usize).min(TABLE_CELLS - 1);
                 let f = x - i as f64;
                 let q = main[i] + f * (main[i + 1] - main[i]);
-                *u = if in_main { q } else { v };
+                *u = if in_tail { v } else { q };
             }
             for &k in &tails[..n] {
                 let u = &mut us[usize::from(k)];
