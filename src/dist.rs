@@ -412,7 +412,7 @@ impl QuantileTable {
             for (k, u) in us.iter_mut().enumerate() {
                 let v = *u;
                 tails[n] = k as u8;
-                let in_tail = (v < TAIL) | (v > 1.0 - TAIL);
+                let in_tail = !(TAIL..=1.0 - TAIL).contains(&v);
                 n += usize::from(in_tail);
                 // What `quantile` computes on the main grid; a tail's value is discarded.
                 let x = v * TABLE_CELLS as f64;
