@@ -426,6 +426,7 @@ fn release_when(tr: &TrancheC, p: usize, nominal: bool) -> (bool, bool, bool) {
 /// holders are diluted once by all the round's new shares, then each tranche, in file order,
 /// takes its stake, pays and arrives. Each step is a loop over the lanes with the same
 /// arithmetic, in the same order, as one lane on its own.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 fn finance_lanes<T: Trace>(
     items: &[TrancheC],
     own: &mut EquityScratch,
