@@ -125,6 +125,19 @@ impl Accumulator {
     /// still operating at the end of the period (or year): a defaulted company's frozen cash
     /// and its zero revenue would otherwise drag every band towards zero.
     pub fn push_batch(&mut self, m: &Model, o: &BatchOutput) {
+        Self::push_batch_lanes(self, m, o);
+    }
+
+    /// [`Accumulator::push_batch`], compiled for the widest vector unit the CPU has, chosen
+    /// when it runs (its column loops are IEEE adds, compares and selects, and the statistics'
+    /// own sums run in path order: the same bits whatever the width).
+    #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+    fn push_batch_lanes(acc: &mut Accumulator, m: &Model, o: &BatchOutput) {
+        acc.push_batch_inline(m, o);
+    }
+
+    #[inline(always)]
+    fn push_batch_inline(&mut self, m: &Model, o: &BatchOutput) {
         let (p, lanes) = (m.periods, o.lanes);
         self.paths += lanes as u64;
         let mut operating = [0usize; LANES];

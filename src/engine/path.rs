@@ -228,14 +228,85 @@ pub const LANES: usize = 256;
 /// A payback period not reached (yet).
 pub const NOT_PAID_BACK: f64 = f64::INFINITY;
 
-/// The rows `rows` of `table` summed lane by lane into `out`, each lane in the rows' order
-/// from -0.0, as `Iterator::sum`.
-#[inline(always)]
-fn sum_rows(table: &Rows<f64>, rows: &[usize], out: &mut [f64]) {
-    out.fill(-0.0);
-    for &r in rows {
-        for (s, &x) in out.iter_mut().zip(table.row(r)) {
-            *s += x;
+/// What each flow has moved in the current period, lane by lane. A row holds this period's
+/// money only once its flow has moved in the period (`open`); until then it reads as zeros,
+/// whatever an earlier period left in it. So a period starts without zeroing a row, and a
+/// flow's first payment of the period writes its row instead of adding to zeros.
+#[derive(Clone, Debug)]
+struct PeriodRows {
+    rows: Rows<f64>,
+    /// Whether each flow's row holds this period's money, and the flows whose rows do.
+    open: Vec<bool>,
+    moved: Vec<usize>,
+    /// A row of +0.0: what a flow that has not moved this period has moved.
+    zeros: Vec<f64>,
+}
+
+impl PeriodRows {
+    fn new(flows: usize, lanes: usize) -> Self {
+        PeriodRows {
+            rows: Rows::new(flows, lanes, 0.0),
+            open: vec![false; flows],
+            moved: Vec::with_capacity(flows),
+            zeros: vec![0.0; lanes],
+        }
+    }
+
+    /// A new period: no flow has moved yet.
+    fn begin(&mut self) {
+        for f in self.moved.drain(..) {
+            self.open[f] = false;
+        }
+    }
+
+    /// Flow `f`'s row for the period's money, and whether it is fresh: then the caller
+    /// writes every lane of the batch (`x + 0.0`, what adding `x` to a zeroed row gives).
+    #[inline(always)]
+    fn open(&mut self, f: usize) -> (&mut [f64], bool) {
+        let fresh = !self.open[f];
+        if fresh {
+            self.open[f] = true;
+            self.moved.push(f);
+        }
+        (self.rows.row_mut(f), fresh)
+    }
+
+    /// A lane of a row opened by [`PeriodRows::open`] after `got` moves: a fresh row holds an
+    /// earlier period's money, and is written as a zeroed row plus `got` would be.
+    #[inline(always)]
+    fn add<const FRESH: bool>(row: f64, got: f64) -> f64 {
+        if FRESH { got + 0.0 } else { row + got }
+    }
+
+    /// Flow `f`'s row for the period's money, zeroed if the flow had not moved yet.
+    #[inline(always)]
+    fn open_zeroed(&mut self, f: usize) -> &mut [f64] {
+        let (row, fresh) = self.open(f);
+        if fresh {
+            row.fill(0.0);
+        }
+        row
+    }
+
+    /// What flow `f` has moved this period (the batch's lanes and more).
+    #[inline(always)]
+    fn row(&self, f: usize) -> &[f64] {
+        if self.open[f] {
+            self.rows.row(f)
+        } else {
+            &self.zeros
+        }
+    }
+
+    /// The rows of the flows `rows` summed lane by lane into `out`, each lane in the rows'
+    /// order from -0.0, as `Iterator::sum`; a row reads as [`PeriodRows::row`].
+    #[inline(always)]
+    fn sum(&self, rows: &[usize], out: &mut [f64]) {
+        out.fill(-0.0);
+        for &r in rows {
+            for (s, &x) in out.iter_mut().zip(self.row(r)) {
+                *s += x;
+            }
         }
     }
 }
@@ -474,11 +545,8 @@ pub struct State {
     first: u64,
     draws: Rows<f64>,
     cash: Rows<f64>,
-    /// What each flow moved in the current period; only the rows of `moved` can be nonzero.
-    flow_period: Rows<f64>,
-    /// The flows that moved money since `flow_period` was last zeroed, and a flag per flow.
-    moved: Vec<usize>,
-    has_moved: Vec<bool>,
+    /// What each flow moved in the current period.
+    flow_period: PeriodRows,
     spend_with: Rows<f64>,
     /// The company's annualised run-rate at each period boundary (`periods + 1` rows), set by
     /// the revenue step when the paths start.
@@ -689,6 +757,33 @@ fn gain(a: f64) -> f64 {
     if a != 0.0 { a } else { -0.0 }
 }
 
+/// Which lanes the insolvency scan must look at, into `need`, and whether any: an operating
+/// company (`alive`) with financing this period (`arrived`), or without and short at the
+/// period's end (see [`State::insolvency`]). Compiled for the widest vector unit the CPU has.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn needs_scan(
+    start: &[f64],
+    cash: &[f64],
+    alive: &[bool],
+    arrived: &[bool],
+    need: &mut [bool],
+) -> bool {
+    let lanes = need.len();
+    let (start, cash, alive, arrived) = (
+        &start[..lanes],
+        &cash[..lanes],
+        &alive[..lanes],
+        &arrived[..lanes],
+    );
+    let mut any = false;
+    for i in 0..lanes {
+        let has_cash = start[i] + (cash[i] - start[i]) >= 0.0;
+        need[i] = alive[i] & (arrived[i] | !has_cash);
+        any |= need[i];
+    }
+    any
+}
+
 /// The rows an operating payment moves, each the batch's lanes (see [`State::move_lanes`]).
 struct Accounts<'a> {
     payer: &'a mut [f64],
@@ -705,7 +800,11 @@ impl Accounts<'_> {
     /// Moves `amounts` (one per lane) in one pass over the lanes, with the payee's
     /// `RECEIVED` and the investors' `RETURNED` accounts when the flow counts there.
     #[inline(always)]
-    fn transfer<const RECEIVED: bool, const RETURNED: bool>(self, amounts: &[f64], keep: &[u64]) {
+    fn transfer<const RECEIVED: bool, const RETURNED: bool, const FRESH: bool>(
+        self,
+        amounts: &[f64],
+        keep: &[u64],
+    ) {
         let lanes = amounts.len();
         let keep = &keep[..lanes];
         let (payer, payee) = (&mut self.payer[..lanes], &mut self.payee[..lanes]);
@@ -731,7 +830,7 @@ impl Accounts<'_> {
             );
             payer[i] -= spent;
             payee[i] += got;
-            period[i] += got;
+            period[i] = PeriodRows::add::<FRESH>(period[i], got);
             total[i] += got;
             if RECEIVED {
                 received[i] += got;
@@ -759,9 +858,7 @@ impl State {
             first: 0,
             draws,
             cash: Rows::new(e, lanes, 0.0),
-            flow_period: Rows::new(f, lanes, 0.0),
-            moved: Vec::with_capacity(f),
-            has_moved: vec![false; f],
+            flow_period: PeriodRows::new(f, lanes),
             spend_with: Rows::new(e, lanes, 0.0),
             run_rate: Rows::new(n + 1, lanes, 0.0),
             corr_z: vec![0.0; m.correlation.as_ref().map_or(0, |c| c.0.len())],
@@ -856,16 +953,6 @@ impl State {
         }
     }
 
-    /// Notes that `flow` moves money in the current period (its row is zeroed when the next
-    /// period begins).
-    #[inline(always)]
-    fn mark_moved(&mut self, flow: usize) {
-        if !self.has_moved[flow] {
-            self.has_moved[flow] = true;
-            self.moved.push(flow);
-        }
-    }
-
     /// What flow `f` has moved so far in the current period, lane by lane.
     #[inline(always)]
     pub fn paid_lanes(&self, f: usize) -> &[f64] {
@@ -876,7 +963,7 @@ impl State {
     /// each lane summed in the flows' order from -0.0, as `Iterator::sum`.
     #[inline]
     pub fn paid_sum(&self, flows: &[usize], out: &mut [f64]) {
-        sum_rows(&self.flow_period, flows, out);
+        self.flow_period.sum(flows, out);
     }
 
     /// Financing that reaches (or, negative, leaves) lane `i`'s company `at` this fraction of
@@ -940,8 +1027,7 @@ impl State {
                 _ => self.out.credit[(to, i)] += amount,
             }
         } else {
-            self.mark_moved(flow);
-            self.flow_period[(flow, i)] += amount;
+            self.flow_period.open_zeroed(flow)[i] += amount;
             self.out.flow_total[(flow, i)] += amount;
             if class.is_investment() {
                 self.out.invested[(from, i)] += amount;
@@ -1014,26 +1100,30 @@ impl State {
             &st.all_bits
         };
         let (payer, payee) = st.cash.pair_mut(from, to);
+        let (period, fresh) = st.flow_period.open(flow);
         let rows = Accounts {
             payer,
             payee,
-            period: st.flow_period.row_mut(flow),
+            period,
             total: st.out.flow_total.row_mut(flow),
             received: st.out.received.row_mut(to),
             returned: &mut st.out.returned,
         };
-        match (m.from_company[flow], m.returned[flow]) {
-            (false, false) => rows.transfer::<false, false>(amounts, keep),
-            (false, true) => rows.transfer::<false, true>(amounts, keep),
-            (true, false) => rows.transfer::<true, false>(amounts, keep),
-            (true, true) => rows.transfer::<true, true>(amounts, keep),
+        match (m.from_company[flow], m.returned[flow], fresh) {
+            (false, false, false) => rows.transfer::<false, false, false>(amounts, keep),
+            (false, true, false) => rows.transfer::<false, true, false>(amounts, keep),
+            (true, false, false) => rows.transfer::<true, false, false>(amounts, keep),
+            (true, true, false) => rows.transfer::<true, true, false>(amounts, keep),
+            (false, false, true) => rows.transfer::<false, false, true>(amounts, keep),
+            (false, true, true) => rows.transfer::<false, true, true>(amounts, keep),
+            (true, false, true) => rows.transfer::<true, false, true>(amounts, keep),
+            (true, true, true) => rows.transfer::<true, true, true>(amounts, keep),
         }
         if m.track_spend_with && from == m.company {
             for ((d, &a), &k) in st.spend_with.row_mut(to).iter_mut().zip(amounts).zip(keep) {
                 *d += gain(f64::from_bits(a.to_bits() & k));
             }
         }
-        st.mark_moved(flow);
     }
 
     fn draw_per_path(&mut self, m: &Model, seed: u64) {
@@ -1139,10 +1229,7 @@ impl State {
         self.interest.fill(0.0);
         // Only the rows of flows that moved money are zeroed: most flows of a model do not
         // move in a given period, and zeroing every row was a tenth of the engine's stores.
-        for f in self.moved.drain(..) {
-            self.flow_period.row_mut(f).fill(0.0);
-            self.has_moved[f] = false;
-        }
+        self.flow_period.begin();
         if self.nominal {
             return;
         }
@@ -1167,12 +1254,8 @@ impl State {
     fn record_lanes(&mut self, m: &Model, p: usize, company: usize) {
         let lanes = self.lanes;
         let (paid, o) = (&self.flow_period, &mut self.out);
-        sum_rows(
-            paid,
-            &m.company_revenues,
-            &mut o.revenue.row_mut(p)[..lanes],
-        );
-        sum_rows(paid, &m.company_costs, &mut o.costs.row_mut(p)[..lanes]);
+        paid.sum(&m.company_revenues, &mut o.revenue.row_mut(p)[..lanes]);
+        paid.sum(&m.company_costs, &mut o.costs.row_mut(p)[..lanes]);
         let cash = &self.cash.row(company)[..lanes];
         o.cash.row_mut(p)[..lanes].copy_from_slice(cash);
         for ((low, &cash), &rescued) in o.min_cash[..lanes].iter_mut().zip(cash).zip(&self.rescued)
@@ -1350,18 +1433,21 @@ impl State {
         // which `>=` ignores), so a company that ends the period with cash needs no scan. A
         // lane's scan changes only that lane's state.
         let lanes = self.lanes;
-        let mut scan = [0u16; LANES];
-        let mut n = 0;
+        let mut need = [false; LANES];
         let cash = &self.cash.row(company)[..lanes];
         let (start, alive, arrived) = (
             &self.start_cash[..lanes],
             &self.alive[..lanes],
             &self.arrived[..lanes],
         );
-        for i in 0..lanes {
+        if !needs_scan(start, cash, alive, arrived, &mut need[..lanes]) {
+            return;
+        }
+        let mut scan = [0u16; LANES];
+        let mut n = 0;
+        for (i, &need) in need[..lanes].iter().enumerate() {
             scan[n] = i as u16;
-            let has_cash = start[i] + (cash[i] - start[i]) >= 0.0;
-            n += usize::from(alive[i] & (arrived[i] | !has_cash));
+            n += usize::from(need);
         }
         for &i in &scan[..n] {
             let i = usize::from(i);
@@ -1509,7 +1595,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::exposure_to_reach;
+    use super::{PeriodRows, exposure_to_reach, gain};
 
     #[test]
     fn a_hazard_of_zero_never_fires_even_on_extreme_draws() {
@@ -1520,5 +1606,55 @@ mod tests {
         }
         // A certain event (a chance of 1 is an infinite rate) fires at the first exposure.
         assert_eq!(exposure_to_reach(0.5, f64::INFINITY), 0.0);
+    }
+
+    #[test]
+    fn period_rows_read_as_rows_zeroed_each_period() {
+        // Payments of every sign, zeros of both signs among them, on flows that move in some
+        // periods and not in others, both ways of opening a row; against rows zeroed at every
+        // period's start and added to, bit for bit.
+        let (flows, lanes) = (3, 5);
+        let mut rows = PeriodRows::new(flows, lanes);
+        let mut want = vec![vec![0.0f64; lanes]; flows];
+        let amounts = [3.5, -0.0, 0.0, -2.25, 1e-300, 7.0, -0.0];
+        let mut k = 0;
+        for period in 0..6 {
+            rows.begin();
+            want.iter_mut().for_each(|r| r.fill(0.0));
+            for payment in 0..4 {
+                let f = (period * 7 + payment * 5) % flows;
+                if (period + payment) % 3 == 0 {
+                    let row = rows.open_zeroed(f);
+                    for (i, w) in want[f].iter_mut().enumerate() {
+                        let a = amounts[(k + i) % amounts.len()];
+                        row[i] += a;
+                        *w += a;
+                    }
+                } else {
+                    let (row, fresh) = rows.open(f);
+                    for (i, w) in want[f].iter_mut().enumerate() {
+                        let got = gain(amounts[(k + i) % amounts.len()]);
+                        row[i] = if fresh {
+                            PeriodRows::add::<true>(row[i], got)
+                        } else {
+                            PeriodRows::add::<false>(row[i], got)
+                        };
+                        *w += got;
+                    }
+                }
+                k += 1;
+                for (f, w) in want.iter().enumerate() {
+                    let got: Vec<u64> = rows.row(f)[..lanes].iter().map(|x| x.to_bits()).collect();
+                    let w: Vec<u64> = w.iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(got, w, "period {period}, payment {payment}, flow {f}");
+                }
+                let mut sum = vec![0.0; lanes];
+                rows.sum(&[2, 0, 1], &mut sum);
+                for (i, &s) in sum.iter().enumerate() {
+                    let w = [2, 0, 1].iter().map(|&f| want[f][i]).sum::<f64>();
+                    assert_eq!(s.to_bits(), w.to_bits(), "sum in lane {i}");
+                }
+            }
+        }
     }
 }
