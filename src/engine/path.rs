@@ -228,6 +228,48 @@ pub const LANES: usize = 256;
 /// A payback period not reached (yet).
 pub const NOT_PAID_BACK: f64 = f64::INFINITY;
 
+/// A number's value in each lane of a batch, read without a copy: a constant is the same in
+/// every lane, a draw is its row (see [`State::lane_values`] and [`with_lane_values`]).
+pub trait LaneValue: Copy {
+    /// The value in lane `i`.
+    fn at(self, i: usize) -> f64;
+}
+
+impl LaneValue for f64 {
+    #[inline(always)]
+    fn at(self, _: usize) -> f64 {
+        self
+    }
+}
+
+impl LaneValue for &[f64] {
+    #[inline(always)]
+    fn at(self, i: usize) -> f64 {
+        self[i]
+    }
+}
+
+/// What [`State::lane_values`] gives: one of the two kinds of [`LaneValue`].
+#[derive(Clone, Copy)]
+pub enum LaneValues<'a> {
+    /// A constant.
+    Same(f64),
+    /// A draw per lane, the batch's lanes.
+    Each(&'a [f64]),
+}
+
+/// Runs `$body` with `$x` bound to the [`LaneValue`] of `$values` (a [`LaneValues`]): the
+/// body is compiled once for a constant and once for a row, so neither reads a copy.
+#[macro_export]
+macro_rules! with_lane_values {
+    ($values:expr, $x:ident => $body:expr) => {
+        match $values {
+            $crate::engine::path::LaneValues::Same($x) => $body,
+            $crate::engine::path::LaneValues::Each($x) => $body,
+        }
+    };
+}
+
 /// What each flow has moved in the current period, lane by lane. A row holds this period's
 /// money only once its flow has moved in the period (`open`); until then it reads as zeros,
 /// whatever an earlier period left in it. So a period starts without zeroing a row, and a
@@ -942,6 +984,16 @@ impl State {
     #[inline(always)]
     pub fn stopped(&self, m: &Model, e: usize, i: usize) -> bool {
         e == m.company && self.out.default_period[i].is_some()
+    }
+
+    /// The value of a number in every lane of the batch, without a copy (see
+    /// [`with_lane_values`]).
+    #[inline(always)]
+    pub fn lane_values(&self, v: Value) -> LaneValues<'_> {
+        match v {
+            Value::Const(c) => LaneValues::Same(c),
+            Value::Random(q) => LaneValues::Each(&self.draws.row(q)[..self.lanes]),
+        }
     }
 
     /// The value of a number in every lane of the batch, into `out`.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Kind, PaymentClass, Step, lane_curves};
 use crate::engine::explain::{Explain, offset, value};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LaneValue, Rows, State, Trace};
 use crate::engine::{Model, model::Curve};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
@@ -14,6 +14,7 @@ use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
 use crate::schedule::Origin;
 use crate::time::Month;
+use crate::with_lane_values;
 
 /// Operating costs.
 #[derive(Clone, Debug)]
@@ -162,7 +163,7 @@ pub struct CostScratch {
     /// The levels of the curve being drawn (row per boundary), which costs do not use.
     levels: Rows<f64>,
     scratch: Vec<f64>,
-    /// A period's amounts, revenue, fixed part and share, lane by lane.
+    /// A period's amounts and revenue, lane by lane.
     lanes: Rows<f64>,
 }
 
@@ -214,16 +215,19 @@ impl Step for CostC {
             }
             let lanes = st.lanes().len();
             let growth = &own.growth.row(k * n + p)[..lanes];
-            let [amounts, revenue, fixed, share] = own.lanes.rows_mut();
+            let [amounts, revenue] = own.lanes.rows_mut();
+            let (amounts, revenue) = (&mut amounts[..lanes], &mut revenue[..lanes]);
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            st.paid_sum(&c.revenue_sources, &mut revenue[..lanes]);
-            st.fill_lanes(c.fixed, &mut fixed[..lanes]);
-            st.fill_lanes(c.share, &mut share[..lanes]);
+            st.paid_sum(&c.revenue_sources, revenue);
             let (until, window) = (c.until_share[p], c.window[p]);
-            for i in 0..lanes {
-                let fixed = fixed[i] * growth[i] * until;
-                amounts[i] = fixed + share[i] * revenue[i] * window;
-            }
+            with_lane_values!(st.lane_values(c.fixed), fixed => {
+                with_lane_values!(st.lane_values(c.share), share => {
+                    for i in 0..lanes {
+                        let fixed = fixed.at(i) * growth[i] * until;
+                        amounts[i] = fixed + share.at(i) * revenue[i] * window;
+                    }
+                })
+            });
             st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, amounts);
         }
     }

@@ -7,11 +7,12 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, value};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LaneValue, Rows, State, Trace};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
+use crate::with_lane_values;
 
 /// A share of what `from` receives on another flow, passed on to `to`.
 #[derive(Clone, Debug)]
@@ -138,11 +139,11 @@ pub struct PassC {
 }
 
 impl Step for PassC {
-    /// A period's amounts and shares, lane by lane.
+    /// A period's amounts, lane by lane.
     type Scratch = Rows<f64>;
 
     fn scratch(_: &[Self], _: &Model, lanes: usize) -> Rows<f64> {
-        Rows::new(2, lanes, 0.0)
+        Rows::new(1, lanes, 0.0)
     }
 
     fn operate<T: Trace>(
@@ -155,15 +156,13 @@ impl Step for PassC {
     ) {
         for ps in items {
             let lanes = st.lanes().len();
-            let [amounts, share] = own.rows_mut();
-            st.fill_lanes(ps.share, &mut share[..lanes]);
-            for ((a, &s), &paid) in amounts
-                .iter_mut()
-                .zip(&share[..lanes])
-                .zip(st.paid_lanes(ps.of))
-            {
-                *a = s * paid;
-            }
+            let [amounts] = own.rows_mut();
+            let (amounts, paid) = (&mut amounts[..lanes], st.paid_lanes(ps.of));
+            with_lane_values!(st.lane_values(ps.share), share => {
+                for i in 0..lanes {
+                    amounts[i] = share.at(i) * paid[i];
+                }
+            });
             st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, amounts);
         }
     }

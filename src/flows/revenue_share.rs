@@ -6,13 +6,14 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LaneValue, Rows, State, Trace};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{Fields, array};
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
 use crate::time::Month;
+use crate::with_lane_values;
 
 /// A rate of the payer's revenue paid to a partner.
 #[derive(Clone, Debug)]
@@ -140,11 +141,11 @@ pub struct RevShareC {
 }
 
 impl Step for RevShareC {
-    /// A period's amounts, base and rate, lane by lane.
+    /// A period's amounts and base, lane by lane.
     type Scratch = Rows<f64>;
 
     fn scratch(_: &[Self], _: &Model, lanes: usize) -> Rows<f64> {
-        Rows::new(3, lanes, 0.0)
+        Rows::new(2, lanes, 0.0)
     }
 
     fn operate<T: Trace>(
@@ -160,13 +161,15 @@ impl Step for RevShareC {
                 continue;
             }
             let lanes = st.lanes().len();
-            let [amounts, base, rate] = own.rows_mut();
+            let [amounts, base] = own.rows_mut();
+            let (amounts, base) = (&mut amounts[..lanes], &mut base[..lanes]);
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            st.paid_sum(&rs.base, &mut base[..lanes]);
-            st.fill_lanes(rs.rate, &mut rate[..lanes]);
-            for i in 0..lanes {
-                amounts[i] = rate[i] * base[i] * rs.window[p];
-            }
+            st.paid_sum(&rs.base, base);
+            with_lane_values!(st.lane_values(rs.rate), rate => {
+                for i in 0..lanes {
+                    amounts[i] = rate.at(i) * base[i] * rs.window[p];
+                }
+            });
             st.pay_lanes(m, t, rs.flow, rs.from, rs.to, rs.from == m.company, amounts);
         }
     }
