@@ -344,8 +344,14 @@ impl PeriodRows {
     /// order from -0.0, as `Iterator::sum`; a row reads as [`PeriodRows::row`].
     #[inline(always)]
     fn sum(&self, rows: &[usize], out: &mut [f64]) {
-        out.fill(-0.0);
-        for &r in rows {
+        // `-0.0 + x` is `x`, bit for bit: the first row is copied.
+        let Some((&first, rest)) = rows.split_first() else {
+            out.fill(-0.0);
+            return;
+        };
+        let lanes = out.len();
+        out.copy_from_slice(&self.row(first)[..lanes]);
+        for &r in rest {
             for (s, &x) in out.iter_mut().zip(self.row(r)) {
                 *s += x;
             }
