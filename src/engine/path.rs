@@ -799,10 +799,30 @@ impl PathOutput {
 /// What a lane's payment of `a` adds to the accounts that gain it, with a payment of
 /// nothing as the zero that leaves every account as it is: `x + (-0.0)` and `x - 0.0` are `x`
 /// for every `x`, -0.0 included (`x + 0.0` would turn a cash of -0.0 into +0.0). So each
-/// account is one add per lane, with no branch.
+/// account is one add per lane, with no branch. The zero's sign is set with integer
+/// operations: written as a select, the adds of -0.0 became masked loads and stores.
 #[inline(always)]
 fn gain(a: f64) -> f64 {
-    if a != 0.0 { a } else { -0.0 }
+    f64::from_bits(a.to_bits() | zero_sign(a))
+}
+
+/// What a lane's payment of `a` takes from the payer: `a`, with a payment of nothing as +0.0
+/// (`x - 0.0` is `x` for every `x`).
+#[inline(always)]
+fn spent(a: f64) -> f64 {
+    f64::from_bits(a.to_bits() & !zero_sign(a))
+}
+
+/// The sign bit when `a` is a zero of either sign, else nothing.
+#[inline(always)]
+fn zero_sign(a: f64) -> u64 {
+    u64::from(a == 0.0) << 63
+}
+
+/// `a`, or +0.0 where `keep` (all ones or zero) says the lane's payment stops.
+#[inline(always)]
+fn kept(a: f64, keep: u64) -> f64 {
+    f64::from_bits(a.to_bits() & keep)
 }
 
 /// Which lanes the insolvency scan must look at, into `need`, and whether any: an operating
@@ -868,15 +888,9 @@ impl Accounts<'_> {
             &mut []
         };
         for i in 0..lanes {
-            // The zeros' signs set with integer ops: written as selects, the compiler turned
-            // the adds of -0.0 into masked loads and stores, which are slower than plain ones.
-            let a = f64::from_bits(amounts[i].to_bits() & keep[i]);
-            let zero = u64::from(a == 0.0) << 63;
-            let (spent, got) = (
-                f64::from_bits(a.to_bits() & !zero),
-                f64::from_bits(a.to_bits() | zero),
-            );
-            payer[i] -= spent;
+            let a = kept(amounts[i], keep[i]);
+            let got = gain(a);
+            payer[i] -= spent(a);
             payee[i] += got;
             period[i] = PeriodRows::add::<FRESH>(period[i], got);
             total[i] += got;
@@ -1179,7 +1193,7 @@ impl State {
         }
         if m.track_spend_with && from == m.company {
             for ((d, &a), &k) in st.spend_with.row_mut(to).iter_mut().zip(amounts).zip(keep) {
-                *d += gain(f64::from_bits(a.to_bits() & k));
+                *d += gain(kept(a, k));
             }
         }
     }
@@ -1285,8 +1299,6 @@ impl State {
             self.any_arrived = false;
         }
         self.interest.fill(0.0);
-        // Only the rows of flows that moved money are zeroed: most flows of a model do not
-        // move in a given period, and zeroing every row was a tenth of the engine's stores.
         self.flow_period.begin();
         if self.nominal {
             return;
@@ -1633,11 +1645,11 @@ impl State {
                         }
                         // An opening stake was paid before the horizon: what went in then.
                         Link::Stake(e) => match m.opening.iter().find(|o| o.0 == e) {
-                            Some(o) => {
+                            Some(o) => with_lane_values!(self.lane_values(o.2), paid => {
                                 for (i, s) in step.iter_mut().enumerate() {
-                                    *s += self.v(o.2, i);
+                                    *s += paid.at(i);
                                 }
-                            }
+                            }),
                             None => step.iter_mut().for_each(|s| *s += 0.0),
                         },
                     }

@@ -184,7 +184,7 @@ impl Step for CostC {
             growth,
             levels: Rows::new(n + 1, lanes, 0.0),
             scratch: Vec::new(),
-            lanes: Rows::new(4, lanes, 0.0),
+            lanes: Rows::new(2, lanes, 0.0),
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Ends, Kind, PaymentClass, Step, lane_curves};
 use crate::dist::normal_quantile_lanes;
 use crate::engine::explain::{Explain, offset, value};
 use crate::engine::model::{InputKind, RandomInput};
-use crate::engine::path::{LANES, Rows, State, Trace};
+use crate::engine::path::{LANES, LaneValue, Rows, State, Trace};
 use crate::engine::rng::name_key;
 use crate::engine::{Model, model::Curve};
 use crate::exp::exp_lanes;
@@ -175,8 +175,8 @@ impl Lanes<'_> {
         self,
         booked: &mut [f64],
         run_rate: &mut [f64],
-        over: impl Fn(usize) -> f64,
-        at_end: impl Fn(usize) -> f64,
+        over: impl LaneValue,
+        at_end: impl LaneValue,
     ) {
         let (initial, sigma, factor, shock) = (self.initial, self.sigma, self.factor, self.shock);
         let lanes = booked.len();
@@ -188,8 +188,8 @@ impl Lanes<'_> {
             } else {
                 1.0
             };
-            booked[i] = initial[i] * over(i) * 0.5 * (shock[i] + next);
-            run_rate[i] = initial[i] * at_end(i) * next;
+            booked[i] = initial[i] * over.at(i) * 0.5 * (shock[i] + next);
+            run_rate[i] = initial[i] * at_end.at(i) * next;
             shock[i] = next;
         }
     }
@@ -291,13 +291,12 @@ impl Step for RevenueC {
                 };
                 match shared {
                     Some(c) => {
-                        let (over, at_end) = (c.integrals[p], c.levels[p + 1]);
-                        lanes_of.book(booked, run_rate, |_| over, |_| at_end);
+                        lanes_of.book(booked, run_rate, c.integrals[p], c.levels[p + 1]);
                     }
                     None => {
                         let over = &integrals.row(p)[..lanes];
                         let at_end = &levels.row(p + 1)[..lanes];
-                        lanes_of.book(booked, run_rate, |i| over[i], |i| at_end[i]);
+                        lanes_of.book(booked, run_rate, over, at_end);
                     }
                 }
             }
