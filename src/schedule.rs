@@ -345,8 +345,10 @@ pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integ
     }
 }
 
-/// Lanes whose growth curves are computed together.
-const GROUP: usize = 8;
+/// Lanes whose growth curves are computed together: two vectors of the widest unit, so the
+/// kernel's recurrences (one chain of dependent multiply-adds for the group) keep two in
+/// flight.
+const GROUP: usize = 16;
 
 /// [`growth_path`] for every lane of a batch, lane `i` growing by `gs[i]`: its level at
 /// boundary `b` goes to `levels[b * stride + i]` (`periods + 1` rows) and its integral over
@@ -517,8 +519,26 @@ fn group_path(
         }
     }
     // Each period's series is computed over the rate in place, after its exponential's
-    // argument has been taken from it.
-    for (rate, arg) in rates.iter_mut().zip(args.iter_mut()) {
+    // argument has been taken from it. Periods go two at a time, their Horner chains
+    // interleaved: one chain waited on each multiply-add's latency (four at a time spilled).
+    let (rate_rows, rate_rest) = rates.as_chunks_mut::<2>();
+    let (arg_rows, arg_rest) = args.as_chunks_mut::<2>();
+    for ([rate0, rate1], [arg0, arg1]) in rate_rows.iter_mut().zip(arg_rows.iter_mut()) {
+        let (mut sum0, mut sum1) = ([0.0; G], [0.0; G]);
+        for cf in coef.iter().rev() {
+            for j in 0..G {
+                sum0[j] = sum0[j] * rate0[j] + cf[j];
+                sum1[j] = sum1[j] * rate1[j] + cf[j];
+            }
+        }
+        for j in 0..G {
+            arg0[j] = rate0[j] * f[j];
+            rate0[j] = sum0[j];
+            arg1[j] = rate1[j] * f[j];
+            rate1[j] = sum1[j];
+        }
+    }
+    for (rate, arg) in rate_rest.iter_mut().zip(arg_rest.iter_mut()) {
         let mut sum = [0.0; G];
         for cf in coef.iter().rev() {
             for j in 0..G {
