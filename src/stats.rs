@@ -522,6 +522,25 @@ fn value_of(key: i32) -> f64 {
 /// CPU has, chosen when it runs.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
+    bounds_inline(xs, min, max)
+}
+
+/// A column's sums ([`add_to_lanes`]) and bounds ([`bounds`]), in one call compiled for the
+/// widest vector unit the CPU has.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn sums_and_bounds(
+    xs: &[f64],
+    shift: f64,
+    lane: usize,
+    (sum, sum_sq): (&mut LaneSums, &mut LaneSums),
+    (min, max): (f64, f64),
+) -> (f64, f64) {
+    add_to_lanes(xs, shift, lane, sum, sum_sq);
+    bounds_inline(xs, min, max)
+}
+
+#[inline(always)]
+fn bounds_inline(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
     const W: usize = 8;
     // Infinities are left out: each is first made the value that never wins, which leaves a
     // select that compiles to a vector min (or max). NaN never wins: it fails `x < lo`.
@@ -954,14 +973,19 @@ fn add_to_lanes(xs: &[f64], shift: f64, lane: usize, sum: &mut LaneSums, sum_sq:
         sum[lane + j] += d;
         sum_sq[lane + j] += d * d;
     }
-    let (mut s, mut q) = (*sum, *sum_sq);
     let (chunks, rest) = body.as_chunks::<SUM_LANES>();
+    // One sum a pass, over whole rows, from copies: folded together, or written element by
+    // element, the lanes were split by the vectoriser into scalar adds and shuffles.
+    let mut s = std::hint::black_box(*sum);
     for c in chunks {
-        for j in 0..SUM_LANES {
+        s = std::array::from_fn(|j| s[j] + (c[j] - shift));
+    }
+    let mut q = std::hint::black_box(*sum_sq);
+    for c in chunks {
+        q = std::array::from_fn(|j| {
             let d = c[j] - shift;
-            s[j] += d;
-            q[j] += d * d;
-        }
+            q[j] + d * d
+        });
     }
     for (j, &x) in rest.iter().enumerate() {
         let d = x - shift;
@@ -1043,9 +1067,14 @@ impl Stat {
             self.sketch.push_repeated(first, xs.len() as u64);
             return true;
         }
-        add_to_lanes(xs, self.shift, lane, &mut self.sum, &mut self.sum_sq);
         let s = &mut self.sketch;
-        (s.min, s.max) = bounds(xs, s.min, s.max);
+        (s.min, s.max) = sums_and_bounds(
+            xs,
+            self.shift,
+            lane,
+            (&mut self.sum, &mut self.sum_sq),
+            (s.min, s.max),
+        );
         false
     }
 
