@@ -1091,11 +1091,16 @@ impl Stat {
     /// All values so far, as exactly mergeable moments.
     pub fn exact(&self) -> ExactMoments {
         let mut m = self.sealed.as_deref().cloned().unwrap_or_default();
+        self.seal_into(&mut m);
+        m
+    }
+
+    /// Adds the chunk's sums to `m`.
+    fn seal_into(&self, m: &mut ExactMoments) {
         if self.n > 0 {
             let (sum, sum_sq) = (lane_total(&self.sum), lane_total(&self.sum_sq));
             m.add_shifted(self.n, self.shift, sum, sum_sq);
         }
-        m
     }
 
     /// All values so far as moments.
@@ -1105,9 +1110,14 @@ impl Stat {
 
     /// Merges another chunk's statistics; any order of merges gives the same bits.
     pub fn merge(&mut self, o: &Stat) {
-        let mut m = self.exact();
-        m.merge(&o.exact());
-        self.sealed = Some(Box::new(m));
+        // In place: exact sums add to the same bits in any order.
+        let mut sealed = self.sealed.take().unwrap_or_default();
+        self.seal_into(&mut sealed);
+        if let Some(other) = &o.sealed {
+            sealed.merge(other);
+        }
+        o.seal_into(&mut sealed);
+        self.sealed = Some(sealed);
         self.n = 0;
         self.sum = LaneSums::default();
         self.sum_sq = LaneSums::default();
