@@ -490,21 +490,29 @@ fn group_path(
         }
     }
     let mut moment = scaled[highest];
-    for k in (0..highest).rev() {
+    // A lane starts its recurrence at its own top.
+    let recur = |k: usize, moment: &mut [f64; G]| {
         for j in 0..G {
-            // A lane starts its recurrence at its own top.
             moment[j] = if k < top[j] {
                 scaled[k][j] + lambda[j] * moment[j]
             } else {
                 scaled[k][j]
             };
-            if k < most_terms {
-                coef[k][j] = if k < terms[j] {
-                    moment[j] * INVERSE_FACTORIALS[k]
-                } else {
-                    0.0
-                };
-            }
+        }
+    };
+    // Two loops, the coefficients' rows written only in the second (`most_terms < highest`):
+    // with the test on `k` inside, the loop ran lane by lane.
+    for k in (most_terms..highest).rev() {
+        recur(k, &mut moment);
+    }
+    for (k, row) in coef.iter_mut().enumerate().rev() {
+        recur(k, &mut moment);
+        for j in 0..G {
+            row[j] = if k < terms[j] {
+                moment[j] * INVERSE_FACTORIALS[k]
+            } else {
+                0.0
+            };
         }
     }
     // growth_path: every period's rate, its series and its growth factor, lane by lane.
