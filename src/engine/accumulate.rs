@@ -130,7 +130,8 @@ impl Accumulator {
 
     /// [`Accumulator::push_batch`], compiled for the widest vector unit the CPU has, chosen
     /// when it runs (its column loops are IEEE adds, compares and selects, and the statistics'
-    /// own sums run in path order: the same bits whatever the width).
+    /// own sums run in lanes fixed by a value's place in the chunk: the same bits whatever the
+    /// width).
     #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
     fn push_batch_lanes(acc: &mut Accumulator, m: &Model, o: &BatchOutput) {
         acc.push_batch_inline(m, o);
