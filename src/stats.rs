@@ -630,7 +630,8 @@ const MIN_BITS: u64 = MIN_MAGNITUDE.to_bits();
 const MAX_BITS: u64 = f64::MAX.to_bits();
 
 /// Where a code's store sits: its top two bits select the positive store, the negative, or
-/// for a value that is not plain, a scratch bucket whose count is thrown away.
+/// for a value that is not plain, a scratch bucket whose count is thrown away. The index below
+/// them fits: a store has at most 2^18 buckets, one per key of a finite magnitude.
 const STORE_SHIFT: u32 = 30;
 /// The code of a value that is not plain (see [`classify`]): the scratch bucket.
 const SLOW: u32 = 2 << STORE_SHIFT;
