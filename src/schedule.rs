@@ -345,7 +345,7 @@ pub fn growth_path(g: Growth, dt: f64, origin: Origin, levels: &mut [f64], integ
     }
 }
 
-/// Lanes whose growth curves are computed together: two vectors of the widest unit, so the
+/// Lanes whose growth curves are computed together: two AVX-512 vectors, so the
 /// kernel's recurrences (one chain of dependent multiply-adds for the group) keep two in
 /// flight.
 const GROUP: usize = 16;
@@ -531,32 +531,16 @@ fn group_path(
     // interleaved: one chain waited on each multiply-add's latency (four at a time spilled).
     let (rate_rows, rate_rest) = rates.as_chunks_mut::<2>();
     let (arg_rows, arg_rest) = args.as_chunks_mut::<2>();
-    for ([rate0, rate1], [arg0, arg1]) in rate_rows.iter_mut().zip(arg_rows.iter_mut()) {
-        let (mut sum0, mut sum1) = ([0.0; G], [0.0; G]);
-        for cf in coef.iter().rev() {
-            for j in 0..G {
-                sum0[j] = sum0[j] * rate0[j] + cf[j];
-                sum1[j] = sum1[j] * rate1[j] + cf[j];
-            }
-        }
-        for j in 0..G {
-            arg0[j] = rate0[j] * f[j];
-            rate0[j] = sum0[j];
-            arg1[j] = rate1[j] * f[j];
-            rate1[j] = sum1[j];
-        }
+    for (rate, arg) in rate_rows.iter_mut().zip(arg_rows.iter_mut()) {
+        series_rows(rate, arg, coef, &f);
     }
     for (rate, arg) in rate_rest.iter_mut().zip(arg_rest.iter_mut()) {
-        let mut sum = [0.0; G];
-        for cf in coef.iter().rev() {
-            for j in 0..G {
-                sum[j] = sum[j] * rate[j] + cf[j];
-            }
-        }
-        for j in 0..G {
-            arg[j] = rate[j] * f[j];
-            rate[j] = sum[j];
-        }
+        series_rows(
+            std::array::from_mut(rate),
+            std::array::from_mut(arg),
+            coef,
+            &f,
+        );
     }
     exp_lanes(args.as_flattened(), factors);
     let factors = as_rows(factors);
@@ -581,6 +565,31 @@ fn group_path(
         }
         put(integrals, first + s, series);
         put(levels, first + s + 1, &level);
+    }
+}
+
+/// [`group_path`]'s series of `R` periods, their Horner chains interleaved: each rate row
+/// becomes its series, and its exponential's argument (rate times `f`) goes to `arg`.
+#[inline(always)]
+fn series_rows<const R: usize>(
+    rate: &mut [[f64; GROUP]; R],
+    arg: &mut [[f64; GROUP]; R],
+    coef: &[[f64; GROUP]],
+    f: &[f64; GROUP],
+) {
+    let mut sum = [[0.0; GROUP]; R];
+    for cf in coef.iter().rev() {
+        for r in 0..R {
+            for j in 0..GROUP {
+                sum[r][j] = sum[r][j] * rate[r][j] + cf[j];
+            }
+        }
+    }
+    for r in 0..R {
+        for j in 0..GROUP {
+            arg[r][j] = rate[r][j] * f[j];
+            rate[r][j] = sum[r][j];
+        }
     }
 }
 

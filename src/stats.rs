@@ -518,29 +518,10 @@ fn value_of(key: i32) -> f64 {
 /// folding `if x < min { x } else { min }` (and its mirror) value by value gives. Partial bounds
 /// are kept in eight lanes, a pass for each bound, and halved at the end, so the loops
 /// vectorise; lanes can only disagree with the fold on which zero wins a tie between -0.0 and
-/// +0.0, which the fold gives to the first zero seen. Compiled for the widest vector unit the
-/// CPU has, chosen when it runs.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
-fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
-    bounds_inline(xs, min, max)
-}
-
-/// A column's sums ([`add_to_lanes`]) and bounds ([`bounds`]), in one call compiled for the
-/// widest vector unit the CPU has.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
-fn sums_and_bounds(
-    xs: &[f64],
-    shift: f64,
-    lane: usize,
-    (sum, sum_sq): (&mut LaneSums, &mut LaneSums),
-    (min, max): (f64, f64),
-) -> (f64, f64) {
-    add_to_lanes(xs, shift, lane, sum, sum_sq);
-    bounds_inline(xs, min, max)
-}
-
+/// +0.0, which the fold gives to the first zero seen. A column's bounds are compiled per CPU
+/// in [`sums_and_bounds`]; a single value's are inlined where it is pushed.
 #[inline(always)]
-fn bounds_inline(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
+fn bounds(xs: &[f64], min: f64, max: f64) -> (f64, f64) {
     const W: usize = 8;
     // Infinities are left out: each is first made the value that never wins, which leaves a
     // select that compiles to a vector min (or max). NaN never wins: it fails `x < lo`.
@@ -1007,6 +988,20 @@ fn lane_total(lanes: &LaneSums) -> f64 {
         }
     }
     w[0]
+}
+
+/// A column's sums ([`add_to_lanes`]) and bounds ([`bounds`]), in one call compiled for the
+/// widest vector unit the CPU has, chosen when it runs.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn sums_and_bounds(
+    xs: &[f64],
+    shift: f64,
+    lane: usize,
+    (sum, sum_sq): (&mut LaneSums, &mut LaneSums),
+    (min, max): (f64, f64),
+) -> (f64, f64) {
+    add_to_lanes(xs, shift, lane, sum, sum_sq);
+    bounds(xs, min, max)
 }
 
 /// Mean, standard error and quantiles of one metric.
