@@ -592,6 +592,8 @@ pub struct State {
     /// The run's index of the path in lane 0.
     first: u64,
     draws: Rows<f64>,
+    /// Each entity's cash; outside a trace only the company's row is kept up to date (see
+    /// [`Accounts`]): the other rows are read by traces alone.
     cash: Rows<f64>,
     /// What each flow moved in the current period.
     flow_period: PeriodRows,
@@ -854,8 +856,10 @@ fn needs_scan(
 
 /// The rows an operating payment moves, each the batch's lanes (see [`State::move_lanes`]).
 struct Accounts<'a> {
-    payer: &'a mut [f64],
-    payee: &'a mut [f64],
+    /// The payer's and the payee's cash, when the entity is the company: outside a trace no
+    /// one reads another entity's cash, so its row is not kept up (a fifth of the stores).
+    payer: Option<&'a mut [f64]>,
+    payee: Option<&'a mut [f64]>,
     /// The flow's money this period and over the horizon.
     period: &'a mut [f64],
     total: &'a mut [f64],
@@ -873,9 +877,42 @@ impl Accounts<'_> {
         amounts: &[f64],
         keep: &[u64],
     ) {
+        match (self.payer.is_some(), self.payee.is_some()) {
+            (true, true) => self.move_cash::<RECEIVED, RETURNED, FRESH, true, true>(amounts, keep),
+            (true, false) => {
+                self.move_cash::<RECEIVED, RETURNED, FRESH, true, false>(amounts, keep)
+            }
+            (false, true) => {
+                self.move_cash::<RECEIVED, RETURNED, FRESH, false, true>(amounts, keep)
+            }
+            (false, false) => {
+                self.move_cash::<RECEIVED, RETURNED, FRESH, false, false>(amounts, keep)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn move_cash<
+        const RECEIVED: bool,
+        const RETURNED: bool,
+        const FRESH: bool,
+        const PAYER: bool,
+        const PAYEE: bool,
+    >(
+        self,
+        amounts: &[f64],
+        keep: &[u64],
+    ) {
         let lanes = amounts.len();
         let keep = &keep[..lanes];
-        let (payer, payee) = (&mut self.payer[..lanes], &mut self.payee[..lanes]);
+        let payer = match self.payer {
+            Some(row) if PAYER => &mut row[..lanes],
+            _ => &mut [],
+        };
+        let payee = match self.payee {
+            Some(row) if PAYEE => &mut row[..lanes],
+            _ => &mut [],
+        };
         let (period, total) = (&mut self.period[..lanes], &mut self.total[..lanes]);
         let received = if RECEIVED {
             &mut self.received[..lanes]
@@ -890,8 +927,12 @@ impl Accounts<'_> {
         for i in 0..lanes {
             let a = kept(amounts[i], keep[i]);
             let got = gain(a);
-            payer[i] -= spent(a);
-            payee[i] += got;
+            if PAYER {
+                payer[i] -= spent(a);
+            }
+            if PAYEE {
+                payee[i] += got;
+            }
             period[i] = PeriodRows::add::<FRESH>(period[i], got);
             total[i] += got;
             if RECEIVED {
@@ -1172,10 +1213,11 @@ impl State {
             &st.all_bits
         };
         let (payer, payee) = st.cash.pair_mut(from, to);
+        let company = |e: usize, row| (e == m.company).then_some(row);
         let (period, fresh) = st.flow_period.open(flow);
         let rows = Accounts {
-            payer,
-            payee,
+            payer: company(from, payer),
+            payee: company(to, payee),
             period,
             total: st.out.flow_total.row_mut(flow),
             received: st.out.received.row_mut(to),
