@@ -854,7 +854,7 @@ fn needs_scan(
     any
 }
 
-/// The rows an operating payment moves, each the batch's lanes (see [`State::move_lanes`]).
+/// The rows a payment moves, each the batch's lanes (see [`State::move_lanes`]).
 struct Accounts<'a> {
     /// The payer's and the payee's cash, when the entity is the company: outside a trace no
     /// one reads another entity's cash, so its row is not kept up (a fifth of the stores).
@@ -863,38 +863,33 @@ struct Accounts<'a> {
     /// The flow's money this period and over the horizon.
     period: &'a mut [f64],
     total: &'a mut [f64],
-    /// What the payee received from the company, and what went back to the investors.
-    received: &'a mut [f64],
-    returned: &'a mut [f64],
+    /// The two other accounts that may count the payment (see [`Accounts::transfer`]): for an
+    /// operating payment, what the payee received from the company and what went back to the
+    /// investors; for an investment, what the investor has put in, and its running sum.
+    tallies: [&'a mut [f64]; 2],
 }
 
 impl Accounts<'_> {
-    /// Moves `amounts` (one per lane) in one pass over the lanes, with the payee's
-    /// `RECEIVED` and the investors' `RETURNED` accounts when the flow counts there.
+    /// Moves `amounts` (one per lane) in one pass over the lanes, with the first of the
+    /// `tallies` when `FIRST`, the second when `SECOND`.
     #[inline(always)]
-    fn transfer<const RECEIVED: bool, const RETURNED: bool, const FRESH: bool>(
+    fn transfer<const FIRST: bool, const SECOND: bool, const FRESH: bool>(
         self,
         amounts: &[f64],
         keep: &[u64],
     ) {
         match (self.payer.is_some(), self.payee.is_some()) {
-            (true, true) => self.move_cash::<RECEIVED, RETURNED, FRESH, true, true>(amounts, keep),
-            (true, false) => {
-                self.move_cash::<RECEIVED, RETURNED, FRESH, true, false>(amounts, keep)
-            }
-            (false, true) => {
-                self.move_cash::<RECEIVED, RETURNED, FRESH, false, true>(amounts, keep)
-            }
-            (false, false) => {
-                self.move_cash::<RECEIVED, RETURNED, FRESH, false, false>(amounts, keep)
-            }
+            (true, true) => self.move_cash::<FIRST, SECOND, FRESH, true, true>(amounts, keep),
+            (true, false) => self.move_cash::<FIRST, SECOND, FRESH, true, false>(amounts, keep),
+            (false, true) => self.move_cash::<FIRST, SECOND, FRESH, false, true>(amounts, keep),
+            (false, false) => self.move_cash::<FIRST, SECOND, FRESH, false, false>(amounts, keep),
         }
     }
 
     #[inline(always)]
     fn move_cash<
-        const RECEIVED: bool,
-        const RETURNED: bool,
+        const FIRST: bool,
+        const SECOND: bool,
         const FRESH: bool,
         const PAYER: bool,
         const PAYEE: bool,
@@ -914,13 +909,10 @@ impl Accounts<'_> {
             _ => &mut [],
         };
         let (period, total) = (&mut self.period[..lanes], &mut self.total[..lanes]);
-        let received = if RECEIVED {
-            &mut self.received[..lanes]
-        } else {
-            &mut []
-        };
-        let returned = if RETURNED {
-            &mut self.returned[..lanes]
+        let [first, second] = self.tallies;
+        let first = if FIRST { &mut first[..lanes] } else { &mut [] };
+        let second = if SECOND {
+            &mut second[..lanes]
         } else {
             &mut []
         };
@@ -935,11 +927,11 @@ impl Accounts<'_> {
             }
             period[i] = PeriodRows::add::<FRESH>(period[i], got);
             total[i] += got;
-            if RECEIVED {
-                received[i] += got;
+            if FIRST {
+                first[i] += got;
             }
-            if RETURNED {
-                returned[i] += got;
+            if SECOND {
+                second[i] += got;
             }
         }
     }
@@ -1163,8 +1155,9 @@ impl State {
         }
     }
 
-    /// Operating payments on a flow, `amounts[i]` in lane `i`: what [`State::pay`] does lane
-    /// by lane, with the class's branches taken once for the batch. With `company_stops`, lanes
+    /// Payments on a flow, `amounts[i]` in lane `i`: what [`State::pay`] does lane by lane,
+    /// with the class's branches taken once for the batch (debt service and traced runs go
+    /// lane by lane). With `company_stops`, lanes
     /// whose company has defaulted pay nothing (the flow is the company's).
     #[inline]
     #[allow(clippy::too_many_arguments)]
@@ -1180,7 +1173,7 @@ impl State {
     ) {
         let lanes = self.lanes;
         let class = m.class[flow];
-        if T::ACTIVE || class.is_debt_service() || class.is_investment() || from == to {
+        if T::ACTIVE || class.is_debt_service() || from == to {
             for (i, &a) in amounts[..lanes].iter().enumerate() {
                 let stopped = company_stops && self.out.default_period[i].is_some();
                 let a = if stopped { 0.0 } else { a };
@@ -1191,8 +1184,8 @@ impl State {
         State::move_lanes(self, m, flow, from, to, company_stops, amounts);
     }
 
-    /// [`State::pay_lanes`]' branch-free part: an operating payment moved in every lane, the
-    /// accounts it moves in one pass (see [`Accounts`]). Compiled for the widest vector unit
+    /// [`State::pay_lanes`]' branch-free part: an operating payment or an investment moved in
+    /// every lane, the accounts it moves in one pass (see [`Accounts`]). Compiled for the widest vector unit
     /// the CPU has, chosen when it runs (the same IEEE adds and selects whatever the width).
     #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
     fn move_lanes(
@@ -1215,15 +1208,22 @@ impl State {
         let (payer, payee) = st.cash.pair_mut(from, to);
         let company = |e: usize, row| (e == m.company).then_some(row);
         let (period, fresh) = st.flow_period.open(flow);
+        let investment = m.class[flow].is_investment();
+        let (tallies, counted) = if investment {
+            let tallies = [st.out.invested.row_mut(from), st.cum_invested.row_mut(from)];
+            (tallies, (true, true))
+        } else {
+            let tallies = [st.out.received.row_mut(to), &mut st.out.returned[..]];
+            (tallies, (m.from_company[flow], m.returned[flow]))
+        };
         let rows = Accounts {
             payer: company(from, payer),
             payee: company(to, payee),
             period,
             total: st.out.flow_total.row_mut(flow),
-            received: st.out.received.row_mut(to),
-            returned: &mut st.out.returned,
+            tallies,
         };
-        match (m.from_company[flow], m.returned[flow], fresh) {
+        match (counted.0, counted.1, fresh) {
             (false, false, false) => rows.transfer::<false, false, false>(amounts, keep),
             (false, true, false) => rows.transfer::<false, true, false>(amounts, keep),
             (true, false, false) => rows.transfer::<true, false, false>(amounts, keep),
@@ -1233,7 +1233,7 @@ impl State {
             (true, false, true) => rows.transfer::<true, false, true>(amounts, keep),
             (true, true, true) => rows.transfer::<true, true, true>(amounts, keep),
         }
-        if m.track_spend_with && from == m.company {
+        if m.track_spend_with && from == m.company && !investment {
             for ((d, &a), &k) in st.spend_with.row_mut(to).iter_mut().zip(amounts).zip(keep) {
                 *d += gain(kept(a, k));
             }
@@ -1287,24 +1287,30 @@ impl State {
                 cmp,
                 threshold,
             } => {
-                let (mut limit, mut valuation) = ([0.0; LANES], [0.0; LANES]);
-                self.fill_lanes(*threshold, &mut limit[..lanes]);
-                let values: &[f64] = match *metric {
-                    Metric::Revenue => self.run_rate.row(self.boundary),
-                    Metric::Cash => self.cash.row(m.company),
-                    Metric::Valuation => {
-                        self.fill_lanes(m.multiple, &mut valuation[..lanes]);
-                        for (v, &rate) in valuation.iter_mut().zip(self.run_rate.row(self.boundary))
-                        {
-                            *v *= rate;
+                // Read in place: no copy of the threshold or of the metric (copies into
+                // zeroed arrays were a tenth of the conditions' time).
+                let metric_row = |row: &[f64], out: &mut [bool]| {
+                    with_lane_values!(self.lane_values(*threshold), limit => {
+                        for (i, (o, &x)) in out.iter_mut().zip(row).enumerate() {
+                            *o = cmp.test(x, limit.at(i));
                         }
-                        &valuation
-                    }
-                    Metric::Spend(f) => self.out.flow_total.row(f),
-                    Metric::SpendWith(e) => self.spend_with.row(e),
+                    })
                 };
-                for ((o, &x), &limit) in out.iter_mut().zip(values).zip(&limit) {
-                    *o = cmp.test(x, limit);
+                match *metric {
+                    Metric::Revenue => metric_row(self.run_rate.row(self.boundary), out),
+                    Metric::Cash => metric_row(self.cash.row(m.company), out),
+                    Metric::Valuation => {
+                        let rate = &self.run_rate.row(self.boundary)[..lanes];
+                        with_lane_values!(self.lane_values(m.multiple), multiple => {
+                            with_lane_values!(self.lane_values(*threshold), limit => {
+                                for (i, (o, &r)) in out.iter_mut().zip(rate).enumerate() {
+                                    *o = cmp.test(multiple.at(i) * r, limit.at(i));
+                                }
+                            })
+                        })
+                    }
+                    Metric::Spend(f) => metric_row(self.out.flow_total.row(f), out),
+                    Metric::SpendWith(e) => metric_row(self.spend_with.row(e), out),
                 }
             }
             Condition::Date { cmp, month } => out.fill(cmp.test(self.month, *month)),

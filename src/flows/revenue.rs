@@ -240,13 +240,14 @@ impl Step for RevenueC {
                 Some(c) => c.levels[b],
                 None => levels[(b, i)],
             };
-            for p in 0..n {
+            // Rows from the origin on are written below; only the ones before it are zeroed.
+            let first = r.origin.period.min(n);
+            for p in 0..first {
                 own.amount.row_mut(amount + p).fill(0.0);
             }
-            for b in 0..=n {
+            for b in 0..first {
                 own.rate.row_mut(rate + b).fill(0.0);
             }
-            let first = r.origin.period.min(n);
             for (i, &x) in initial[..lanes].iter().enumerate() {
                 own.rate[(rate + first, i)] = x * level(i, first);
             }
