@@ -291,17 +291,30 @@ pub struct EquityScratch {
     rounds: Vec<bool>,
     /// Per tranche: the share of the company it buys in each lane where it is released.
     shares: Rows<f64>,
+    /// [`finance_lanes`]' lane-by-lane values, kept between calls (not zeroed on each).
+    work: Rows<f64>,
+    /// Entities that can hold a stake (opening stakes, the tranches' investors, the rescuer),
+    /// in index order: every other entity's stake is zero and stays so.
+    holders: Vec<EntityId>,
 }
 
 impl Step for TrancheC {
     type Scratch = EquityScratch;
 
-    fn scratch(items: &[Self], _: &Model, lanes: usize) -> EquityScratch {
+    fn scratch(items: &[Self], m: &Model, lanes: usize) -> EquityScratch {
+        let mut holders: Vec<EntityId> = (m.opening.iter().map(|o| o.0))
+            .chain(items.iter().map(|tr| tr.investor))
+            .chain(m.rescue.as_ref().map(|r| r.from))
+            .collect();
+        holders.sort_unstable();
+        holders.dedup();
         EquityScratch {
             holds: Rows::new(items.len(), lanes, false),
             released: Rows::new(items.len(), lanes, false),
             rounds: Vec::with_capacity(items.len()),
             shares: Rows::new(items.len(), lanes, 0.0),
+            work: Rows::new(WORK_ROWS, lanes, 0.0),
+            holders,
         }
     }
 
@@ -419,6 +432,9 @@ fn release_when(tr: &TrancheC, p: usize, nominal: bool) -> (bool, bool, bool) {
     }
 }
 
+/// Rows of [`EquityScratch::work`].
+const WORK_ROWS: usize = 8;
+
 /// The equity step of period `p` over the batch. In each operating lane, the pending tranches
 /// that are released form one round, decided on the state before any of them; the others
 /// whose window ends lapse. A round is priced together: "market" tranches at the company's
@@ -441,7 +457,10 @@ fn finance_lanes<T: Trace>(
     for (i, a) in alive[..lanes].iter_mut().enumerate() {
         *a = st.alive(i);
     }
-    let (mut total, mut market, mut amounts) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    let [total, market, amounts, value, price, issued, keep, paid] = own.work.rows_mut();
+    total[..lanes].fill(0.0);
+    market[..lanes].fill(0.0);
+    issued[..lanes].fill(0.0);
     let mut any = [false; LANES];
     // Per tranche: whether it is released in some lane (a flag, not a scan of the lanes).
     let rounds = &mut own.rounds;
@@ -480,11 +499,39 @@ fn finance_lanes<T: Trace>(
     if !rounds.contains(&true) {
         return;
     }
-    let mut value = [0.0; LANES];
-    if items
+    let any_market = items
         .iter()
-        .any(|tr| matches!(tr.post_money, PostMoney::Market))
-    {
+        .any(|tr| matches!(tr.post_money, PostMoney::Market));
+    // A round in a few lanes (a condition met on some paths) is done lane by lane in those.
+    let mut round_lanes = [0u16; LANES];
+    let mut n = 0;
+    for (i, &a) in any[..lanes].iter().enumerate() {
+        round_lanes[n] = i as u16;
+        n += usize::from(a);
+    }
+    if n * SPARSE_ROUNDS <= lanes {
+        for &i in &round_lanes[..n] {
+            let i = usize::from(i);
+            let value = if any_market { st.valuation(m, i) } else { 0.0 };
+            let (total, market) = (total[i], market[i]);
+            let post_money = |st: &State, tr: &TrancheC| {
+                let x = match tr.post_money {
+                    PostMoney::Stated(v) => st.v(v, i),
+                    PostMoney::Market => value + market,
+                };
+                x.max(total)
+            };
+            let scratch = (
+                &own.rounds[..],
+                &own.released,
+                &mut own.shares,
+                &own.holders[..],
+            );
+            round_in_lane(items, scratch, st, m, t, p, i, post_money);
+        }
+        return;
+    }
+    if any_market {
         for (i, v) in value[..lanes].iter_mut().enumerate() {
             *v = st.valuation(m, i);
         }
@@ -494,17 +541,15 @@ fn finance_lanes<T: Trace>(
         match tr.post_money {
             PostMoney::Stated(v) => st.fill_lanes(v, out),
             PostMoney::Market => {
-                for ((x, &v), &mk) in out.iter_mut().zip(&value).zip(&market) {
+                for ((x, &v), &mk) in out.iter_mut().zip(&*value).zip(&*market) {
                     *x = v + mk;
                 }
             }
         }
-        for (x, &t) in out.iter_mut().zip(&total) {
+        for (x, &t) in out.iter_mut().zip(&*total) {
             *x = x.max(t);
         }
     };
-    let mut price = [0.0; LANES];
-    let mut issued = [0.0; LANES];
     for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
         let released = &own.released.row(k)[..lanes];
         let shares = &mut own.shares.row_mut(k)[..lanes];
@@ -521,16 +566,15 @@ fn finance_lanes<T: Trace>(
         }
     }
     // Lanes without a round keep every stake: `x * 1.0` is `x`, bit for bit.
-    let mut keep = [1.0; LANES];
-    for ((k, &x), &a) in keep[..lanes].iter_mut().zip(&issued).zip(&any) {
+    for ((k, &x), &a) in keep[..lanes].iter_mut().zip(&*issued).zip(&any) {
         *k = if a { (1.0 - x).max(0.0) } else { 1.0 };
     }
-    for e in 0..m.entities {
-        for (s, &k) in st.out.stake.row_mut(e)[..lanes].iter_mut().zip(&keep) {
+    // The others' stakes are zero, which a keep (finite, not negative) leaves as they are.
+    for &e in &own.holders {
+        for (s, &k) in st.out.stake.row_mut(e)[..lanes].iter_mut().zip(&*keep) {
             *s *= k;
         }
     }
-    let mut paid = [0.0; LANES];
     for (k, tr) in items.iter().enumerate().filter(|&(k, _)| own.rounds[k]) {
         let (released, shares) = (&own.released.row(k)[..lanes], &own.shares.row(k)[..lanes]);
         st.fill_lanes(tr.amount, &mut amounts[..lanes]);
@@ -541,12 +585,7 @@ fn finance_lanes<T: Trace>(
             paid[i] = if released[i] { amounts[i] } else { 0.0 };
         }
         st.pay_lanes(m, t, tr.flow, tr.investor, m.company, false, &paid[..lanes]);
-        // A scheduled tranche arrives at the start of its month, a conditional one at the
-        // end of the period in which its condition held.
-        let at = match tr.when {
-            TrancheWhen::Scheduled(_, at) => at,
-            TrancheWhen::Conditional { .. } => 1.0,
-        };
+        let at = arrival(tr);
         for (i, &r) in released.iter().enumerate() {
             if r {
                 st.out.tranche_state[(k, i)] = TrancheState::Released(p);
@@ -554,6 +593,57 @@ fn finance_lanes<T: Trace>(
                 st.arrive(i, at, amounts[i]);
             }
         }
+    }
+}
+
+/// Rounds in fewer than one lane in this many are done lane by lane ([`round_in_lane`]).
+const SPARSE_ROUNDS: usize = 8;
+
+/// [`finance_lanes`]' round in lane `i` alone, with the same arithmetic in the same order:
+/// each released tranche's shares at its post-money, the holders diluted once by all of
+/// them, then each tranche in file order takes its stake, pays and arrives.
+#[allow(clippy::too_many_arguments)]
+fn round_in_lane<T: Trace>(
+    items: &[TrancheC],
+    (rounds, released, shares, holders): (&[bool], &Rows<bool>, &mut Rows<f64>, &[EntityId]),
+    st: &mut State,
+    m: &Model,
+    t: &mut T,
+    p: usize,
+    i: usize,
+    post_money: impl Fn(&State, &TrancheC) -> f64,
+) {
+    let mut issued = 0.0;
+    for (k, tr) in items.iter().enumerate().filter(|&(k, _)| rounds[k]) {
+        if released[(k, i)] {
+            let bought = st.v(tr.amount, i) / post_money(st, tr);
+            shares[(k, i)] = bought;
+            issued += bought;
+        }
+    }
+    let keep = (1.0 - issued).max(0.0);
+    for &e in holders {
+        st.out.stake[(e, i)] *= keep;
+    }
+    for (k, tr) in items.iter().enumerate().filter(|&(k, _)| rounds[k]) {
+        if !released[(k, i)] {
+            continue;
+        }
+        let amount = st.v(tr.amount, i);
+        st.out.stake[(tr.investor, i)] += shares[(k, i)];
+        st.pay(m, t, tr.flow, tr.investor, m.company, i, amount);
+        st.out.tranche_state[(k, i)] = TrancheState::Released(p);
+        st.out.tranche_amount[(k, i)] = amount;
+        st.arrive(i, arrival(tr), amount);
+    }
+}
+
+/// When a released tranche's money arrives in its period: a scheduled tranche at the start of
+/// its month, a conditional one at the end of the period in which its condition held.
+fn arrival(tr: &TrancheC) -> f64 {
+    match tr.when {
+        TrancheWhen::Scheduled(_, at) => at,
+        TrancheWhen::Conditional { .. } => 1.0,
     }
 }
 
