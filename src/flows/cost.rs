@@ -215,10 +215,17 @@ impl Step for CostC {
             }
             let lanes = st.lanes().len();
             let growth = &own.growth.row(k * n + p)[..lanes];
-            let [amounts, revenue] = own.lanes.rows_mut();
-            let (amounts, revenue) = (&mut amounts[..lanes], &mut revenue[..lanes]);
+            let [amounts, sum] = own.lanes.rows_mut();
+            let amounts = &mut amounts[..lanes];
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            st.paid_sum(&c.revenue_sources, revenue);
+            // One flow's row is read where it is (a sum of one row is that row, bit for bit).
+            let revenue = match c.revenue_sources[..] {
+                [f] => st.paid_lanes(f),
+                _ => {
+                    st.paid_sum(&c.revenue_sources, &mut sum[..lanes]);
+                    &sum[..lanes]
+                }
+            };
             let (until, window) = (c.until_share[p], c.window[p]);
             with_lane_values!(st.lane_values(c.fixed), fixed => {
                 with_lane_values!(st.lane_values(c.share), share => {
