@@ -167,11 +167,12 @@ impl Accumulator {
                 self.costs[period].push_column(costs);
                 self.net_income[period].push_column(net);
             } else {
-                let live = |i: usize| operating[i] > period;
-                self.cash[period].push_column(buf.select(cash, live));
-                self.revenue[period].push_column(buf.select(revenue, live));
-                self.costs[period].push_column(buf.select(costs, live));
-                self.net_income[period].push_column(buf.select(net, live));
+                // The live lanes found once for the four columns.
+                let live = Lanes::which(lanes, |i| operating[i] > period);
+                self.cash[period].push_column(buf.pick(cash, &live));
+                self.revenue[period].push_column(buf.pick(revenue, &live));
+                self.costs[period].push_column(buf.pick(costs, &live));
+                self.net_income[period].push_column(buf.pick(net, &live));
             }
         }
         for (y, (_, periods)) in m.years.iter().enumerate() {
@@ -189,10 +190,10 @@ impl Accumulator {
             for ((n, &r), &c) in net.iter_mut().zip(&revenue).zip(&costs) {
                 *n = r - c;
             }
-            let live = |i: usize| periods.end <= operating[i];
-            self.annual_revenue[y].push_column(buf.select(&revenue[..lanes], live));
-            self.annual_costs[y].push_column(buf.select(&costs[..lanes], live));
-            self.annual_net_income[y].push_column(buf.select(&net[..lanes], live));
+            let live = Lanes::which(lanes, |i| periods.end <= operating[i]);
+            self.annual_revenue[y].push_column(buf.pick(&revenue, &live));
+            self.annual_costs[y].push_column(buf.pick(&costs, &live));
+            self.annual_net_income[y].push_column(buf.pick(&net, &live));
         }
         for &d in operating {
             self.default_period.add(d);
@@ -411,6 +412,33 @@ fn merge_stat(a: &mut Stat, b: &Stat) {
     a.merge(b);
 }
 
+/// Some lanes of a batch, in order.
+struct Lanes {
+    at: [u16; LANES],
+    len: usize,
+}
+
+impl Lanes {
+    /// The lanes among the first `lanes` where `keep` holds.
+    #[inline(always)]
+    fn which(lanes: usize, keep: impl Fn(usize) -> bool) -> Self {
+        let mut out = Lanes {
+            at: [0; LANES],
+            len: 0,
+        };
+        for i in 0..lanes {
+            // Written always, counted when kept: no branch on `keep`.
+            out.at[out.len] = i as u16;
+            out.len += usize::from(keep(i));
+        }
+        out
+    }
+
+    fn indices(&self) -> &[u16] {
+        &self.at[..self.len]
+    }
+}
+
 /// Some of a batch's values, in lane order: the lanes a statistic describes.
 struct Column {
     values: [f64; LANES],
@@ -435,6 +463,17 @@ impl Column {
 
     fn values(&self) -> &[f64] {
         &self.values[..self.len]
+    }
+
+    /// The values of `row` in `lanes`, in their order.
+    #[inline(always)]
+    fn pick(&mut self, row: &[f64], lanes: &Lanes) -> &[f64] {
+        let at = lanes.indices();
+        for (x, &i) in self.values.iter_mut().zip(at) {
+            *x = row[usize::from(i)];
+        }
+        self.len = at.len();
+        self.values()
     }
 
     /// The values of `row` in the lanes where `keep` holds.
