@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Kind, PaymentClass, Step, lane_curves};
 use crate::engine::explain::{Explain, offset, value};
-use crate::engine::path::{LaneValue, Rows, State, Trace};
+use crate::engine::path::{LaneValue, LaneValues, Rows, State, Trace};
 use crate::engine::{Model, model::Curve};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
@@ -226,15 +226,9 @@ impl Step for CostC {
                     &sum[..lanes]
                 }
             };
-            let (until, window) = (c.until_share[p], c.window[p]);
-            with_lane_values!(st.lane_values(c.fixed), fixed => {
-                with_lane_values!(st.lane_values(c.share), share => {
-                    for i in 0..lanes {
-                        let fixed = fixed.at(i) * growth[i] * until;
-                        amounts[i] = fixed + share.at(i) * revenue[i] * window;
-                    }
-                })
-            });
+            let (fixed, share) = (st.lane_values(c.fixed), st.lane_values(c.share));
+            let parts = (growth, revenue, c.until_share[p], c.window[p]);
+            cost_amounts(fixed, share, parts, amounts);
             st.pay_lanes(m, t, c.flow, c.from, c.to, c.from == m.company, amounts);
         }
     }
@@ -259,4 +253,26 @@ impl Step for CostC {
             out.operating.push(line);
         }
     }
+}
+
+/// Each lane's cost this period, into `out`: the fixed part grown, in its window, plus the
+/// share of revenue, in its. Compiled for the widest vector unit the CPU has, chosen when it
+/// runs (the same IEEE multiplies and adds whatever the width).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn cost_amounts(
+    fixed: LaneValues<'_>,
+    share: LaneValues<'_>,
+    (growth, revenue, until, window): (&[f64], &[f64], f64, f64),
+    out: &mut [f64],
+) {
+    let lanes = out.len();
+    let (growth, revenue) = (&growth[..lanes], &revenue[..lanes]);
+    with_lane_values!(fixed, fixed => {
+        with_lane_values!(share, share => {
+            for i in 0..lanes {
+                let fixed = fixed.at(i) * growth[i] * until;
+                out[i] = fixed + share.at(i) * revenue[i] * window;
+            }
+        })
+    });
 }
