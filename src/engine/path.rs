@@ -270,6 +270,29 @@ macro_rules! with_lane_values {
     };
 }
 
+/// `a * b` in each lane, times `c` when there is one (`(a * b) * c`), into `out` (the
+/// batch's lanes): the payments that are a product, compiled for the widest vector unit the
+/// CPU has, chosen when it runs (`run_batch` itself is built for the baseline x86-64).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+pub fn product_lanes(a: LaneValues<'_>, b: LaneValues<'_>, c: Option<f64>, out: &mut [f64]) {
+    with_lane_values!(a, a => {
+        with_lane_values!(b, b => {
+            match c {
+                None => {
+                    for (i, x) in out.iter_mut().enumerate() {
+                        *x = a.at(i) * b.at(i);
+                    }
+                }
+                Some(c) => {
+                    for (i, x) in out.iter_mut().enumerate() {
+                        *x = a.at(i) * b.at(i) * c;
+                    }
+                }
+            }
+        })
+    });
+}
+
 /// What each flow has moved in the current period, lane by lane. A row holds this period's
 /// money only once its flow has moved in the period (`open`); until then it reads as zeros,
 /// whatever an earlier period left in it. So a period starts without zeroing a row, and a

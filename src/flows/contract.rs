@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{Rows, State, Trace};
+use crate::engine::path::{LaneValues, Rows, State, Trace, product_lanes};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date, number};
@@ -377,10 +377,9 @@ impl Step for ContractC {
         for (k, c) in items.iter().enumerate() {
             match &c.weights {
                 Some(w) => {
-                    let weight = w.periods[p];
-                    for (a, &scale) in amounts.iter_mut().zip(own.scale.row(k)) {
-                        *a = scale * weight;
-                    }
+                    let scale = LaneValues::Each(own.scale.row(k));
+                    let weight = LaneValues::Same(w.periods[p]);
+                    product_lanes(scale, weight, None, &mut amounts[..st.lanes().len()]);
                 }
                 None => {
                     for i in st.lanes() {

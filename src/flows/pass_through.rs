@@ -7,12 +7,11 @@ use std::fmt::Write as _;
 use super::{Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, value};
-use crate::engine::path::{LaneValue, Rows, State, Trace};
+use crate::engine::path::{LaneValues, Rows, State, Trace, product_lanes};
 use crate::scenario::build::Builder;
 use crate::scenario::reader::Fields;
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
-use crate::with_lane_values;
 
 /// A share of what `from` receives on another flow, passed on to `to`.
 #[derive(Clone, Debug)]
@@ -158,11 +157,12 @@ impl Step for PassC {
             let lanes = st.lanes().len();
             let [amounts] = own.rows_mut();
             let (amounts, paid) = (&mut amounts[..lanes], st.paid_lanes(ps.of));
-            with_lane_values!(st.lane_values(ps.share), share => {
-                for i in 0..lanes {
-                    amounts[i] = share.at(i) * paid[i];
-                }
-            });
+            product_lanes(
+                st.lane_values(ps.share),
+                LaneValues::Each(paid),
+                None,
+                amounts,
+            );
             st.pay_lanes(m, t, ps.flow, ps.from, ps.to, false, amounts);
         }
     }

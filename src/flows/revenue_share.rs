@@ -6,14 +6,13 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, list, value};
-use crate::engine::path::{LaneValue, Rows, State, Trace};
+use crate::engine::path::{LaneValues, Rows, State, Trace, product_lanes};
 use crate::graph::window_shares;
 use crate::scenario::build::Builder;
 use crate::scenario::reader::{Fields, array};
 use crate::scenario::value::{Draw, Range};
 use crate::scenario::{EntityId, Flow, FlowId, FlowKind, Scenario, Value};
 use crate::time::Month;
-use crate::with_lane_values;
 
 /// A rate of the payer's revenue paid to a partner.
 #[derive(Clone, Debug)]
@@ -161,15 +160,19 @@ impl Step for RevShareC {
                 continue;
             }
             let lanes = st.lanes().len();
-            let [amounts, base] = own.rows_mut();
-            let (amounts, base) = (&mut amounts[..lanes], &mut base[..lanes]);
+            let [amounts, sum] = own.rows_mut();
+            let amounts = &mut amounts[..lanes];
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            st.paid_sum(&rs.base, base);
-            with_lane_values!(st.lane_values(rs.rate), rate => {
-                for i in 0..lanes {
-                    amounts[i] = rate.at(i) * base[i] * rs.window[p];
+            // One flow's row is read where it is (a sum of one row is that row, bit for bit).
+            let base = match rs.base[..] {
+                [f] => st.paid_lanes(f),
+                _ => {
+                    st.paid_sum(&rs.base, &mut sum[..lanes]);
+                    &sum[..lanes]
                 }
-            });
+            };
+            let (rate, base) = (st.lane_values(rs.rate), LaneValues::Each(base));
+            product_lanes(rate, base, Some(rs.window[p]), amounts);
             st.pay_lanes(m, t, rs.flow, rs.from, rs.to, rs.from == m.company, amounts);
         }
     }
