@@ -218,14 +218,7 @@ impl Step for CostC {
             let [amounts, sum] = own.lanes.rows_mut();
             let amounts = &mut amounts[..lanes];
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            // One flow's row is read where it is (a sum of one row is that row, bit for bit).
-            let revenue = match c.revenue_sources[..] {
-                [f] => st.paid_lanes(f),
-                _ => {
-                    st.paid_sum(&c.revenue_sources, &mut sum[..lanes]);
-                    &sum[..lanes]
-                }
-            };
+            let revenue = st.paid_sum(&c.revenue_sources, &mut sum[..lanes]);
             let (fixed, share) = (st.lane_values(c.fixed), st.lane_values(c.share));
             let parts = (growth, revenue, c.until_share[p], c.window[p]);
             cost_amounts(fixed, share, parts, amounts);

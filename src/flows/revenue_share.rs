@@ -163,14 +163,7 @@ impl Step for RevShareC {
             let [amounts, sum] = own.rows_mut();
             let amounts = &mut amounts[..lanes];
             // Revenue is paid first in the period, so its flows hold this period's amounts.
-            // One flow's row is read where it is (a sum of one row is that row, bit for bit).
-            let base = match rs.base[..] {
-                [f] => st.paid_lanes(f),
-                _ => {
-                    st.paid_sum(&rs.base, &mut sum[..lanes]);
-                    &sum[..lanes]
-                }
-            };
+            let base = st.paid_sum(&rs.base, &mut sum[..lanes]);
             let (rate, base) = (st.lane_values(rs.rate), LaneValues::Each(base));
             product_lanes(rate, base, Some(rs.window[p]), amounts);
             st.pay_lanes(m, t, rs.flow, rs.from, rs.to, rs.from == m.company, amounts);
