@@ -2,7 +2,9 @@
 //! exactly, so a total does not depend on how the chunks were grouped.
 
 use super::model::Model;
-use super::path::{BatchOutput, LANES, Lapse, NOT_PAID_BACK, TrancheState, net_position, ratio};
+use super::path::{
+    BatchOutput, LANES, LaneIndices, Lapse, NOT_PAID_BACK, TrancheState, net_position, ratio,
+};
 use crate::stats::{Counts, Stat};
 
 /// Statistics of one investor.
@@ -168,7 +170,7 @@ impl Accumulator {
                 self.net_income[period].push_column(net);
             } else {
                 // The live lanes found once for the four columns.
-                let live = Lanes::which(lanes, |i| operating[i] > period);
+                let live = LaneIndices::which(lanes, |i| operating[i] > period);
                 self.cash[period].push_column(buf.pick(cash, &live));
                 self.revenue[period].push_column(buf.pick(revenue, &live));
                 self.costs[period].push_column(buf.pick(costs, &live));
@@ -190,7 +192,7 @@ impl Accumulator {
             for ((n, &r), &c) in net.iter_mut().zip(&revenue).zip(&costs) {
                 *n = r - c;
             }
-            let live = Lanes::which(lanes, |i| periods.end <= operating[i]);
+            let live = LaneIndices::which(lanes, |i| periods.end <= operating[i]);
             self.annual_revenue[y].push_column(buf.pick(&revenue, &live));
             self.annual_costs[y].push_column(buf.pick(&costs, &live));
             self.annual_net_income[y].push_column(buf.pick(&net, &live));
@@ -412,33 +414,6 @@ fn merge_stat(a: &mut Stat, b: &Stat) {
     a.merge(b);
 }
 
-/// Some lanes of a batch, in order.
-struct Lanes {
-    at: [u16; LANES],
-    len: usize,
-}
-
-impl Lanes {
-    /// The lanes among the first `lanes` where `keep` holds.
-    #[inline(always)]
-    fn which(lanes: usize, keep: impl Fn(usize) -> bool) -> Self {
-        let mut out = Lanes {
-            at: [0; LANES],
-            len: 0,
-        };
-        for i in 0..lanes {
-            // Written always, counted when kept: no branch on `keep`.
-            out.at[out.len] = i as u16;
-            out.len += usize::from(keep(i));
-        }
-        out
-    }
-
-    fn indices(&self) -> &[u16] {
-        &self.at[..self.len]
-    }
-}
-
 /// Some of a batch's values, in lane order: the lanes a statistic describes.
 struct Column {
     values: [f64; LANES],
@@ -467,7 +442,7 @@ impl Column {
 
     /// The values of `row` in `lanes`, in their order.
     #[inline(always)]
-    fn pick(&mut self, row: &[f64], lanes: &Lanes) -> &[f64] {
+    fn pick(&mut self, row: &[f64], lanes: &LaneIndices) -> &[f64] {
         let at = lanes.indices();
         for (x, &i) in self.values.iter_mut().zip(at) {
             *x = row[usize::from(i)];

@@ -225,6 +225,34 @@ fn accrue_hazard(
 /// Paths in a batch: the engine runs every step of a period over this many paths at once.
 pub const LANES: usize = 256;
 
+/// Some lanes of a batch, in order: the lanes a step looks at one by one, or a statistic
+/// describes.
+pub struct LaneIndices {
+    at: [u16; LANES],
+    len: usize,
+}
+
+impl LaneIndices {
+    /// The lanes among the first `lanes` where `keep` holds.
+    #[inline(always)]
+    pub fn which(lanes: usize, keep: impl Fn(usize) -> bool) -> Self {
+        // In locals, not in the returned struct: its count was kept in memory, a chain of
+        // stores and loads through every lane.
+        let (mut at, mut len) = ([0u16; LANES], 0);
+        for (i, slot) in (0..lanes.min(LANES)).zip(0u16..) {
+            // Written always, counted when kept: no branch on `keep`.
+            at[len] = slot;
+            len += usize::from(keep(i));
+        }
+        LaneIndices { at, len }
+    }
+
+    /// The lanes, in order.
+    pub fn indices(&self) -> &[u16] {
+        &self.at[..self.len]
+    }
+}
+
 /// A payback period not reached (yet).
 pub const NOT_PAID_BACK: f64 = f64::INFINITY;
 
@@ -894,7 +922,7 @@ struct Accounts<'a> {
 
 impl Accounts<'_> {
     /// Moves `amounts` (one per lane) in one pass over the lanes, with the first of the
-    /// `tallies` when `FIRST`, the second when `SECOND`.
+    /// `tallies` when `FIRST`, the second when `SECOND`, and the cash rows that are kept.
     #[inline(always)]
     fn transfer<const FIRST: bool, const SECOND: bool, const FRESH: bool>(
         self,
@@ -902,15 +930,19 @@ impl Accounts<'_> {
         keep: &[u64],
     ) {
         match (self.payer.is_some(), self.payee.is_some()) {
-            (true, true) => self.move_cash::<FIRST, SECOND, FRESH, true, true>(amounts, keep),
-            (true, false) => self.move_cash::<FIRST, SECOND, FRESH, true, false>(amounts, keep),
-            (false, true) => self.move_cash::<FIRST, SECOND, FRESH, false, true>(amounts, keep),
-            (false, false) => self.move_cash::<FIRST, SECOND, FRESH, false, false>(amounts, keep),
+            (true, true) => self.transfer_rows::<FIRST, SECOND, FRESH, true, true>(amounts, keep),
+            (true, false) => self.transfer_rows::<FIRST, SECOND, FRESH, true, false>(amounts, keep),
+            (false, true) => self.transfer_rows::<FIRST, SECOND, FRESH, false, true>(amounts, keep),
+            (false, false) => {
+                self.transfer_rows::<FIRST, SECOND, FRESH, false, false>(amounts, keep)
+            }
         }
     }
 
+    /// [`Accounts::transfer`] with the payer's (`PAYER`) and the payee's (`PAYEE`) cash rows
+    /// known to be there or not.
     #[inline(always)]
-    fn move_cash<
+    fn transfer_rows<
         const FIRST: bool,
         const SECOND: bool,
         const FRESH: bool,
@@ -1592,13 +1624,8 @@ impl State {
         if !needs_scan(start, cash, alive, arrived, &mut need[..lanes]) {
             return;
         }
-        let mut scan = [0u16; LANES];
-        let mut n = 0;
-        for (i, &need) in need[..lanes].iter().enumerate() {
-            scan[n] = i as u16;
-            n += usize::from(need);
-        }
-        for &i in &scan[..n] {
+        let scan = LaneIndices::which(lanes, |i| need[i]);
+        for &i in scan.indices() {
             let i = usize::from(i);
             let mut arrivals = std::mem::take(&mut self.arrivals[i]);
             arrivals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));

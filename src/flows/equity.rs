@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Ends, Kind, PaymentClass, Step};
 use crate::engine::Model;
 use crate::engine::explain::{Explain, condition, value};
-use crate::engine::path::{LANES, Lapse, Rows, State, Trace, TrancheState};
+use crate::engine::path::{LANES, LaneIndices, Lapse, Rows, State, Trace, TrancheState};
 use crate::scenario::build::Builder;
 use crate::scenario::node::{Node, NodeKind};
 use crate::scenario::reader::{Fields, array, date};
@@ -503,14 +503,9 @@ fn finance_lanes<T: Trace>(
         .iter()
         .any(|tr| matches!(tr.post_money, PostMoney::Market));
     // A round in a few lanes (a condition met on some paths) is done lane by lane in those.
-    let mut round_lanes = [0u16; LANES];
-    let mut n = 0;
-    for (i, &a) in any[..lanes].iter().enumerate() {
-        round_lanes[n] = i as u16;
-        n += usize::from(a);
-    }
-    if n * SPARSE_ROUNDS <= lanes {
-        for &i in &round_lanes[..n] {
+    let round = LaneIndices::which(lanes, |i| any[i]);
+    if round.indices().len() * SPARSE_ROUNDS <= lanes {
+        for &i in round.indices() {
             let i = usize::from(i);
             let value = if any_market { st.valuation(m, i) } else { 0.0 };
             let (total, market) = (total[i], market[i]);
